@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestUsers covers root bootstrap, CheckPassword, soft delete and setup
+// (http-api §4.6-4.7, sql-model §8).
+func TestUsers(t *testing.T) {
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.RootHasPassword() {
+		t.Fatal("root has a password without RootPassword")
+	}
+	if _, ok := e.CheckPassword("root", ""); ok {
+		t.Fatal("root without password matched an empty password")
+	}
+	rootUser, ok := e.LookupUser("root")
+	if !ok || rootUser.Role != RoleSystem || rootUser.Email == nil || *rootUser.Email != "root@localhost" || rootUser.HasPassword {
+		t.Fatalf("root: %+v", rootUser)
+	}
+	email := "ops@example.com"
+	u, serr := e.SetupServer("Ops", "OpsPass1!", "RootPass1!", &email)
+	if serr != nil || u.ID != "ops" || u.Role != RoleDBA {
+		t.Fatalf("SetupServer: %+v %v", u, serr)
+	}
+	if !e.RootHasPassword() {
+		t.Fatal("root has no password after setup")
+	}
+	if _, ok := e.CheckPassword("root", "RootPass1!"); !ok {
+		t.Fatal("root password does not match after setup")
+	}
+	if _, ok := e.CheckPassword("ops", "wrong"); ok {
+		t.Fatal("wrong password matched")
+	}
+	if _, err := e.SetupServer("ops", "x", "y", nil); err == nil {
+		t.Fatal("second setup with an existing user succeeded")
+	}
+	mustExec(t, e, root, `CREATE USER 'dave' WITH PASSWORD 'p1' ROLE readonly`)
+	if u, ok := e.CheckPassword("dave", "p1"); !ok || u.Role != RoleUser {
+		t.Fatalf("dave: %+v %v", u, ok)
+	}
+	mustExec(t, e, root, `ALTER USER dave SET PASSWORD 'p2'`)
+	if _, ok := e.CheckPassword("dave", "p2"); !ok {
+		t.Fatal("ALTER USER SET PASSWORD did not apply")
+	}
+	err2 := mustFail(t, e, root, `CREATE USER dave WITH PASSWORD 'x' ROLE user`)
+	wantContains(t, err2.Message, "Already exists: User 'dave' already exists")
+	mustExec(t, e, root, `DROP USER dave`)
+	if _, ok := e.CheckPassword("dave", "p2"); ok {
+		t.Fatal("dropped user can still log in")
+	}
+	if u, ok := e.LookupUser("dave"); !ok || !u.Deleted {
+		t.Fatalf("dropped user lookup: %+v %v", u, ok)
+	}
+	if got := queryRowsJSON(t, e, root, `SELECT user_id FROM system.users WHERE deleted_at IS NOT NULL`); got != `[["dave"]]` {
+		t.Fatalf("soft delete in system.users: %s", got)
+	}
+}
+
+// TestNamespaceResolution: unqualified names use Request.Namespace, else
+// "default"; kalam.ns.t and ns.t.col resolve too (sql-model §1).
+func TestNamespaceResolution(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT) WITH (TYPE='SHARED');
+		CREATE TABLE t (id INT PRIMARY KEY, v TEXT) WITH (TYPE='SHARED');
+		INSERT INTO app.t (id, v) VALUES (1, 'app'); INSERT INTO t (id, v) VALUES (1, 'default')`)
+	res, err := e.Execute(Request{Identity: root, SQL: `SELECT v FROM t`, Namespace: "app"})
+	if err != nil || rowsJSON(t, res[0]) != `[["app"]]` {
+		t.Fatalf("namespace app: %+v %v", res, err)
+	}
+	for sql, want := range map[string]string{
+		`SELECT v FROM t`:                                      `[["default"]]`,
+		`SELECT app.t.v FROM app.t`:                            `[["app"]]`,
+		`SELECT x.v FROM kalam.app.t AS x`:                     `[["app"]]`,
+		`SELECT a.v, d.v FROM app.t a JOIN t d ON a.id = d.id`: `[["app","default"]]`,
+		`SELECT v FROM app.t WHERE id IN (SELECT id FROM t)`:   `[["app"]]`,
+		`WITH x AS (SELECT v FROM app.t) SELECT v FROM x`:      `[["app"]]`,
+		`USE app; SELECT v FROM t`:                             `[["app"]]`,
+	} {
+		res := mustExec(t, e, root, sql)
+		if got := rowsJSON(t, res[len(res)-1]); got != want {
+			t.Errorf("%s: %s, want %s", sql, got, want)
+		}
+	}
+}
+
+// TestPersistence reopens a DataPath database with its catalog, rows and
+// users intact.
+func TestPersistence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kalam.db")
+	e, err := New(Options{DataPath: path, RootPassword: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, e, root, `CREATE NAMESPACE app; CREATE TABLE app.t (id INT PRIMARY KEY) WITH (TYPE='SHARED'); INSERT INTO app.t (id) VALUES (7);
+		CREATE USER zed WITH PASSWORD 'z' ROLE user`)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err = New(Options{DataPath: path, RootPassword: "ignored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := queryRowsJSON(t, e, root, `SELECT id FROM app.t`); got != `[[7]]` {
+		t.Fatalf("rows after reopen: %s", got)
+	}
+	if _, ok := e.CheckPassword("zed", "z"); !ok {
+		t.Fatal("user lost on reopen")
+	}
+	if _, ok := e.CheckPassword("root", "r"); !ok {
+		t.Fatal("root password changed on reopen")
+	}
+}
+
+// TestSnowflakeSeq checks the _seq layout: ms since 2024-01-01 in the high
+// bits, strictly increasing under a frozen clock (sql-model §3).
+func TestSnowflakeSeq(t *testing.T) {
+	clock := newClock()
+	e := newTestEngine(t, Options{Now: clock.Now})
+	var last int64
+	for i := 0; i < 5000; i++ {
+		s := e.nextSeq()
+		if s <= last {
+			t.Fatalf("seq %d not after %d", s, last)
+		}
+		last = s
+	}
+	first := e.nextSeq()
+	if ms := first>>22 + snowflakeEpochMS; ms < clock.Now().UnixMilli() {
+		t.Fatalf("seq timestamp %d before clock %d", ms, clock.Now().UnixMilli())
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want []string
+	}{
+		{"SELECT 1", []string{"SELECT 1"}},
+		{"SELECT 1;", []string{"SELECT 1"}},
+		{"SELECT ';'; SELECT 2", []string{"SELECT ';'", "SELECT 2"}},
+		{"SELECT 1 -- a; b\n; SELECT \"x;y\"", []string{"SELECT 1 -- a; b", `SELECT "x;y"`}},
+		{"/* ; */ ; ;", nil},
+		{"SELECT 'it''s;'", []string{"SELECT 'it''s;'"}},
+	} {
+		got, err := splitStatements(c.sql)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("split(%q) = %q, %v; want %q", c.sql, got, err, c.want)
+		}
+	}
+	if _, err := splitStatements("SELECT 'open"); err == nil {
+		t.Error("unterminated quote split without error")
+	}
+}
+
+func FuzzSplitStatements(f *testing.F) {
+	for _, s := range []string{"SELECT 1; SELECT 2", "SELECT ';' -- x\n", "/* a */ INSERT INTO t VALUES ('a''b')", `SELECT "a""b"`, "$1::int;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		parts, err := splitStatements(sql)
+		if err != nil {
+			return
+		}
+		for _, p := range parts {
+			if strings.Trim(p, asciiSpace) == "" || p != strings.Trim(p, asciiSpace) {
+				t.Fatalf("empty statement from %q", sql)
+			}
+			again, err := splitStatements(p)
+			if err != nil || len(again) != 1 {
+				t.Fatalf("piece %q of %q re-splits into %q (%v)", p, sql, again, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,764 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// tableRef is one table a query reads, bound to a CTE that applies the
+// row visibility rules (owner scoping, tombstones, TTL).
+type tableRef struct {
+	alias string
+	cte   string
+	tbl   *tableInfo
+	sys   *sysTable
+}
+
+func (r *tableRef) columns() []column {
+	if r.sys != nil {
+		return r.sys.cols
+	}
+	return r.tbl.allColumns()
+}
+
+// translation is a KalamDB statement rewritten for SQLite.
+type translation struct {
+	sql      string
+	binds    map[string]any
+	refs     []*tableRef
+	topLimit bool
+}
+
+type translateOpts struct {
+	dml bool // expose __kv_rowid and scope USER rows to the writer
+}
+
+var compareOps = map[string]bool{"=": true, "==": true, "!=": true, "<>": true, "<": true, ">": true, "<=": true, ">=": true}
+
+// clauseEnd are words that cannot be a table alias.
+var clauseEnd = map[string]bool{
+	"WHERE": true, "JOIN": true, "INNER": true, "LEFT": true, "RIGHT": true, "FULL": true, "CROSS": true,
+	"OUTER": true, "ON": true, "USING": true, "ORDER": true, "GROUP": true, "HAVING": true, "LIMIT": true,
+	"OFFSET": true, "UNION": true, "INTERSECT": true, "EXCEPT": true, "WINDOW": true, "NATURAL": true,
+	"SET": true, "VALUES": true, "SELECT": true, "RETURNING": true,
+}
+
+// translate rewrites a SELECT (or the read half of a DML statement):
+// table names become visibility CTEs, KalamDB functions become SQLite
+// ones, and literals and parameters compared with typed columns are
+// coerced as DataFusion would.
+func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translation, *stmtErr) {
+	toks = append([]token(nil), toks...)
+	var sp []int // positions of significant tokens
+	for i, t := range toks {
+		if t.kind != tkSpace && t.kind != tkComment {
+			sp = append(sp, i)
+		}
+	}
+	sig := func(i int) token {
+		if i < 0 || i >= len(sp) {
+			return token{}
+		}
+		return toks[sp[i]]
+	}
+	blank := func(i int) { toks[sp[i]].text = "" }
+
+	// Names of the query's own CTEs shadow tables.
+	userCTEs := map[string]bool{}
+	for i := 0; i+2 < len(sp); i++ {
+		if sig(i+1).upper() == "AS" && sig(i+2).text == "(" && (sig(i-1).upper() == "WITH" || sig(i-1).upper() == "RECURSIVE" || sig(i-1).text == ",") {
+			if n, ok := sig(i).ident(); ok {
+				userCTEs[n] = true
+			}
+		}
+	}
+
+	tr := &translation{binds: map[string]any{}}
+	maxParam := 0
+	for i := range sp {
+		if t := sig(i); t.kind == tkParam {
+			n, err := strconv.Atoi(t.text[1:])
+			if err != nil || n < 1 {
+				return nil, execErr(false, "Parameter binding error: Invalid placeholder, not a valid index: %s", t.text)
+			}
+			maxParam = max(maxParam, n)
+		}
+	}
+	if maxParam > len(s.params) {
+		return nil, execErr(false, "Parameter count mismatch: expected %d parameters, got %d", maxParam, len(s.params))
+	}
+	selectAt := []bool{false}
+	depthOf := make([]int, len(sp))
+	var topOrder, topGroup, topSetOp, topDistinct, topJoin bool
+	limitAt := -1
+	topRefs := 0
+	for i := 0; i < len(sp); i++ {
+		t := sig(i)
+		d := len(selectAt) - 1
+		depthOf[i] = d
+		switch {
+		case t.text == "(" && t.kind == tkPunct:
+			selectAt = append(selectAt, false)
+			continue
+		case t.text == ")" && t.kind == tkPunct:
+			if len(selectAt) > 1 {
+				selectAt = selectAt[:len(selectAt)-1]
+			}
+			continue
+		case t.kind != tkWord:
+			continue
+		}
+		u := t.upper()
+		if d == 0 {
+			switch u {
+			case "ORDER":
+				topOrder = true
+			case "GROUP":
+				topGroup = true
+			case "UNION", "INTERSECT", "EXCEPT":
+				topSetOp = true
+			case "DISTINCT":
+				topDistinct = true
+			case "JOIN":
+				topJoin = true
+			case "LIMIT", "OFFSET":
+				if limitAt < 0 {
+					limitAt = i
+				}
+				if u == "LIMIT" {
+					tr.topLimit = true
+				}
+			}
+		}
+		switch u {
+		case "SELECT":
+			selectAt[d] = true
+		case "CURRENT_TIMESTAMP", "CURRENT_USER", "CURRENT_ROLE", "LOCALTIMESTAMP":
+			if sig(i+1).text != "(" {
+				fn := map[string]string{"CURRENT_TIMESTAMP": "now()", "LOCALTIMESTAMP": "now()", "CURRENT_USER": "current_user()", "CURRENT_ROLE": "current_role()"}[u]
+				toks[sp[i]].text = fn
+			}
+		case "FROM", "JOIN":
+			if !selectAt[d] && !o.dml {
+				continue
+			}
+			for {
+				j := i + 1
+				if sig(j).text == "(" || !(sig(j).kind == tkWord || sig(j).kind == tkQIdent) {
+					break
+				}
+				parts := []string{}
+				k := j
+				for {
+					n, ok := sig(k).ident()
+					if !ok {
+						break
+					}
+					parts = append(parts, n)
+					if sig(k+1).text == "." {
+						k += 2
+						continue
+					}
+					break
+				}
+				last := j + 2*(len(parts)-1)
+				if sig(last+1).text == "(" { // a table function, not a table
+					break
+				}
+				if len(parts) == 1 && userCTEs[parts[0]] {
+					i = last
+				} else {
+					ref, se := e.resolveRef(parts, s, o)
+					if se != nil {
+						return nil, se
+					}
+					ref.cte = fmt.Sprintf("__kv%d", len(tr.refs)+1)
+					hasAlias := false
+					if next := sig(last + 1); next.upper() == "AS" || (next.kind == tkWord && !clauseEnd[next.upper()]) || next.kind == tkQIdent {
+						hasAlias = true
+						an := sig(last + 1)
+						if an.upper() == "AS" {
+							an = sig(last + 2)
+						}
+						ref.alias, _ = an.ident()
+					} else {
+						ref.alias = parts[len(parts)-1]
+					}
+					for x := j + 1; x <= last; x++ {
+						blank(x)
+					}
+					if hasAlias {
+						toks[sp[j]].text = quoteIdent(ref.cte)
+					} else {
+						toks[sp[j]].text = quoteIdent(ref.cte) + " AS " + quoteIdent(ref.alias)
+					}
+					tr.refs = append(tr.refs, ref)
+					if d == 0 {
+						topRefs++
+					}
+					i = last
+				}
+				if u != "FROM" {
+					break
+				}
+				// FROM a [alias], b [alias], ...
+				for i+1 < len(sp) && sig(i+1).text != "," && depthOf[i] == d && !clauseEnd[sig(i+1).upper()] && sig(i+1).text != ")" && sig(i+1).text != ";" {
+					i++
+					depthOf[i] = d
+				}
+				if sig(i+1).text != "," {
+					break
+				}
+				i++
+				depthOf[i] = d
+				if d == 0 {
+					topJoin = true
+				}
+			}
+		}
+	}
+	// ns.table.col → alias.col
+	for i := 0; i+4 < len(sp); i++ {
+		if sig(i+1).text != "." || sig(i+3).text != "." {
+			continue
+		}
+		a, ok1 := sig(i).ident()
+		b, ok2 := sig(i + 2).ident()
+		if !ok1 || !ok2 {
+			continue
+		}
+		for _, r := range tr.refs {
+			if r.tbl != nil && r.tbl.Namespace == a && r.tbl.Name == b || r.sys != nil && a == "system" && r.sys.name == b {
+				toks[sp[i]].text = quoteIdent(r.alias)
+				blank(i + 1)
+				blank(i + 2)
+				break
+			}
+		}
+	}
+
+	// Coerce literals and parameters compared with typed columns.
+	for i := 0; i < len(sp); i++ {
+		t := sig(i)
+		if t.kind != tkParam && t.kind != tkString {
+			continue
+		}
+		typ, ok := contextType(sp, toks, i, tr.refs)
+		if t.kind == tkParam {
+			n, _ := strconv.Atoi(t.text[1:])
+			v := s.params[n-1]
+			if b, isBool := v.(bool); isBool {
+				v = boolInt(b)
+			}
+			name := fmt.Sprintf(":kv_p%d", i)
+			toks[sp[i]].text = name
+			if ok && v != nil {
+				cv, err := coerce(typ, v)
+				if err != nil {
+					return nil, execErr(true, "Execution error: %v", err)
+				}
+				v = cv
+			}
+			tr.binds[name] = v
+			continue
+		}
+		if !ok {
+			continue
+		}
+		switch typ.Name {
+		case "Text", "Json", "File", "Bytes", "Embedding":
+			continue
+		}
+		cv, err := coerce(typ, t.stringValue())
+		if err != nil {
+			return nil, execErr(true, "Execution error: %v", err)
+		}
+		switch x := cv.(type) {
+		case int64:
+			toks[sp[i]].text = strconv.FormatInt(x, 10)
+		case float64:
+			toks[sp[i]].text = strconv.FormatFloat(x, 'g', -1, 64)
+		case string:
+			toks[sp[i]].text = quoteString(x)
+		}
+	}
+
+	// expr::TYPE casts (DataFusion syntax) become kv_cast(expr, 'type'),
+	// which casts like an insert into a column of that type.
+	for i := 1; i+1 < len(sp); i++ {
+		if sig(i).kind != tkPunct || sig(i).text != "::" {
+			continue
+		}
+		start := i - 1
+		if sig(start).text == ")" {
+			depth := 0
+			for ; start >= 0; start-- {
+				if sig(start).text == ")" {
+					depth++
+				} else if sig(start).text == "(" {
+					depth--
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			if start < 0 {
+				return nil, execErr(true, "Execution error: SQL error: ParserError(\"unbalanced parentheses before ::\")")
+			}
+			if start > 0 && sig(start-1).kind == tkWord {
+				start--
+			}
+		}
+		c := &tokCursor{t: make([]token, 0, len(sp)-i-1)}
+		for k := i + 1; k < len(sp); k++ {
+			c.t = append(c.t, sig(k))
+		}
+		typ, _, err := parseType(c)
+		if err != nil {
+			return nil, execErr(true, "Execution error: SQL error: ParserError(\"%v\")", err)
+		}
+		spec, _ := json.Marshal(typ)
+		toks[sp[start]].text = "kv_cast(" + toks[sp[start]].text
+		toks[sp[i]].text = ", " + quoteString(string(spec)) + ")"
+		for k := i + 1; k < i+1+c.i; k++ {
+			blank(k)
+		}
+		i += c.i
+	}
+
+	// Default ORDER BY primary key (or _seq) for a plain single-table read.
+	if !o.dml && len(tr.refs) > 0 && topRefs == 1 && !topJoin && !topOrder && !topGroup && !topSetOp && !topDistinct {
+		var r *tableRef
+		for _, x := range tr.refs {
+			r = x
+			break
+		}
+		if r.tbl != nil && tr.refs[0] == r {
+			key := "_seq"
+			if pk := r.tbl.pk(); pk >= 0 {
+				key = r.tbl.Columns[pk].Name
+			}
+			clause := " ORDER BY " + quoteIdent(r.alias) + "." + quoteIdent(key) + " "
+			if limitAt >= 0 {
+				toks[sp[limitAt]].text = clause + toks[sp[limitAt]].text
+			} else {
+				toks = append(toks, token{kind: tkSpace, text: clause})
+			}
+		}
+	}
+
+	body := join(toks)
+	if len(tr.refs) > 0 {
+		ctes := make([]string, len(tr.refs))
+		for i, r := range tr.refs {
+			ctes[i] = quoteIdent(r.cte) + " AS (" + e.cteBody(r, s, o, tr.binds) + ")"
+		}
+		prefix := strings.Join(ctes, ", ")
+		if sig(0).upper() == "WITH" {
+			at := 0
+			if sig(1).upper() == "RECURSIVE" {
+				at = 1
+			}
+			toks2 := toks
+			toks2[sp[at]].text += " " + prefix + ","
+			body = join(toks2)
+		} else {
+			body = "WITH " + prefix + " " + body
+		}
+	}
+	tr.sql = body
+	return tr, nil
+}
+
+// contextType finds the column a literal or parameter at sig index i is
+// compared with: col op x, x op col, col IN (.., x, ..), col BETWEEN x AND y.
+func contextType(sp []int, toks []token, i int, refs []*tableRef) (kType, bool) {
+	sig := func(k int) token {
+		if k < 0 || k >= len(sp) {
+			return token{}
+		}
+		return toks[sp[k]]
+	}
+	colAt := func(k int) (kType, bool) { // column reference ending at k
+		name, ok := sig(k).ident()
+		if !ok || sig(k).kind == tkWord && reservedWords[sig(k).upper()] {
+			return kType{}, false
+		}
+		qual := ""
+		if sig(k-1).text == "." {
+			qual, _ = sig(k - 2).ident()
+		}
+		return lookupColumn(refs, qual, name)
+	}
+	colBefore := func(k int) (kType, bool) { // column reference ending at k, skipping NOT
+		if sig(k).upper() == "NOT" {
+			k--
+		}
+		return colAt(k)
+	}
+	if compareOps[sig(i-1).text] {
+		if t, ok := colAt(i - 2); ok {
+			return t, true
+		}
+	}
+	if compareOps[sig(i+1).text] {
+		k := i + 2
+		if name, ok := sig(k).ident(); ok {
+			qual := ""
+			if sig(k+1).text == "." {
+				qual = name
+				name, _ = sig(k + 2).ident()
+			}
+			if t, ok := lookupColumn(refs, qual, name); ok {
+				return t, true
+			}
+		}
+	}
+	switch sig(i - 1).upper() {
+	case "BETWEEN":
+		return colBefore(i - 2)
+	case "AND":
+		if sig(i-3).upper() == "BETWEEN" {
+			return colBefore(i - 4)
+		}
+	case "LIKE":
+		return kType{}, false
+	}
+	// IN list
+	k := i - 1
+	for k >= 0 && (sig(k).text == "," || sig(k).kind == tkString || sig(k).kind == tkParam || sig(k).kind == tkNumber) {
+		k--
+	}
+	if sig(k).text == "(" && sig(k-1).upper() == "IN" {
+		return colBefore(k - 2)
+	}
+	return kType{}, false
+}
+
+func lookupColumn(refs []*tableRef, qual, name string) (kType, bool) {
+	for _, r := range refs {
+		if qual != "" && r.alias != qual {
+			continue
+		}
+		for _, c := range r.columns() {
+			if c.Name == name {
+				return c.Type, true
+			}
+		}
+	}
+	return kType{}, false
+}
+
+// resolveRef finds a table named by 1-3 name parts and checks access.
+func (e *Engine) resolveRef(parts []string, s *session, o translateOpts) (*tableRef, *stmtErr) {
+	if len(parts) == 3 && parts[0] == "kalam" {
+		parts = parts[1:]
+	}
+	var ns, name string
+	switch len(parts) {
+	case 1:
+		ns, name = s.ns, parts[0]
+	case 2:
+		ns, name = parts[0], parts[1]
+	default:
+		return nil, execErr(true, "Table not found: Error during planning: table '%s' not found", strings.Join(parts, "."))
+	}
+	if ns == "system" {
+		st := sysTables[name]
+		if st == nil {
+			return nil, tableNotFound(ns, name)
+		}
+		if o.dml {
+			return nil, execErr(false, "Invalid operation: Cannot modify system table 'system.%s'", name)
+		}
+		if !s.role.IsAdmin() {
+			return nil, permErr("Access denied: Role '%s' cannot access table 'system.%s'. System tables require 'dba' or 'system' role.", roleName(s.role), name)
+		}
+		if err := e.refreshSystemTable(st); err != nil {
+			return nil, execErr(true, "Execution error: read system.%s: %v", name, err)
+		}
+		return &tableRef{sys: st}, nil
+	}
+	t := e.cat.Tables[ns+"."+name]
+	if t == nil {
+		return nil, tableNotFound(ns, name)
+	}
+	if se := e.checkAccess(t, s, o.dml); se != nil {
+		return nil, se
+	}
+	return &tableRef{tbl: t}, nil
+}
+
+// checkAccess applies the table-type and access-level rules of sql-model §8.
+func (e *Engine) checkAccess(t *tableInfo, s *session, write bool) *stmtErr {
+	if s.role == RoleAnonymous || s.role == "" {
+		return permErr("Access denied: Role '%s' cannot access table '%s'. Authentication required.", roleName(s.role), t.id())
+	}
+	if t.Type != "shared" {
+		return nil
+	}
+	if s.impersonated {
+		return execErr(false, "EXECUTE AS USER is not allowed on SHARED tables (table '%s:%s'). AS USER impersonation is only supported for USER tables.", t.Namespace, t.Name)
+	}
+	if !sharedAllowed(t.Access, s.role, write) {
+		return permErr("Access denied: Role '%s' cannot access table '%s'. Shared table access denied (access_level=%s)", roleName(s.role), t.id(), roleName(Role(t.Access)))
+	}
+	return nil
+}
+
+func sharedAllowed(access string, r Role, write bool) bool {
+	switch access {
+	case "public":
+		return !write || r == RoleService || r.IsAdmin()
+	case "dba":
+		return r.IsAdmin()
+	default: // private, restricted
+		return r == RoleService || r.IsAdmin()
+	}
+}
+
+// cteBody selects the rows of r visible to s.
+func (e *Engine) cteBody(r *tableRef, s *session, o translateOpts, binds map[string]any) string {
+	if r.sys != nil {
+		return "SELECT * FROM temp." + quoteIdent(r.sys.phys())
+	}
+	t := r.tbl
+	cols := make([]string, 0, len(t.Columns)+4)
+	if o.dml {
+		cols = append(cols, "rowid AS __kv_rowid")
+	}
+	for _, c := range t.allColumns() {
+		cols = append(cols, quoteIdent(c.Name))
+	}
+	where := []string{"_deleted = 0"}
+	ownerScoped := t.Type == "stream" || t.Type == "user" && (o.dml || s.role == RoleUser || s.impersonated)
+	if ownerScoped {
+		where = append(where, "_owner = :kv_owner")
+		binds[":kv_owner"] = s.user
+	}
+	if t.Type == "stream" {
+		where = append(where, fmt.Sprintf("_ts + %d > :kv_now", t.TTLSeconds*1000))
+		binds[":kv_now"] = e.opts.Now().UnixMilli()
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(cols, ", "), quoteIdent(t.phys()), strings.Join(where, " AND "))
+}
+
+// outCol is one result column.
+type outCol struct {
+	name  string
+	typ   kType
+	flags []string
+	known bool
+}
+
+// run executes a translation, keeping at most limit rows.
+func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, *stmtErr) {
+	stmt, tail, err := e.conn.Prepare(tr.sql)
+	if err != nil {
+		return nil, nil, e.sqliteErr(err, tr)
+	}
+	defer stmt.Close()
+	if stmt == nil {
+		return nil, nil, execErr(true, "Execution error: empty statement")
+	}
+	if strings.TrimSpace(tail) != "" {
+		return nil, nil, execErr(true, "Execution error: SQL error: ParserError(\"Expected end of statement, found: %s\")", strings.TrimSpace(tail))
+	}
+	for name, v := range tr.binds {
+		if idx := stmt.BindIndex(name); idx > 0 {
+			if err := bindValue(stmt, idx, v); err != nil {
+				return nil, nil, execErr(true, "Execution error: Parameter binding error: %v", err)
+			}
+		}
+	}
+	n := stmt.ColumnCount()
+	cols := make([]outCol, n)
+	phys := e.physIndex()
+	for i := range cols {
+		cols[i].name = stmt.ColumnName(i)
+		tbl, orig := stmt.ColumnTableName(i), stmt.ColumnOriginName(i)
+		if tbl == "" || orig == "" {
+			continue
+		}
+		var defs []column
+		if t := phys[tbl]; t != nil {
+			defs = t.allColumns()
+		} else if st := sysTables[strings.TrimPrefix(tbl, "sys$")]; st != nil && strings.HasPrefix(tbl, "sys$") {
+			defs = st.cols
+		}
+		for _, c := range defs {
+			if c.Name == orig {
+				cols[i].typ, cols[i].flags, cols[i].known = c.Type, c.flags(), true
+				if c.Name == "_seq" || c.Name == "_deleted" {
+					cols[i].flags = []string{"nn"}
+				}
+				if strings.EqualFold(cols[i].name, orig) {
+					cols[i].name = orig
+				}
+			}
+		}
+	}
+	var rows [][]any
+	for len(rows) < limit && stmt.Step() {
+		row := make([]any, n)
+		for i := range row {
+			row[i] = columnValue(stmt, i)
+		}
+		rows = append(rows, row)
+	}
+	if err := stmt.Err(); err != nil {
+		return nil, nil, e.sqliteErr(err, tr)
+	}
+	for i := range cols {
+		if !cols[i].known {
+			cols[i].typ = inferColumn(cols[i].name, i, rows, tr.refs)
+			// DataFusion names computed columns with lowercase functions: count(*).
+			if open := strings.IndexByte(cols[i].name, '('); open > 0 && isIdentName(cols[i].name[:open]) {
+				cols[i].name = strings.ToLower(cols[i].name[:open]) + cols[i].name[open:]
+			}
+		}
+	}
+	return cols, rows, nil
+}
+
+// inferColumn types a computed column: aggregates of known columns keep
+// DataFusion's result type, anything else goes by its values.
+func inferColumn(name string, i int, rows [][]any, refs []*tableRef) kType {
+	lower := strings.ToLower(strings.TrimSpace(name))
+	if open := strings.IndexByte(lower, '('); open > 0 && strings.HasSuffix(lower, ")") {
+		fn := strings.TrimSpace(lower[:open])
+		arg := strings.TrimSpace(lower[open+1 : len(lower)-1])
+		arg = strings.TrimPrefix(arg, "distinct ")
+		if dot := strings.LastIndexByte(arg, '.'); dot >= 0 {
+			arg = arg[dot+1:]
+		}
+		arg = strings.Trim(arg, `"`)
+		t, ok := lookupColumn(refs, "", arg)
+		switch fn {
+		case "count":
+			return tBigInt
+		case "kv_cast":
+			if q := strings.LastIndex(name, ", '"); q >= 0 {
+				var t kType
+				if json.Unmarshal([]byte(strings.ReplaceAll(strings.TrimSuffix(name[q+3:], "')"), "''", "'")), &t) == nil && t.Name != "" {
+					return t
+				}
+			}
+		case "min", "max":
+			if ok {
+				return t
+			}
+		case "sum":
+			if ok {
+				switch t.Name {
+				case "SmallInt", "Int", "BigInt":
+					return tBigInt
+				case "Float", "Double":
+					return tDouble
+				case "Decimal":
+					return kType{Name: "Decimal", Precision: min(38, t.Precision+10), Scale: t.Scale}
+				}
+			}
+		case "avg":
+			return tDouble
+		case "now":
+			return tTimestamp
+		case "snowflake_id":
+			return tBigInt
+		}
+	}
+	for _, r := range rows {
+		if r[i] != nil {
+			return inferType(r[i])
+		}
+	}
+	return tText
+}
+
+func (e *Engine) physIndex() map[string]*tableInfo {
+	m := make(map[string]*tableInfo, len(e.cat.Tables))
+	for _, t := range e.cat.Tables {
+		m[t.phys()] = t
+	}
+	return m
+}
+
+// sqliteErr maps an SQLite failure to the server's error class.
+func (e *Engine) sqliteErr(err error, tr *translation) *stmtErr {
+	msg := err.Error()
+	var serr *sqlite3.Error
+	if ok := asSqliteError(err, &serr); ok {
+		msg = serr.Error()
+	}
+	if idx := strings.Index(msg, "no such column: "); idx >= 0 {
+		col := strings.TrimSpace(msg[idx+len("no such column: "):])
+		var valid []string
+		for _, r := range tr.refs {
+			prefix := "system." + r.alias
+			if r.tbl != nil {
+				prefix = r.tbl.id()
+			}
+			for _, c := range r.columns() {
+				valid = append(valid, prefix+"."+c.Name)
+			}
+		}
+		return execErr(false, "Invalid operation: Schema error: No field named %s. Valid fields are %s.", strings.ToLower(col), strings.Join(valid, ", "))
+	}
+	return execErr(true, "Execution error: SQL error: %s", strings.TrimPrefix(msg, "sqlite3: "))
+}
+
+// encodeResult turns raw rows into a wire Result, masking credentials for
+// non-admin roles (http-api §6.5).
+func encodeResult(cols []outCol, rows [][]any, role Role) (Result, *stmtErr) {
+	res := Result{ReturnsRows: true, RowCount: len(rows), Schema: make([]Column, len(cols)), Rows: make([][]json.RawMessage, len(rows))}
+	mask := make([]bool, len(cols))
+	for i, c := range cols {
+		res.Schema[i] = Column{Name: c.name, DataType: c.typ.dataTypeJSON(), Index: i, Flags: c.flags}
+		mask[i] = !role.IsAdmin() && (c.name == "credentials" || c.name == "password_hash")
+	}
+	for r, row := range rows {
+		out := make([]json.RawMessage, len(cols))
+		for i, v := range row {
+			if mask[i] && v != nil {
+				out[i] = json.RawMessage(`"***"`)
+				continue
+			}
+			cell, err := encodeCell(cols[i].typ, v)
+			if err != nil {
+				return Result{}, &stmtErr{code: "INTERNAL_ERROR", status: 500, msg: "Serialization error: " + err.Error(), sensitive: true}
+			}
+			out[i] = cell
+		}
+		res.Rows[r] = out
+	}
+	return res, nil
+}
+
+func (e *Engine) execSelect(st *stmt, s *session) (Result, *stmtErr) {
+	tr, se := e.translate(st.toks, s, translateOpts{})
+	if se != nil {
+		return Result{}, se
+	}
+	limit := e.opts.DefaultQueryLimit
+	if tr.topLimit {
+		limit = e.opts.MaxQueryLimit
+	}
+	cols, rows, se := e.runTranslation(tr, limit)
+	if se != nil {
+		return Result{}, se
+	}
+	return encodeResult(cols, rows, s.role)
+}
+
+func isIdentName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isIdentPart(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestCellEncoding checks every KalamDataType's wire encoding
+// (sql-model §4.1, http-api §6.5) through INSERT and SELECT.
+func TestCellEncoding(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.all_types (id VARCHAR PRIMARY KEY, col_bool BOOLEAN, col_int INT, col_bigint BIGINT,
+		col_double DOUBLE, col_float FLOAT, col_text TEXT, col_timestamp TIMESTAMP, col_date DATE, col_datetime DATETIME,
+		col_time TIME, col_json JSON, col_uuid UUID, col_decimal DECIMAL(10, 2), col_smallint SMALLINT, col_bytes BYTES,
+		col_emb EMBEDDING(3), col_file FILE) WITH (TYPE='USER')`)
+	// The row of sql-model §4.1's example, read back with the values it lists.
+	mustExec(t, e, alice, `INSERT INTO app.all_types (id, col_bool, col_int, col_bigint, col_double, col_float, col_text,
+		col_timestamp, col_date, col_datetime, col_time, col_json, col_uuid, col_decimal, col_smallint, col_bytes, col_emb)
+		VALUES ('row1', true, 123, 1234567890, 123.45, 12.34, 'initial text', '2023-01-01 10:00:00', '2023-01-01',
+		'2023-01-01 10:00:00', '10:00:00', '{"key": "initial"}', '550E8400-E29B-41D4-A716-446655440000', 100.50, 100, 'hi',
+		'[0.5,0.25,1]')`)
+	res := mustExec(t, e, alice, `SELECT * FROM app.all_types`)[0]
+	cases := []struct{ col, typ, cell string }{
+		{"id", `"Text"`, `"row1"`},
+		{"col_bool", `"Boolean"`, `true`},
+		{"col_int", `"Int"`, `123`},
+		{"col_bigint", `"BigInt"`, `"1234567890"`},
+		{"col_double", `"Double"`, `123.45`},
+		{"col_float", `"Float"`, `12.34`},
+		{"col_text", `"Text"`, `"initial text"`},
+		{"col_timestamp", `"Timestamp"`, `1672567200000000`},
+		{"col_date", `"Date"`, `19358`},
+		{"col_datetime", `"DateTime"`, `1672567200000000`},
+		{"col_time", `"Time"`, `36000000000`},
+		{"col_json", `"Json"`, `"{\"key\": \"initial\"}"`},
+		{"col_uuid", `"Uuid"`, `"550e8400-e29b-41d4-a716-446655440000"`},
+		{"col_decimal", `{"Decimal":{"precision":10,"scale":2}}`, `"100.50"`},
+		{"col_smallint", `"SmallInt"`, `100`},
+		{"col_bytes", `"Bytes"`, `[104,105]`},
+		{"col_emb", `{"Embedding":3}`, `[0.5,0.25,1.0]`},
+		{"col_file", `"File"`, `null`},
+		{"_seq", `"BigInt"`, ``},
+		{"_deleted", `"Boolean"`, `false`},
+	}
+	if len(res.Schema) != len(cases) {
+		t.Fatalf("schema has %d columns, want %d: %s", len(res.Schema), len(cases), schemaJSON(t, res))
+	}
+	for i, c := range cases {
+		t.Run(c.col, func(t *testing.T) {
+			col := res.Schema[i]
+			if col.Name != c.col || string(col.DataType) != c.typ || col.Index != i {
+				t.Fatalf("schema[%d] = %s %s %d, want %s %s %d", i, col.Name, col.DataType, col.Index, c.col, c.typ, i)
+			}
+			if c.cell != "" && string(res.Rows[0][i]) != c.cell {
+				t.Fatalf("cell %s = %s, want %s", c.col, res.Rows[0][i], c.cell)
+			}
+		})
+	}
+	var seq string
+	if err := json.Unmarshal(res.Rows[0][18], &seq); err != nil || seq == "" {
+		t.Fatalf("_seq cell %s is not a JSON string", res.Rows[0][18])
+	}
+}
+
+// TestBigIntAbove2p53 keeps int64 exact beyond float64 precision both as a
+// literal and as a parameter (http-api §6.2, §6.5).
+func TestBigIntAbove2p53(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.big (id BIGINT PRIMARY KEY, v BIGINT) WITH (TYPE='SHARED')`)
+	mustExec(t, e, root, `INSERT INTO app.big (id, v) VALUES (1, 9007199254740993)`)
+	mustExec(t, e, root, `INSERT INTO app.big (id, v) VALUES ($1, $2)`, json.Number("2"), json.Number("9223372036854775807"))
+	got := queryRowsJSON(t, e, root, `SELECT v FROM app.big WHERE v > $1 ORDER BY id`, json.Number("9007199254740992"))
+	if want := `[["9007199254740993"],["9223372036854775807"]]`; got != want {
+		t.Fatalf("rows = %s, want %s", got, want)
+	}
+	// A numeric string compared with a BIGINT column is cast like DataFusion.
+	got = queryRowsJSON(t, e, root, `SELECT id FROM app.big WHERE v = $1`, "9007199254740993")
+	if want := `[["1"]]`; got != want {
+		t.Fatalf("rows = %s, want %s", got, want)
+	}
+}
+
+// TestParamTyping binds each JSON kind as http-api §6.2 types it.
+func TestParamTyping(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.p (id INT PRIMARY KEY, b BOOLEAN, d DOUBLE, s TEXT, ts TIMESTAMP, n TEXT) WITH (TYPE='SHARED')`)
+	mustExec(t, e, root, `INSERT INTO app.p (id, b, d, s, ts, n) VALUES ($1, $2, $3, $4, $5, $6)`,
+		json.Number("7"), true, json.Number("1.5"), "it's", "2024-01-01T00:00:00Z", nil)
+	got := queryRowsJSON(t, e, root, `SELECT id, b, d, s, ts, n FROM app.p WHERE ts = $1 AND b = $2`, "2024-01-01 00:00:00", true)
+	if want := `[[7,true,1.5,"it's",1704067200000000,null]]`; got != want {
+		t.Fatalf("rows = %s, want %s", got, want)
+	}
+	err := mustFail(t, e, root, `SELECT $1`, []any{1})
+	if err.Code != "INVALID_PARAMETER" || err.Message != "Parameter $1 invalid: Array parameters not yet supported" {
+		t.Fatalf("array param: %+v", err)
+	}
+	err = mustFail(t, e, root, `SELECT $2`, json.Number("1"))
+	if err.Code != "SQL_EXECUTION_ERROR" || err.Message != "Statement 1 failed: Parameter count mismatch: expected 2 parameters, got 1" {
+		t.Fatalf("count mismatch: %+v", err)
+	}
+}
+
+// TestFormatFloat matches serde_json's float rendering.
+func TestFormatFloat(t *testing.T) {
+	for _, c := range []struct {
+		f    float64
+		want string
+	}{{100, "100.0"}, {123.45, "123.45"}, {0.1, "0.1"}, {1e20, "1e20"}, {1.5e-7, "1.5e-7"}, {-2, "-2.0"}} {
+		if got := formatFloat(c.f, 64); got != c.want {
+			t.Errorf("formatFloat(%v) = %s, want %s", c.f, got, c.want)
+		}
+	}
+}
+
+// TestCasts: DataFusion's expr::TYPE casts like an insert into that type
+// (sql-model §5.4); computed names use lowercase functions.
+func TestCasts(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	res := mustExec(t, e, root, `SELECT '2023-01-01 10:00:00'::TIMESTAMP AS ts, '42'::BIGINT AS n, (1 + 1)::TEXT AS s, 3::DECIMAL(5,1) AS d`)[0]
+	if got := rowsJSON(t, res); got != `[[1672567200000000,"42","2","3.0"]]` {
+		t.Fatalf("casts: %s %s", got, schemaJSON(t, res))
+	}
+	if string(res.Schema[0].DataType) != `"Timestamp"` || string(res.Schema[3].DataType) != `{"Decimal":{"precision":5,"scale":1}}` {
+		t.Fatalf("cast types: %s", schemaJSON(t, res))
+	}
+	res = mustExec(t, e, root, `SELECT COUNT(*) FROM system.namespaces`)[0]
+	if res.Schema[0].Name != "count(*)" || string(res.Schema[0].DataType) != `"BigInt"` {
+		t.Fatalf("count column: %s", schemaJSON(t, res))
+	}
+	mustFail(t, e, root, `SELECT 'x'::UUID`)
+}

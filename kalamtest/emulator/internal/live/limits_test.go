@@ -1,0 +1,201 @@
+package live
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+)
+
+// §5.5: error codes and the ids they carry.
+func TestSubscribeErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	e.exec(rootID, `CREATE TABLE app.secret (id BIGINT PRIMARY KEY) WITH (TYPE='SHARED', ACCESS_LEVEL='private')`)
+	pre := e.dial(dialOpts{})
+	pre.sendText(`{"type":"subscribe","subscription":{"id":"x","sql":"SELECT * FROM app.secret"}}`)
+	if m := pre.expect("error"); m["code"] != "AUTH_REQUIRED" || m["subscription_id"] != "subscribe" {
+		t.Fatalf("before auth: %v", m)
+	}
+	c := e.login("alice")
+	for _, tc := range []struct{ id, sql, code, wantID string }{
+		{"  ", "SELECT * FROM app.secret", "INVALID_SUBSCRIPTION_ID", "invalid_subscription"},
+		{"a", "SELECT * FROM secret", "INVALID_SQL", "a"},
+		{"b", "SELECT * FROM app.secret ORDER BY id", "INVALID_SQL", "b"},
+		{"c", "SELECT _seq FROM app.secret", "INVALID_SQL", "c"},
+		{"d", "SELECT * FROM app.nope", "NOT_FOUND", "d"},
+		{"e", "SELECT * FROM app.secret", "UNAUTHORIZED", "e"},
+		{"f", "SELECT * FROM app.secret a JOIN app.secret b ON a.id = b.id", "INVALID_SQL", "f"},
+	} {
+		c.subscribe(tc.id, tc.sql, map[string]any{})
+		m := c.expect("error")
+		if m["code"] != tc.code || m["subscription_id"] != tc.wantID {
+			t.Fatalf("%q: got %v, want %s for %q", tc.sql, m, tc.code, tc.wantID)
+		}
+	}
+	if st := e.srv.Stats(); st.Subscriptions != 0 {
+		t.Fatalf("failed subscribes left %d subscriptions", st.Subscriptions)
+	}
+	c.sendText(`{"type":"subscribe","subscription":{"id":"live","sql":"SELECT * FROM app.marker2"}}`)
+	c.expect("error")
+	e.exec(rootID, `CREATE TABLE app.pub (id BIGINT PRIMARY KEY) WITH (TYPE='SHARED', ACCESS_LEVEL='public')`)
+	c.subscribe("live", "SELECT * FROM app.pub", nil)
+	c.expect("subscription_ack")
+	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "live"})
+	if m := c.expect("error"); m["code"] != "BATCH_FETCH_FAILED" || !strings.Contains(fmt.Sprint(m["message"]), "without initial data") {
+		t.Fatalf("next_batch on live-only: %v", m)
+	}
+}
+
+// §8.2: 10 subscriptions per user across connections, 100 per connection.
+func TestSubscriptionLimits(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Limits.MaxSubscriptionsPerUser = 3
+		o.Limits.MaxSubscriptionsPerConnection = 2
+	})
+	e.sharedTable(0)
+	a1, a2 := e.login("alice"), e.login("alice")
+	a1.subscribe("1", "SELECT * FROM app.todos", nil)
+	a1.expect("subscription_ack")
+	a1.subscribe("2", "SELECT * FROM app.todos", nil)
+	a1.expect("subscription_ack")
+	a1.subscribe("3", "SELECT * FROM app.todos", nil)
+	if m := a1.expect("error"); m["code"] != "UNSUPPORTED" || m["subscription_id"] != "3" {
+		t.Fatalf("per-connection limit: %v", m)
+	}
+	a2.subscribe("3", "SELECT * FROM app.todos", nil)
+	a2.expect("subscription_ack")
+	a2.subscribe("4", "SELECT * FROM app.todos", nil)
+	if m := a2.expect("error"); m["code"] != "SUBSCRIPTION_LIMIT_EXCEEDED" || m["message"] != "Maximum subscriptions reached" {
+		t.Fatalf("per-user limit: %v", m)
+	}
+	b := e.login("bob")
+	b.subscribe("1", "SELECT * FROM app.todos", nil)
+	b.expect("subscription_ack")
+	// Unsubscribing frees a slot.
+	a2.sendJSON(map[string]any{"type": "unsubscribe", "subscription_id": "3"})
+	a2.subscribe("4", "SELECT * FROM app.todos", nil)
+	a2.expect("subscription_ack")
+	if st := e.srv.Stats(); st.Subscriptions != 4 || st.Connections != 3 {
+		t.Fatalf("stats %+v, want 4 subscriptions on 3 connections", st)
+	}
+}
+
+// §4.7: over the message rate, RATE_LIMIT_EXCEEDED and the message is dropped;
+// a text frame over the size limit gets MESSAGE_TOO_LARGE and the connection stays.
+func TestRateAndSizeLimits(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Limits.MaxMessagesPerSecond = 5
+		o.Limits.MaxMessageSize = 1024
+	})
+	c := e.login("alice")
+	// 1 token was used by authenticate; send 30 marker requests at once.
+	for i := range 30 {
+		c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": fmt.Sprint("m", i)})
+	}
+	limited, answered := 0, 0
+	for range 30 {
+		m := c.expect("error")
+		switch m["code"] {
+		case "RATE_LIMIT_EXCEEDED":
+			if m["subscription_id"] != "rate_limit" || m["message"] != "Too many messages" {
+				t.Fatalf("rate limit error %v", m)
+			}
+			limited++
+		case "BATCH_FETCH_FAILED":
+			answered++
+		}
+	}
+	if limited == 0 || answered == 0 || answered > 15 {
+		t.Fatalf("answered %d, limited %d: want a few answered, the rest limited", answered, limited)
+	}
+
+	big := e.login("bob")
+	big.sendText(`{"type":"ping","pad":"` + strings.Repeat("x", 2000) + `"}`)
+	if m := big.expect("error"); m["code"] != "MESSAGE_TOO_LARGE" || m["subscription_id"] != "protocol" {
+		t.Fatalf("oversized: %v", m)
+	}
+	big.quiet("alive")
+}
+
+// CutAll drops connections with no close frame; Close sends 1001.
+func TestCutAllAndClose(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sharedTable(0)
+	c := e.login("alice")
+	c.subscribe("s", "SELECT * FROM app.todos", nil)
+	c.expect("subscription_ack")
+	e.srv.CutAll()
+	if code, _ := c.expectClose(); code != -1 {
+		t.Fatalf("CutAll: close code %d, want an abrupt end (no close frame)", code)
+	}
+	waitFor(t, "subscriptions removed after CutAll", func() bool { st := e.srv.Stats(); return st.Subscriptions == 0 && st.Connections == 0 })
+
+	d := e.login("bob")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	if code, reason := d.expectClose(); code != websocket.StatusGoingAway || reason != "Server shutting down" {
+		t.Fatalf("Close: %d %q, want 1001 Server shutting down", code, reason)
+	}
+	<-done
+	_, resp, err := e.dialRaw(dialOpts{})
+	if err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("dial after Close: %v %v, want 503", err, resp)
+	}
+}
+
+// §6.4/§8.2: a client that does not read never blocks the engine's change
+// feed or other connections; its overflow is dropped and counted.
+func TestSlowClientDoesNotBlock(t *testing.T) {
+	e := newEnv(t, nil)
+	e.exec(rootID, `CREATE TABLE app.feed (id BIGINT PRIMARY KEY, pad TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='public')`)
+	// Uncompressed frames, so the unread socket buffers fill quickly.
+	slow := e.dial(dialOpts{query: "compress=false"})
+	slow.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"none"}}`)
+	slow.expect("auth_success")
+	fast := e.login("bob")
+	slow.subscribe("s", "SELECT * FROM app.feed", nil)
+	slow.expect("subscription_ack")
+	fast.subscribe("f", "SELECT * FROM app.feed", nil)
+	fast.expect("subscription_ack")
+	pad := strings.Repeat("p", 40000)
+	const n = 400
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			if _, err := e.eng.Execute(engine.Request{Identity: rootID, SQL: fmt.Sprintf(`INSERT INTO app.feed (id, pad) VALUES (%d, '%s')`, i, pad)}); err != nil {
+				t.Errorf("insert %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	for i := range n {
+		m := fast.expect("change")
+		if got := rowsOf(t, m, "rows")[0]["id"]; got != fmt.Sprint(i) {
+			t.Fatalf("fast client change %d has id %v", i, got)
+		}
+	}
+	wg.Wait()
+	waitFor(t, "slow client's overflow counted", func() bool { return e.srv.Stats().DroppedNotifications > 0 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling interval
+	}
+}

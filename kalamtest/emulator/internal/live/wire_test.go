@@ -1,0 +1,161 @@
+package live
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// §3.2: payloads from 512 bytes go out as binary gzip(JSON); smaller ones as text;
+// ?compress=false keeps everything text.
+func TestGzipFrames(t *testing.T) {
+	e := newEnv(t, nil)
+	e.exec(rootID, `CREATE TABLE app.docs (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='public')`)
+	body := strings.Repeat("lorem ipsum ", 100)
+	e.exec(rootID, fmt.Sprintf(`INSERT INTO app.docs (id, body) VALUES (1, '%s')`, body))
+	for _, tc := range []struct {
+		query string
+		gzip  bool
+	}{{"", true}, {"compress=false", false}} {
+		c := e.dial(dialOpts{query: tc.query})
+		c.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"gzip"}}`)
+		c.expect("auth_success")
+		c.subscribe("d", "SELECT * FROM app.docs", map[string]any{})
+		ack, err := c.readFrame(5 * time.Second)
+		if err != nil || ack.typ != websocket.MessageText {
+			t.Fatalf("%q: small ack should be text: %v %v", tc.query, ack.typ, err)
+		}
+		f, err := c.readFrame(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		isGzip := f.typ == websocket.MessageBinary && bytes.HasPrefix(f.data, []byte{0x1f, 0x8b})
+		if isGzip != tc.gzip {
+			t.Fatalf("%q: batch frame type %v gzip=%v, want gzip=%v", tc.query, f.typ, isGzip, tc.gzip)
+		}
+		if rows := rowsOf(t, decodeFrame(t, f), "rows"); rows[0]["body"] != body {
+			t.Fatalf("%q: body did not survive the frame", tc.query)
+		}
+	}
+}
+
+// §3.1-§3.3: msgpack mode: data messages are binary msgpack, errors stay JSON
+// text; client binary msgpack (and gzip-wrapped msgpack) is accepted;
+// 64-bit integers are exact.
+func TestMsgpackMode(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sharedTable(1)
+	c := e.dial(dialOpts{header: http.Header{"Authorization": {"Bearer alice"}}, query: "serialization=msgpack&compress=false"})
+	c.expect("auth_success")
+	sub := obj{{"type", "subscribe"}, {"subscription", obj{{"id", "m"}, {"sql", "SELECT * FROM app.todos"}, {"options", obj{{"batch_size", 10}}}}}}
+	frame, err := appendMsgpack(nil, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.ws.Write(ctx, websocket.MessageBinary, gzipBytes(frame)); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := c.readFrame(5 * time.Second)
+	if err != nil || ack.typ != websocket.MessageBinary || ack.data[0] == '{' {
+		t.Fatalf("ack should be binary msgpack: %v %v", ack.typ, err)
+	}
+	m := decodeFrame(t, ack)
+	if m["type"] != "subscription_ack" || m["subscription_id"] != "m" {
+		t.Fatalf("ack %v", m)
+	}
+	b := c.expect("initial_data_batch")
+	end := num(t, bcOf(t, b)["snapshot_end_seq"])
+	if end <= 1<<53 {
+		t.Fatalf("snapshot_end_seq %d should exceed 2^53 exactly as an integer", end)
+	}
+	// error frames stay JSON text in msgpack mode.
+	nb, _ := appendMsgpack(nil, obj{{"type", "next_batch"}, {"subscription_id", "ghost"}})
+	if err := c.ws.Write(ctx, websocket.MessageBinary, nb); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.readFrame(5 * time.Second)
+	if err != nil || f.typ != websocket.MessageText || !strings.Contains(string(f.data), `"code":"BATCH_FETCH_FAILED"`) {
+		t.Fatalf("error frame in msgpack mode: %v %s %v", f.typ, f.data, err)
+	}
+	if err := c.ws.Write(ctx, websocket.MessageBinary, []byte{0xc1}); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.expect("error"); m["code"] != "UNSUPPORTED_DATA" || m["subscription_id"] != "protocol" {
+		t.Fatalf("bad msgpack: %v", m)
+	}
+}
+
+// §3.3: binary frames in JSON mode get UNSUPPORTED_DATA and the connection stays.
+func TestBinaryInJSONMode(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.login("alice")
+	if err := c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0x80}); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.expect("error"); m["code"] != "UNSUPPORTED_DATA" || m["message"] != "Binary not supported" {
+		t.Fatalf("%v", m)
+	}
+	c.quiet("still-open")
+}
+
+func TestMsgpackRoundTrip(t *testing.T) {
+	for _, v := range []any{nil, true, false, int64(0), int64(-1), int64(-33), int64(127), int64(128), int64(-129), int64(70000),
+		int64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxUint64), 1.5, "", strings.Repeat("x", 40), strings.Repeat("y", 70000),
+		[]byte{1, 2}, []any{int64(1), "a", []any{}}, map[string]any{"a": int64(1), "b": map[string]any{"c": nil}}} {
+		b, err := mpAppendAny(nil, v)
+		if err != nil {
+			t.Fatalf("encode %v: %v", v, err)
+		}
+		got, err := mpDecode(b)
+		if err != nil {
+			t.Fatalf("decode %v: %v", v, err)
+		}
+		if !reflect.DeepEqual(got, v) {
+			t.Fatalf("round trip %v → %v", v, got)
+		}
+	}
+	for _, bad := range [][]byte{{}, {0xdc, 0xff, 0xff}, {0x81, 0x01, 0x01}, {0xd9}, {0xc1}, {0x01, 0x02}} {
+		if _, err := mpDecode(bad); err == nil {
+			t.Fatalf("mpDecode(% x) succeeded; want an error", bad)
+		}
+	}
+}
+
+func FuzzClientMessage(f *testing.F) {
+	f.Add([]byte(`{"type":"subscribe","subscription":{"id":"a","sql":"SELECT * FROM a.b","options":{"from":1}}}`))
+	f.Add([]byte{0x81, 0xa4, 't', 'y', 'p', 'e', 0xa4, 'p', 'i', 'n', 'g'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if v, err := decodeJSON(data); err == nil {
+			_, _ = parseClientMessage(v)
+		}
+		_, _ = decodeBinary(data)
+		if q, err := analyzeSubscription(string(data)); err == nil && q.where != "" {
+			if n, ok := parseFilter(q.where, "u"); ok {
+				_, _ = n.matches(rowView{row: nil}, 0)
+			}
+		}
+	})
+}
+
+func gunzip(t *testing.T, p []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

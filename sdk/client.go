@@ -1,0 +1,481 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kalamstack/kalam-go/transport"
+)
+
+// Defaults.
+const (
+	// DefaultTimeout bounds each call (request and response body) when the
+	// caller's context has no earlier deadline; the official client uses 30 s.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxRetries bounds automatic retries of one call.
+	DefaultMaxRetries = 3
+	// DefaultMaxResponseBytes bounds a JSON response body read into memory.
+	// KalamDB caps a SELECT at 1000 rows, so 64 MiB leaves room for wide rows;
+	// a larger body fails with ErrResponseTooLarge instead of being cut.
+	// File downloads are streamed and not bounded.
+	DefaultMaxResponseBytes = 64 << 20
+	// DefaultRetryBackoff is the first retry delay; it doubles per attempt
+	// (with full jitter) up to DefaultMaxRetryBackoff.
+	DefaultRetryBackoff    = 100 * time.Millisecond
+	DefaultMaxRetryBackoff = 5 * time.Second
+)
+
+// Client talks to one KalamDB server. It is safe for concurrent use by many
+// goroutines. Create it with New and release it with Close.
+type Client struct {
+	base             string
+	tr               transport.Transport
+	timeout          time.Duration
+	maxRetries       int
+	backoff          time.Duration
+	maxBackoff       time.Duration
+	maxResponseBytes int64
+	log              *slog.Logger
+	auth             *authState
+
+	// done is cancelled by Close; every call's context is tied to it.
+	done      context.Context
+	closeDone context.CancelFunc
+	closeOnce sync.Once
+}
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithTransport replaces the platform's default transport (net/http on
+// native, fetch in browsers), e.g. with transport/mock in tests.
+func WithTransport(t transport.Transport) Option {
+	return func(c *Client) error {
+		if t == nil {
+			return errors.New("sdk: WithTransport: transport is nil")
+		}
+		c.tr = t
+		return nil
+	}
+}
+
+// WithTimeout sets the per-call timeout (default DefaultTimeout). It applies
+// only when the call's context has no earlier deadline. Zero disables it.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("sdk: WithTimeout: negative duration %v", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithMaxRetries bounds automatic retries per call (default 3; 0 disables).
+// Retries happen only where they are safe: read-only statements after a
+// transport failure, and any request the server rejected with
+// RATE_LIMIT_EXCEEDED before running it.
+func WithMaxRetries(n int) Option {
+	return func(c *Client) error {
+		if n < 0 {
+			return fmt.Errorf("sdk: WithMaxRetries: negative count %d", n)
+		}
+		c.maxRetries = n
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the first retry delay and its cap. Each attempt
+// waits a random duration up to base·2^attempt (full jitter), at most max.
+func WithRetryBackoff(base, max time.Duration) Option {
+	return func(c *Client) error {
+		if base <= 0 || max < base {
+			return fmt.Errorf("sdk: WithRetryBackoff: need 0 < base <= max, got base %v max %v", base, max)
+		}
+		c.backoff, c.maxBackoff = base, max
+		return nil
+	}
+}
+
+// WithMaxResponseBytes bounds JSON response bodies (default
+// DefaultMaxResponseBytes).
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("sdk: WithMaxResponseBytes: need a positive size, got %d", n)
+		}
+		c.maxResponseBytes = n
+		return nil
+	}
+}
+
+// WithLogger sends the client's debug and warning logs to l. By default the
+// client is silent. Credentials and tokens are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error {
+		if l == nil {
+			return errors.New("sdk: WithLogger: logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// New returns a client for the server at baseURL, e.g.
+// "http://localhost:8080". The URL needs an http or https scheme and a host;
+// a path is accepted only as a reverse-proxy prefix (not "/v1/..."), and
+// query, fragment and user info are rejected. The platform's default
+// transport is used unless WithTransport is given.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	base, err := normalizeBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:             base,
+		timeout:          DefaultTimeout,
+		maxRetries:       DefaultMaxRetries,
+		backoff:          DefaultRetryBackoff,
+		maxBackoff:       DefaultMaxRetryBackoff,
+		maxResponseBytes: DefaultMaxResponseBytes,
+		log:              slog.New(slog.DiscardHandler),
+		auth:             &authState{},
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.auth.validate(); err != nil {
+		return nil, err
+	}
+	if c.tr == nil {
+		c.tr = defaultTransport()
+	}
+	c.done, c.closeDone = context.WithCancel(context.Background())
+	return c, nil
+}
+
+func normalizeBaseURL(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", errors.New("sdk: base URL is required (e.g. \"http://localhost:8080\")")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the input; it may carry user info, so say less.
+		return "", fmt.Errorf("sdk: base URL cannot be parsed: %v", errors.Unwrap(err))
+	}
+	if u.User != nil {
+		return "", errors.New("sdk: base URL must not contain user info; use WithBasicAuth or WithToken")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("sdk: base URL %q: scheme must be http or https, got %q", raw, u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("sdk: base URL %q: host is missing", raw)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return "", fmt.Errorf("sdk: base URL %q: must not have a query (%q)", raw, u.RawQuery)
+	}
+	if u.Fragment != "" {
+		return "", fmt.Errorf("sdk: base URL %q: must not have a fragment (%q)", raw, u.Fragment)
+	}
+	p := strings.TrimRight(u.EscapedPath(), "/")
+	if p == "/v1" || strings.HasPrefix(p, "/v1/") || strings.Contains(p, "/v1/api") {
+		return "", fmt.Errorf("sdk: base URL %q: path %q looks like an API endpoint; give the server root (the client adds /v1/...)", raw, u.Path)
+	}
+	return u.Scheme + "://" + u.Host + p, nil
+}
+
+// BaseURL returns the normalised server URL the client talks to.
+func (c *Client) BaseURL() string { return c.base }
+
+// Close releases the client: calls in flight are cancelled and later calls
+// fail with ErrClosed. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeDone()
+		c.log.Debug("kalamdb client closed")
+	})
+	return nil
+}
+
+// callContext ties ctx to the client's lifetime and applies the default
+// timeout when ctx has no earlier deadline.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	ctx, cancel, _, err := c.boundContext(ctx)
+	return ctx, cancel, err
+}
+
+// boundContext is callContext plus a function that disarms the timeout
+// while keeping ctx alive (for streamed downloads).
+func (c *Client) boundContext(ctx context.Context) (context.Context, context.CancelFunc, func(), error) {
+	if ctx == nil {
+		return nil, nil, nil, errors.New("sdk: nil context")
+	}
+	if c.done.Err() != nil {
+		return nil, nil, nil, ErrClosed
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.done, func() { cancel(ErrClosed) })
+	var timer *time.Timer
+	if c.timeout > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+			timer = time.AfterFunc(c.timeout, func() { cancel(errCallTimeout) })
+		}
+	}
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	return ctx, func() {
+		stop()
+		stopTimer()
+		cancel(context.Canceled)
+	}, stopTimer, nil
+}
+
+// ctxError reports why a call's context ended: the client closed, the
+// client's timeout, or the caller's own cancellation or deadline.
+func ctxError(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrClosed):
+		return ErrClosed
+	case errors.Is(cause, errCallTimeout):
+		return fmt.Errorf("%w (%w)", errCallTimeout, context.DeadlineExceeded)
+	case cause != nil:
+		return cause
+	}
+	return ctx.Err()
+}
+
+// request describes one logical API call; the pipeline may send it several
+// times.
+type request struct {
+	method string
+	path   string // starting with /v1/... (or /health); may include a query
+	// body builds a fresh body for each attempt; nil means no body.
+	body func() (requestBody, error)
+	// authed: send the access token and renew it on TOKEN_EXPIRED.
+	authed bool
+	// idempotent: safe to resend after a transport failure.
+	idempotent bool
+	// bearer, when set, is sent instead of the access token (refresh).
+	bearer string
+}
+
+type requestBody struct {
+	r           io.Reader
+	size        int64 // -1 when unknown
+	contentType string
+	// replayable is false when a second call to the factory would fail
+	// (an upload from a reader that cannot seek).
+	replayable bool
+}
+
+func jsonBody(b []byte) func() (requestBody, error) {
+	return func() (requestBody, error) {
+		return requestBody{r: bytes.NewReader(b), size: int64(len(b)), contentType: "application/json", replayable: true}, nil
+	}
+}
+
+// send runs the request pipeline: authentication, one renewal after
+// TOKEN_EXPIRED, and bounded jittered retries where safe. It returns a 2xx
+// response whose body the caller must close, or an error.
+func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, error) {
+	renewed := false
+	for attempt := 0; ; attempt++ {
+		var gen uint64
+		hdr := map[string][]string{"Accept": {"application/json"}}
+		switch {
+		case rq.bearer != "":
+			hdr["Authorization"] = []string{"Bearer " + rq.bearer}
+		case rq.authed:
+			tok, g, err := c.accessToken(ctx)
+			if err != nil {
+				return nil, err
+			}
+			gen = g
+			if tok != "" {
+				hdr["Authorization"] = []string{"Bearer " + tok}
+			}
+		}
+		treq := &transport.Request{Method: rq.method, URL: c.base + rq.path, Header: hdr}
+		replayable := true
+		if rq.body != nil {
+			b, err := rq.body()
+			if err != nil {
+				return nil, err
+			}
+			treq.Body, treq.ContentLength, replayable = b.r, b.size, b.replayable
+			hdr["Content-Type"] = []string{b.contentType}
+		}
+		start := time.Now()
+		resp, err := c.tr.Do(ctx, treq)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctxError(ctx)
+			}
+			terr := &TransportError{Method: rq.method, Path: pathOnly(rq.path), Err: err}
+			if rq.idempotent && replayable && attempt < c.maxRetries {
+				c.log.Warn("kalamdb request failed; retrying", "method", rq.method, "path", pathOnly(rq.path), "attempt", attempt+1, "error", err)
+				if werr := c.wait(ctx, attempt, 0); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
+			return nil, terr
+		}
+		c.log.Debug("kalamdb request", "method", rq.method, "path", pathOnly(rq.path), "status", resp.StatusCode, "elapsed", time.Since(start))
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return resp, nil
+		}
+		serr := c.readError(ctx, resp)
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx)
+		}
+		if rq.authed && rq.bearer == "" && !renewed && errors.Is(serr, ErrTokenExpired) {
+			if !replayable {
+				return nil, fmt.Errorf("%w: the token expired and the upload was not retried because a file reader is not an io.Seeker (pass an *os.File, *bytes.Reader or other io.ReadSeeker to allow it): %w", ErrBodyNotReplayable, serr)
+			}
+			c.log.Debug("kalamdb token expired; renewing", "path", pathOnly(rq.path))
+			if err := c.renewToken(ctx, gen); err != nil {
+				return nil, fmt.Errorf("sdk: renewing the expired token: %w (server said: %w)", err, serr)
+			}
+			renewed = true
+			attempt-- // a renewal is not a retry
+			continue
+		}
+		var se *ServerError
+		if errors.As(serr, &se) && strings.EqualFold(se.Code, "RATE_LIMIT_EXCEEDED") && attempt < c.maxRetries {
+			// The server rejects a rate-limited request before running it,
+			// so any statement may be resent.
+			if !replayable {
+				return nil, fmt.Errorf("%w: rate limited, and the upload cannot be resent because a file reader is not an io.Seeker: %w", ErrBodyNotReplayable, serr)
+			}
+			c.log.Warn("kalamdb rate limited; retrying", "path", pathOnly(rq.path), "attempt", attempt+1)
+			if werr := c.wait(ctx, attempt, se.RetryAfter); werr != nil {
+				return nil, fmt.Errorf("%w (while waiting to retry after: %w)", werr, serr)
+			}
+			continue
+		}
+		return nil, serr
+	}
+}
+
+// wait sleeps before retry number attempt (0-based): full jitter over an
+// exponential window, but never less than the server's Retry-After hint.
+func (c *Client) wait(ctx context.Context, attempt int, atLeast time.Duration) error {
+	window := c.backoff << min(attempt, 30)
+	if window <= 0 || window > c.maxBackoff {
+		window = c.maxBackoff
+	}
+	d := time.Duration(rand.Int64N(int64(window))) + 1
+	if d < atLeast {
+		d = atLeast
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctxError(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// readError reads a non-2xx response and decodes KalamDB's error body.
+func (c *Client) readError(ctx context.Context, resp *transport.Response) error {
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return err
+	}
+	return decodeServerError(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), body,
+		transport.HeaderValue(resp.Header, "Retry-After"))
+}
+
+// readBody reads and closes resp.Body, failing (never truncating) when it
+// exceeds the client's limit.
+func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	var buf []byte
+	if n := contentLength(resp.Header); n > 0 && n <= c.maxResponseBytes {
+		buf = make([]byte, 0, n+1)
+	}
+	b := bytes.NewBuffer(buf)
+	n, err := b.ReadFrom(io.LimitReader(resp.Body, c.maxResponseBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx)
+		}
+		return nil, fmt.Errorf("sdk: reading response body (HTTP %d) after %d bytes: %w", resp.StatusCode, n, err)
+	}
+	if n > c.maxResponseBytes {
+		return nil, fmt.Errorf("%w: HTTP %d body exceeds %d bytes (raise it with WithMaxResponseBytes)", ErrResponseTooLarge, resp.StatusCode, c.maxResponseBytes)
+	}
+	return b.Bytes(), nil
+}
+
+func contentLength(h map[string][]string) int64 {
+	v := transport.HeaderValue(h, "Content-Length")
+	if v == "" {
+		return -1
+	}
+	var n int64
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// pathOnly strips the query (which may name a user) for logs and errors.
+func pathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// doJSON runs one JSON call under its own call context.
+func (c *Client) doJSON(ctx context.Context, rq *request, out any) error {
+	ctx, cancel, err := c.callContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return c.exchange(ctx, rq, out)
+}
+
+// exchange sends rq and decodes a 2xx JSON body into out (nil: discard).
+func (c *Client) exchange(ctx context.Context, rq *request, out any) error {
+	resp, err := c.send(ctx, rq)
+	if err != nil {
+		return err
+	}
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return unexpected(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), describeJSONError(err), body, err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package sdk is the Go client for KalamDB: SQL over HTTP with typed
+// results, authentication, FILE uploads and downloads, and health checks.
+// It talks to the server only through the transport interfaces, so the same
+// code runs natively (net/http), in browsers (GOOS=js, fetch) and in WASI.
+//
+// # Connecting
+//
+//	client, err := sdk.New("http://localhost:8080", sdk.WithBasicAuth("admin", "AdminPass123!"))
+//	if err != nil { ... }
+//	defer client.Close()
+//
+// The base URL needs a scheme and a host; a path is allowed only as a
+// reverse-proxy prefix. A Client is safe for concurrent use. Each call takes
+// a context; when the context has no earlier deadline the client applies
+// its own timeout (WithTimeout, default 30 s as in the official client).
+// Logs go to WithLogger's slog.Logger (silent by default) and never contain
+// passwords or tokens; neither do error strings.
+//
+// # Authentication
+//
+// WithBasicAuth is a login bootstrap: user and password are exchanged for a
+// JWT at /v1/api/auth/login (KalamDB rejects HTTP Basic). WithToken sends a
+// fixed JWT. WithAuthProvider asks a function for credentials whenever a
+// token is needed. When the server answers TOKEN_EXPIRED the client uses
+// its refresh token (/v1/api/auth/refresh), falling back to the provider or
+// to a new login, and resends the request once. Concurrent requests that
+// meet the expired token share a single renewal. Login, Refresh, Logout, Me,
+// SetupStatus and Setup call the auth endpoints directly.
+//
+// # Queries and parameters
+//
+//	res, err := client.Query(ctx,
+//	    "SELECT * FROM messages WHERE conversation_id = $1 AND archived = $2",
+//	    sdk.Args("conv_42", false), sdk.Namespace("chat"))
+//
+// Args maps Go values to what KalamDB binds: nil, bool, integers (sent as
+// exact JSON integers; a uint64 above MaxInt64 as a decimal string), floats
+// (never NaN or ±Inf), strings, UTF-8 []byte, time.Time (an RFC 3339 UTC
+// string with microseconds, which KalamDB coerces to TIMESTAMP), json.Number,
+// 16-byte arrays (UUID text), encoding.TextMarshaler and fmt.Stringer (their
+// text). Maps, slices, structs and other types are rejected before anything
+// is sent, with the placeholder number and the type in the error.
+//
+// # Results
+//
+// A Result holds one StatementResult per statement (Results) and exposes the
+// first directly: Columns (name, KalamDB DataType with Decimal precision and
+// scale or Embedding dimension, pk/nn/uq flags), Rows, RowCount, Message.
+// Row accessors (Int64, Decimal, Time, UUID, JSON, Bytes, Embedding, File,
+// ...), Row.Scan, Row.ScanStruct (`kalam:"col"` tags) and CollectRows
+// convert cells. 64-bit integers and decimals are decoded exactly, never
+// through float64; timestamps (µs) and dates (days) become UTC time.Time.
+// Conversion errors are *ScanError values naming the column.
+//
+// Row cap: KalamDB returns at most 50 rows for a SELECT without LIMIT and at
+// most 1000 for any SELECT. The client does not page behind your back:
+// RowCount says what came back; use LIMIT/OFFSET to read further.
+//
+// # Retries
+//
+// Only safe retries happen, at most WithMaxRetries times (default 3) with
+// jittered exponential backoff that honours ctx: a read-only statement
+// (first keyword SELECT, SHOW, DESCRIBE or EXPLAIN) after a transport
+// failure, and any statement after HTTP 429 RATE_LIMIT_EXCEEDED (the server
+// rejects those before running them).
+//
+// # Errors
+//
+// KalamDB errors are *ServerError{Code, HTTPStatus, Message, Details}, from
+// any of the server's five error body shapes and also from an HTTP 200 with
+// "status":"error". They match sentinels with errors.Is: ErrTokenExpired,
+// ErrSetupRequired (HTTP 428), ErrPermissionDenied, ErrRateLimited,
+// ErrNotFound, ErrInvalidCredentials, ErrAlreadyConfigured. A reply that is
+// not KalamDB's (a proxy's HTML page, an empty or truncated body) is a
+// *ResponseError (ErrUnexpectedResponse) with the status and a short
+// snippet. Transport failures are *TransportError. IsRetryable tells
+// whether trying again later may help. JSON response bodies are read up to
+// WithMaxResponseBytes (default 64 MiB); a larger body is an error
+// (ErrResponseTooLarge), never silently truncated.
+//
+// # Files
+//
+//	_, err = client.Query(ctx, `INSERT INTO app.users (name, avatar) VALUES ($1, FILE("avatar"))`,
+//	    sdk.Args("Alice"), sdk.File("avatar", "avatar.png", "image/png", f))
+//
+// File sends the query as multipart/form-data, streaming each reader through
+// a pipe (a 100 MiB file is not held in memory); OnUploadProgress reports
+// bytes sent per file. If a reader is an io.Seeker the upload can be resent
+// after TOKEN_EXPIRED or a 429; otherwise that failure is reported with
+// ErrBodyNotReplayable. Read a FILE column with Row.File to get a FileRef,
+// and fetch the content with Client.Download, which uses the server's real
+// route /v1/files/{namespace}/{table}/{sub}/{stored name} (the official
+// SDKs build a wrong URL) and checks size and SHA-256 at the end of the
+// stream. Note the server's limits: 25 MiB per file and, by default, 10 MiB
+// per request body.
+package sdk

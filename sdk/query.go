@@ -1,0 +1,437 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kalamstack/kalam-go/transport"
+)
+
+// QueryOption configures one Query call.
+type QueryOption func(*queryConfig) error
+
+type queryConfig struct {
+	args      []any
+	namespace string
+	files     []*fileUpload
+	progress  func(UploadProgress)
+}
+
+// Args binds values to the placeholders $1, $2, ... in order. See the
+// package documentation for how Go types map to KalamDB parameters.
+// KalamDB allows parameters only in single-statement requests.
+func Args(values ...any) QueryOption {
+	return func(q *queryConfig) error {
+		q.args = append(q.args, values...)
+		return nil
+	}
+}
+
+// Namespace sets the namespace for unqualified table names (sent as
+// namespace_id; the server's default is "default").
+func Namespace(ns string) QueryOption {
+	return func(q *queryConfig) error {
+		if strings.TrimSpace(ns) == "" {
+			return errors.New("sdk: Namespace: empty namespace")
+		}
+		q.namespace = ns
+		return nil
+	}
+}
+
+// Query runs one or more SQL statements (separated by ';') and returns their
+// results. The result of the first statement is reachable directly through
+// the returned *Result; Results lists all of them.
+//
+// Row cap: KalamDB cuts a SELECT without LIMIT to 50 rows
+// (limits.default_query_limit) and any SELECT to 1000 rows
+// (limits.max_query_limit). The client does not page silently: RowCount
+// reports what came back; use LIMIT/OFFSET or keyset paging for more.
+//
+// Retries: a read-only statement (first keyword SELECT, SHOW, DESCRIBE or
+// EXPLAIN, comments skipped) is retried after a transport failure; any
+// statement is retried after HTTP 429 RATE_LIMIT_EXCEEDED, which the server
+// sends before running it. Both are bounded by WithMaxRetries.
+//
+// A KalamDB error comes back as a *ServerError (also when the server answers
+// HTTP 200 with "status":"error").
+func (c *Client) Query(ctx context.Context, sql string, opts ...QueryOption) (*Result, error) {
+	var q queryConfig
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&q); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(sql) == "" {
+		return nil, errors.New("sdk: Query: empty SQL")
+	}
+	var params []byte
+	if len(q.args) > 0 {
+		var err error
+		if params, err = encodeArgs(q.args); err != nil {
+			return nil, err
+		}
+	}
+	rq := &request{method: "POST", path: "/v1/api/sql", authed: true, idempotent: isReadOnlySQL(sql)}
+	if len(q.files) > 0 {
+		up, err := newUpload(sql, params, q.namespace, q.files, q.progress)
+		if err != nil {
+			return nil, err
+		}
+		rq.body = up.body
+		rq.idempotent = false
+		defer up.release()
+	} else {
+		if q.progress != nil {
+			return nil, errors.New("sdk: OnUploadProgress given without any File")
+		}
+		body, err := encodeSQLRequest(sql, params, q.namespace)
+		if err != nil {
+			return nil, err
+		}
+		rq.body = jsonBody(body)
+	}
+	ctx, cancel, err := c.callContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	resp, err := c.send(ctx, rq)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+	}
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+	}
+	res, err := decodeResult(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), body)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+	}
+	return res, nil
+}
+
+func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, error) {
+	type sqlRequest struct {
+		SQL         string          `json:"sql"`
+		Params      json.RawMessage `json:"params,omitempty"`
+		NamespaceID string          `json:"namespace_id,omitempty"`
+	}
+	b, err := json.Marshal(sqlRequest{SQL: sql, Params: params, NamespaceID: namespace})
+	if err != nil {
+		return nil, fmt.Errorf("sdk: encoding the SQL request: %w", err)
+	}
+	return b, nil
+}
+
+// sqlPreview shortens SQL for error messages: string literals are elided
+// (they may hold passwords), and the cut never splits a UTF-8 character
+// (the official client panics there: sdk-features §4 X2).
+func sqlPreview(sql string) string {
+	var b strings.Builder
+	inQuote := false
+	for _, r := range sql {
+		switch {
+		case r == '\'':
+			if !inQuote {
+				b.WriteString("'…'")
+			}
+			inQuote = !inQuote
+		case inQuote:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s := strings.Join(strings.Fields(b.String()), " ")
+	const max = 60
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// isReadOnlySQL reports whether the first keyword, after comments and
+// whitespace, is SELECT, SHOW, DESCRIBE or EXPLAIN. A batch is judged by its
+// first statement only when every statement is read-only.
+func isReadOnlySQL(sql string) bool {
+	for _, stmt := range strings.Split(sql, ";") {
+		kw := firstKeyword(stmt)
+		if kw == "" {
+			continue
+		}
+		switch kw {
+		case "SELECT", "SHOW", "DESCRIBE", "DESC":
+		case "EXPLAIN":
+			// EXPLAIN ANALYZE runs the statement.
+			if strings.Contains(strings.ToUpper(stmt), "ANALYZE") {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return firstKeyword(sql) != ""
+}
+
+func firstKeyword(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s[2:], "*/")
+			if i < 0 {
+				return ""
+			}
+			s = s[i+4:]
+		default:
+			end := 0
+			for end < len(s) && (s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z') {
+				end++
+			}
+			return strings.ToUpper(s[:end])
+		}
+	}
+}
+
+// wire types of the SQL response (http-api §6.4).
+type sqlResponse struct {
+	Status  string          `json:"status"`
+	Results []wireResult    `json:"results"`
+	Took    float64         `json:"took"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type wireResult struct {
+	Schema   []wireField     `json:"schema"`
+	Rows     json.RawMessage `json:"rows"`
+	RowCount json.Number     `json:"row_count"`
+	Message  string          `json:"message"`
+	AsUser   string          `json:"as_user"`
+}
+
+type wireField struct {
+	Name     string          `json:"name"`
+	DataType json.RawMessage `json:"data_type"`
+	Index    int             `json:"index"`
+	Flags    []string        `json:"flags"`
+}
+
+func decodeResult(status int, contentType string, body []byte) (*Result, error) {
+	var sr sqlResponse
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, unexpected(status, contentType, "empty body", body, nil)
+	}
+	if err := json.Unmarshal(body, &sr); err != nil {
+		return nil, unexpected(status, contentType, describeJSONError(err), body, err)
+	}
+	switch sr.Status {
+	case "success":
+	case "error":
+		return nil, decodeServerError(status, contentType, body, "")
+	default:
+		return nil, unexpected(status, contentType, fmt.Sprintf("SQL reply has status %q", sr.Status), body, nil)
+	}
+	if sr.Results == nil {
+		return nil, unexpected(status, contentType, "SQL reply has no results", body, nil)
+	}
+	res := &Result{Took: time.Duration(sr.Took * float64(time.Millisecond))}
+	res.all = make([]*StatementResult, len(sr.Results))
+	for i := range sr.Results {
+		sres, err := newStatementResult(&sr.Results[i])
+		if err != nil {
+			return nil, fmt.Errorf("sdk: result %d: %w", i, err)
+		}
+		res.all[i] = sres
+	}
+	if len(res.all) > 0 {
+		res.StatementResult = res.all[0]
+	} else {
+		res.StatementResult = &StatementResult{}
+	}
+	return res, nil
+}
+
+func newStatementResult(w *wireResult) (*StatementResult, error) {
+	s := &StatementResult{Message: w.Message, AsUser: w.AsUser}
+	if w.RowCount != "" {
+		n, err := w.RowCount.Int64()
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("row_count %q is not a non-negative integer", w.RowCount)
+		}
+		s.RowCount = int(n)
+	}
+	s.Columns = make([]Column, len(w.Schema))
+	s.byName = make(map[string]int, len(w.Schema))
+	for i, f := range w.Schema {
+		dt, err := parseDataType(f.DataType)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		col := Column{Name: f.Name, Index: i, Type: dt}
+		for _, fl := range f.Flags {
+			switch fl {
+			case "pk":
+				col.PrimaryKey = true
+			case "nn":
+				col.NotNull = true
+			case "uq":
+				col.Unique = true
+			}
+		}
+		s.Columns[i] = col
+		if _, dup := s.byName[strings.ToLower(f.Name)]; !dup {
+			s.byName[strings.ToLower(f.Name)] = i
+		}
+	}
+	if len(w.Rows) > 0 && string(w.Rows) != "null" {
+		rows, err := splitRows(w.Rows, len(s.Columns))
+		if err != nil {
+			return nil, err
+		}
+		s.rows = make([]Row, len(rows))
+		for i, cells := range rows {
+			s.rows[i] = Row{res: s, cells: cells}
+		}
+	}
+	return s, nil
+}
+
+// splitRows cuts a JSON array of arrays into cells that alias raw (one
+// allocation for all cells). raw has already been validated by
+// encoding/json, so only structure is checked here.
+func splitRows(raw []byte, ncols int) ([][]json.RawMessage, error) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return nil, errors.New("rows is not an array")
+	}
+	var rows [][]json.RawMessage
+	cells := make([]json.RawMessage, 0, ncols*8)
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return rows, nil
+	}
+	for {
+		if i >= len(raw) || raw[i] != '[' {
+			return nil, fmt.Errorf("row %d is not an array", len(rows))
+		}
+		start := len(cells)
+		i = skipSpace(raw, i+1)
+		if i < len(raw) && raw[i] == ']' {
+			i++
+		} else {
+			for {
+				end := valueEnd(raw, i)
+				if end < 0 {
+					return nil, fmt.Errorf("row %d: malformed cell", len(rows))
+				}
+				cells = append(cells, raw[i:end:end])
+				i = skipSpace(raw, end)
+				if i >= len(raw) {
+					return nil, fmt.Errorf("row %d: truncated", len(rows))
+				}
+				if raw[i] == ']' {
+					i++
+					break
+				}
+				if raw[i] != ',' {
+					return nil, fmt.Errorf("row %d: malformed cell", len(rows))
+				}
+				i = skipSpace(raw, i+1)
+			}
+		}
+		row := cells[start:len(cells):len(cells)]
+		if len(row) != ncols {
+			return nil, fmt.Errorf("row %d has %d cells but the schema has %d columns", len(rows), len(row), ncols)
+		}
+		rows = append(rows, row)
+		i = skipSpace(raw, i)
+		if i >= len(raw) {
+			return nil, errors.New("rows: truncated")
+		}
+		if raw[i] == ']' {
+			return rows, nil
+		}
+		if raw[i] != ',' {
+			return nil, fmt.Errorf("rows: expected ',' after row %d", len(rows)-1)
+		}
+		i = skipSpace(raw, i+1)
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// valueEnd returns the index just past the JSON value starting at i, or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '[', '{':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
