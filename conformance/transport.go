@@ -160,6 +160,7 @@ func (s *suite) headers(t *testing.T) {
 			"X-Multi":       {"a", "b"},
 			"X-Kalam-Token": {"t0k3n"},
 			"Accept":        {"application/json"},
+			"x-lower-req":   {"v"}, // not canonical: the transport must cope
 		},
 	})
 	if status != 200 {
@@ -180,6 +181,9 @@ func (s *suite) headers(t *testing.T) {
 	}
 	if !slices.Equal(got.Header["Accept"], []string{"application/json"}) {
 		t.Errorf("server saw Accept %q, want [application/json]", got.Header["Accept"])
+	}
+	if !slices.Equal(got.Header["X-Lower-Req"], []string{"v"}) {
+		t.Errorf("server saw X-Lower-Req %q, want [v] (sent under a lower-case key)", got.Header["X-Lower-Req"])
 	}
 	if !sameList(hdr["X-Multi"], "one", "two") {
 		t.Errorf("response X-Multi %q, want [one two] (multi-valued response header)", hdr["X-Multi"])
@@ -532,6 +536,9 @@ func (s *suite) handshakeRefused(t *testing.T) {
 			c.Close(transport.StatusNormalClosure, "")
 			t.Fatalf("Dial %s succeeded, want a refusal", url)
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("Dial %s: %v: the refusal was not reported before the deadline", url, err)
+		}
 		if !reportsHandshakeStatus(s.tr) {
 			continue
 		}
@@ -688,9 +695,9 @@ func (s *suite) readCancelledKeepsOrder(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	next := 0
-	for next < n {
+	for attempt := 0; next < n; attempt++ {
 		readCtx := ctx
-		if next%2 == 0 {
+		if attempt%2 == 0 {
 			readCtx = cancelled
 		}
 		_, msg, err := c.Read(readCtx)
@@ -806,6 +813,9 @@ func (s *suite) readLimit(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Read over the ReadLimit hung until the deadline: %v", err)
+	}
+	if !errors.Is(err, transport.ErrConnClosed) {
+		t.Fatalf("Read over the ReadLimit: %v, want an error wrapping ErrConnClosed (the connection cannot continue)", err)
 	}
 }
 

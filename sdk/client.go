@@ -47,6 +47,7 @@ type Client struct {
 	maxResponseBytes int64
 	log              *slog.Logger
 	auth             *authState
+	rt               *realtimeState // the shared WebSocket (realtime.go)
 
 	// done is cancelled by Close; every call's context is tied to it.
 	done      context.Context
@@ -151,6 +152,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		log:              slog.New(slog.DiscardHandler),
 		auth:             &authState{},
 	}
+	c.realtimeConfig()
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -208,6 +210,7 @@ func (c *Client) BaseURL() string { return c.base }
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeDone()
+		c.rt.close()
 		c.log.Debug("kalamdb client closed")
 	})
 	return nil

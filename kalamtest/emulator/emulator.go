@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/live"
 )
 
 // Version is what the health endpoints report as the server version: the
@@ -95,6 +96,9 @@ type Options struct {
 	VisibilityTimeout time.Duration
 	// Logger receives one line per request; nil logs nothing.
 	Logger *slog.Logger
+	// WebSocket tunes the /v1/ws limits (zero fields: the real defaults,
+	// negative: off).
+	WebSocket live.Limits
 }
 
 // backend is what the HTTP layer needs from the database; *engine.Engine
@@ -133,6 +137,10 @@ type Server struct {
 	faults      faultQueue
 	traffic     trafficCounter
 
+	// live serves /v1/ws; nil when the backend is not the real engine
+	// (the HTTP layer's own scripted-backend tests).
+	live *live.Server
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -154,7 +162,16 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: open database: %w", err)
 	}
-	return newServer(opts, clk, db), nil
+	s := newServer(opts, clk, db)
+	s.live = live.New(live.Options{
+		Engine:         db,
+		Authenticate:   s.identityForAccessToken,
+		AllowedOrigins: opts.AllowedOrigins,
+		Now:            clk.Now,
+		Logger:         opts.Logger,
+		Limits:         opts.WebSocket,
+	})
+	return s, nil
 }
 
 func newServer(opts Options, clk *clock, db backend) *Server {
@@ -205,7 +222,13 @@ func newServer(opts Options, clk *clock, db backend) *Server {
 // Close releases the database. Call it after the HTTP server serving s has
 // stopped.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		// Live connections read from the engine: stop them first.
+		if s.live != nil {
+			s.live.Close()
+		}
+		s.closeErr = s.db.Close()
+	})
 	return s.closeErr
 }
 

@@ -191,7 +191,10 @@ func closeBody(r io.Reader) {
 }
 
 // Dial opens a WebSocket through the Transport's client (same proxy and TLS
-// settings). A cancelled ctx on Read or Write ends only that call.
+// settings); ctx bounds only the handshake. On the Conn, a cancelled ctx
+// ends only that Read or Write call (a Write whose ctx ends mid-frame
+// closes the connection: half a frame cannot be taken back). The Conn also
+// has Ping(ctx) error, a WebSocket Ping that waits for the Pong.
 func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOptions) (transport.Conn, error) {
 	c, err := wsconn.Dial(ctx, t.client, url, opts)
 	if err != nil {

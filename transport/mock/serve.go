@@ -40,8 +40,8 @@ type exchange struct {
 }
 
 // serve starts the handler on hreq. The handler's context is not the
-// caller's: like a real server it ends when the client goes away (see
-// abort), when the handler returns, or never for a hijacked connection.
+// caller's: like a real server's, it ends when the handler returns or when
+// the client goes away before a hijack (see abort).
 func (t *Transport) serve(hreq *http.Request, rec *record) *exchange {
 	ctx, cancel := context.WithCancel(context.Background())
 	ex := &exchange{
@@ -58,6 +58,7 @@ func (ex *exchange) run(h http.Handler) {
 	defer func() {
 		p := recover()
 		ex.mu.Lock()
+		hijacked := ex.hijackConn
 		if p != nil && !ex.committed {
 			ex.failure = fmt.Errorf("mock: %s %s: handler panicked before responding: %v", ex.req.Method, ex.req.RequestURI, p)
 			ex.committed = true
@@ -66,8 +67,11 @@ func (ex *exchange) run(h http.Handler) {
 		ex.mu.Unlock()
 		if p != nil {
 			// A server drops the connection when a handler panics: the
-			// client sees its body cut short.
+			// client sees its body, or its WebSocket, cut short.
 			ex.body.closeWrite(fmt.Errorf("mock: handler panicked mid-response: %v: %w", p, io.ErrUnexpectedEOF))
+			if pc, ok := hijacked.(*pipeConn); ok {
+				pc.cut()
+			}
 		} else {
 			ex.commit(http.StatusOK)
 			ex.body.closeWrite(nil)

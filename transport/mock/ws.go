@@ -15,6 +15,8 @@ import (
 // Dial opens an in-memory WebSocket to the handler: the handler's upgrade
 // (websocket.Accept) hijacks one end of a buffered in-memory connection and
 // the client speaks RFC 6455 over the other, so every frame really crosses.
+// The Conn also has Ping(ctx) error, a WebSocket Ping that waits for the
+// Pong.
 func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOptions) (transport.Conn, error) {
 	rec := t.newRecord(http.MethodGet, url, true)
 	var pipe *pipeConn
@@ -35,6 +37,11 @@ func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOp
 	t.mu.Lock()
 	t.conns[c] = struct{}{}
 	t.mu.Unlock()
+	go func() {
+		// Forget the connection once it ends, however it ends.
+		<-inner.Done()
+		t.forget(c)
+	}()
 	return c, nil
 }
 
@@ -145,15 +152,19 @@ func (c *wsConn) Write(ctx context.Context, typ transport.MessageType, p []byte)
 func (c *wsConn) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
 
 func (c *wsConn) Close(code transport.StatusCode, reason string) error {
-	c.t.mu.Lock()
-	delete(c.t.conns, c)
-	c.t.mu.Unlock()
 	return c.inner.Close(code, reason)
+}
+
+func (t *Transport) forget(c *wsConn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
 }
 
 // DropConnections cuts every open WebSocket at once, as a network failure
 // would: no close frame, both sides see the connection reset (abnormal
-// closure, 1006). It returns how many connections it cut.
+// closure, 1006; the client's Read returns an error wrapping
+// transport.ErrConnClosed). It returns how many connections it cut.
 func (t *Transport) DropConnections() int {
 	t.mu.Lock()
 	conns := t.conns

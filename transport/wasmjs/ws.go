@@ -38,7 +38,7 @@ func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOp
 	ws.Set("binaryType", "arraybuffer")
 	c := &Conn{
 		ws: ws, url: url, readLimit: o.ReadLimit, queueSize: t.queueSize,
-		notify: make(chan struct{}, 1), opened: make(chan struct{}), ended: make(chan struct{}),
+		notify: make(chan struct{}, 1), opened: make(chan struct{}), ended: make(chan struct{}), failed: make(chan struct{}),
 	}
 	c.attach()
 	select {
@@ -53,10 +53,34 @@ func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOp
 		default:
 		}
 		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w (the browser does not tell why; a refused upgrade looks the same)", url, c.terminal())
+	case <-c.failed:
+		// Some runtimes (Node's undici) never follow a failed handshake's
+		// error event with a close event: give up on the socket here.
+		c.abandon()
+		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed (the browser does not tell why; a refused upgrade looks the same)", url)
 	case <-ctx.Done():
-		ws.Call("close")
+		c.abandon()
 		return nil, ctx.Err()
 	}
+}
+
+// abandon closes a socket that never opened and detaches its handlers.
+func (c *Conn) abandon() {
+	jsCall("WebSocket.close", func() js.Value { return c.ws.Call("close") })
+	c.detach()
+}
+
+// detach removes the event handlers, then releases them: JavaScript must
+// never call a released function.
+func (c *Conn) detach() {
+	c.detachOnce.Do(func() {
+		for _, event := range []string{"onopen", "onmessage", "onerror", "onclose"} {
+			c.ws.Set(event, js.Null())
+		}
+		for _, f := range c.funcs {
+			f.Release()
+		}
+	})
 }
 
 // Conn is a browser WebSocket.
@@ -76,6 +100,9 @@ type Conn struct {
 
 	opened chan struct{}
 	ended  chan struct{} // closed once the connection is over
+	failed chan struct{} // closed by an error event before the socket opened
+
+	detachOnce sync.Once
 
 	mu      sync.Mutex
 	queue   []message
@@ -103,8 +130,12 @@ func (c *Conn) on(event string, f func(ev js.Value)) {
 // attach installs the event handlers. They run on the browser's event loop
 // and must not block: they only queue and signal.
 func (c *Conn) attach() {
-	var openOnce sync.Once
-	c.on("onopen", func(js.Value) { openOnce.Do(func() { close(c.opened) }) })
+	var openOnce, failOnce sync.Once
+	opened := false // only touched by the event handlers, which run one at a time
+	c.on("onopen", func(js.Value) {
+		opened = true
+		openOnce.Do(func() { close(c.opened) })
+	})
 	c.on("onmessage", func(ev js.Value) {
 		data := ev.Get("data")
 		var m message
@@ -117,8 +148,12 @@ func (c *Conn) attach() {
 		}
 		c.deliver(m)
 	})
-	// onerror carries no detail in browsers; onclose follows it.
-	c.on("onerror", func(js.Value) {})
+	// onerror carries no detail; once open, onclose follows it.
+	c.on("onerror", func(js.Value) {
+		if !opened {
+			failOnce.Do(func() { close(c.failed) })
+		}
+	})
 	c.on("onclose", func(ev js.Value) {
 		code := transport.StatusCode(ev.Get("code").Int())
 		reason := ev.Get("reason").String()
@@ -137,9 +172,7 @@ func (c *Conn) attach() {
 		c.mu.Unlock()
 		c.signal()
 		close(c.ended)
-		for _, f := range c.funcs {
-			f.Release()
-		}
+		c.detach()
 	})
 }
 

@@ -117,9 +117,10 @@ type Conn struct {
 	done chan struct{} // closed when the reader exits; err is set before
 	err  error
 
+	readLimit int64
+
 	closing     atomic.Bool // Close was called
 	interrupted atomic.Bool // a Write was cancelled mid-message
-	closeOnce   sync.Once
 
 	writeSlot chan struct{} // one message at a time, acquired with ctx
 
@@ -142,6 +143,7 @@ func New(c *websocket.Conn, readLimit int64) *Conn {
 	c.SetReadLimit(readLimit)
 	conn := &Conn{
 		ws:        c,
+		readLimit: readLimit,
 		msgs:      make(chan message),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -176,6 +178,9 @@ func (c *Conn) terminalError(err error) error {
 	}
 	if c.closing.Load() {
 		return transport.ErrConnClosed
+	}
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("transport: a message exceeded the read limit of %d bytes, so the connection was closed with 1009: %w", c.readLimit, transport.ErrConnClosed)
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {

@@ -176,32 +176,55 @@ var reservedNamespaces = map[string]bool{
 	"pg_catalog": true, "datafusion": true,
 }
 
-// reservedWords are SQL keywords refused as names (sql-model §1).
+// reservedWords are keywords refused as names: the classifier's critical
+// list plus the clause words of sqlparser's reserved lists (sql-model §1).
 var reservedWords = map[string]bool{
-	"SELECT": true, "FROM": true, "WHERE": true, "TABLE": true, "INDEX": true, "VIEW": true,
-	"SCHEMA": true, "DATABASE": true, "INSERT": true, "UPDATE": true, "DELETE": true,
-	"CREATE": true, "DROP": true, "ALTER": true, "AND": true, "OR": true, "NOT": true,
-	"NULL": true, "JOIN": true, "ON": true, "AS": true, "ORDER": true, "GROUP": true, "BY": true,
-	"LIMIT": true, "OFFSET": true, "UNION": true, "VALUES": true, "INTO": true, "SET": true,
-	"WITH": true, "USER": true, "PRIMARY": true, "KEY": true, "DEFAULT": true,
+	"TABLE": true, "TABLES": true, "TABLESPACE": true, "INDEX": true, "VIEW": true, "SCHEMA": true,
+	"DATABASE": true, "INSERT": true, "UPDATE": true, "DELETE": true, "CREATE": true, "DROP": true,
+	"ALTER": true, "SELECT": true, "FROM": true, "WHERE": true, "JOIN": true, "ON": true, "AS": true,
+	"ORDER": true, "GROUP": true, "LIMIT": true, "OFFSET": true, "UNION": true, "WITH": true,
+	"HAVING": true, "INTERSECT": true, "EXCEPT": true, "USING": true, "WINDOW": true,
 }
 
-// validateName applies the identifier rules of sql-model §1.
+// validateName applies the identifier rules of sql-model §1 with the
+// server's ValidationError wording.
 func validateName(kind, name string) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("Invalid %s name '%s'. Must be 1-64 characters", kind, name)
+	switch {
+	case name == "":
+		return fmt.Errorf("Name cannot be empty")
+	case len(name) > 64:
+		return fmt.Errorf("Name is too long (%d characters, max 64)", len(name))
+	case name[0] == '_':
+		return fmt.Errorf("Name cannot start with underscore (reserved for system columns)")
+	case isDigit(name[0]):
+		return fmt.Errorf("Name cannot start with a number")
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c == '_' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return fmt.Errorf("Invalid %s name '%s'. Only alphanumeric characters and underscores are allowed.", kind, name)
+			return fmt.Errorf("Name '%s' contains invalid characters (only alphanumeric and underscore allowed)", name)
 		}
 	}
-	if isDigit(name[0]) || name[0] == '_' {
-		return fmt.Errorf("Invalid %s name '%s'. Cannot start with a digit or underscore.", kind, name)
-	}
 	if reservedWords[strings.ToUpper(name)] {
-		return fmt.Errorf("Invalid %s name '%s'. Cannot be a reserved SQL keyword.", kind, name)
+		return fmt.Errorf("Name '%s' is a reserved SQL keyword and cannot be used", name)
+	}
+	if kind == "namespace" && reservedNamespaces[strings.ToLower(name)] {
+		return fmt.Errorf("Namespace '%s' is reserved and cannot be used", name)
+	}
+	return nil
+}
+
+// validateUserID applies UserId's rules: no path traversal or separators.
+func validateUserID(id string) error {
+	switch {
+	case id == "" || len(id) > 128:
+		return fmt.Errorf("User ID must be 1-128 characters")
+	case strings.Contains(id, ".."):
+		return fmt.Errorf("User ID cannot contain '..' (path traversal)")
+	case strings.ContainsAny(id, "/\\"):
+		return fmt.Errorf("User ID cannot contain '/' or '\\' (directory separator)")
+	case strings.ContainsRune(id, 0):
+		return fmt.Errorf("User ID cannot contain null bytes")
 	}
 	return nil
 }

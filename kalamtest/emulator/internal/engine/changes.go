@@ -220,8 +220,7 @@ func topicPayload(ch pendingChange, commitSeq int64, withTable bool) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(name)
-		b.Write(k)
+		b.Write(jsonString(name))
 		b.WriteByte(':')
 		b.Write(ch.Row[name])
 		if name == "_seq" {
@@ -229,9 +228,8 @@ func topicPayload(ch pendingChange, commitSeq int64, withTable bool) []byte {
 		}
 	}
 	if withTable {
-		t, _ := json.Marshal(ch.Namespace + ":" + ch.Table)
 		b.WriteString(`,"_table":`)
-		b.Write(t)
+		b.Write(jsonString(ch.Namespace + ":" + ch.Table))
 	}
 	b.WriteByte('}')
 	return []byte(b.String())

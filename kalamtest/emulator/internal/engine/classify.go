@@ -27,7 +27,7 @@ func classify(sql string, role Role) (*stmt, *stmtErr) {
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	st := &stmt{sql: sql, toks: toks, sig: significant(toks)}
+	st := &stmt{sql: sql, full: sql, toks: toks, sig: significant(toks)}
 	if len(st.sig) >= 3 && st.sig[0].upper() == "EXECUTE" && st.sig[1].upper() == "AS" && st.sig[2].upper() == "USER" {
 		inner, target, ok := unwrapExecuteAs(toks)
 		if !ok {
@@ -44,7 +44,7 @@ func classify(sql string, role Role) (*stmt, *stmtErr) {
 		if st2.asUser != "" {
 			return nil, invalid("Nested EXECUTE AS USER is not supported")
 		}
-		st2.asUser = target
+		st2.asUser, st2.full = target, sql
 		return st2, nil
 	}
 	admin := role.IsAdmin()
@@ -77,9 +77,9 @@ func classify(sql string, role Role) (*stmt, *stmtErr) {
 		return set(kDelete, "DELETE")
 	case "BEGIN":
 		return set(kBegin, "BEGIN")
-	case "COMMIT", "END":
+	case "COMMIT":
 		return set(kCommit, "COMMIT")
-	case "ROLLBACK", "ABORT":
+	case "ROLLBACK":
 		return set(kRollback, "ROLLBACK")
 	case "START":
 		if w1 == "TRANSACTION" {
@@ -93,7 +93,7 @@ func classify(sql string, role Role) (*stmt, *stmtErr) {
 		return set(kAck, "ACK")
 	case "SUBSCRIBE":
 		if w1 == "TO" {
-			return set(kNotImplemented, "SUBSCRIBE TO over HTTP")
+			return set(kSubscribe, "SUBSCRIBE TO")
 		}
 	case "EXPLAIN":
 		return gate("Admin privileges (DBA or System role) required for EXPLAIN commands", kNotImplemented, "EXPLAIN")
@@ -172,6 +172,12 @@ func classify(sql string, role Role) (*stmt, *stmtErr) {
 			return gate(adminTopics, kind, w0+" TOPIC")
 		case "TABLE":
 			kind := map[string]stmtKind{"CREATE": kCreateTable, "DROP": kDropTable, "ALTER": kAlterTable}[w0]
+			if kind == kCreateTable {
+				// The classifier parses CREATE TABLE: errors stop the whole batch.
+				if _, err := parseCreateTable(st.sig); err != nil {
+					return nil, invalid("Invalid CREATE TABLE statement: %v", err)
+				}
+			}
 			return set(kind, w0+" TABLE")
 		case "USER":
 			switch w0 {

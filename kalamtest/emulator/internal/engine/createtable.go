@@ -108,7 +108,8 @@ func parseCreateTable(sig []token) (*createTable, error) {
 		return nil, fmt.Errorf("Invalid table name format. Expected 'table_name' or 'namespace.table_name'")
 	}
 	if ns != "" {
-		if err := validateName("namespace", ns); err != nil {
+		// Reserved namespaces (default, system) are checked at execution.
+		if err := validateName("", ns); err != nil {
 			return nil, err
 		}
 	}
@@ -313,7 +314,7 @@ func parseColumnDef(c *tokCursor) (column, bool, error) {
 	}
 	name = strings.ToLower(name)
 	if strings.HasPrefix(name, "_") {
-		return column{}, false, fmt.Errorf("Column name '%s' is reserved for system columns", name)
+		return column{}, false, fmt.Errorf("Column name '%s' is reserved and cannot be used", name)
 	}
 	if err := validateName("column", name); err != nil {
 		return column{}, false, err
@@ -403,8 +404,8 @@ func parseType(c *tokCursor) (kType, bool, error) {
 		if err := readArgs(); err != nil {
 			return kType{}, false, err
 		}
-		if c.accept("WITH", "TIME", "ZONE") || c.accept("WITHOUT", "TIME", "ZONE") {
-		}
+		// Time zone spellings do not change the KalamDataType.
+		_ = c.accept("WITH", "TIME", "ZONE") || c.accept("WITHOUT", "TIME", "ZONE")
 		if word == "TIME" {
 			return tTime, false, nil
 		}

@@ -1,14 +1,15 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 )
 
+// invalidSQL is a statement the server's classifier would refuse to parse:
+// INVALID_SQL without the "Statement k failed:" prefix.
 func invalidSQL(format string, args ...any) *stmtErr {
-	return &stmtErr{code: "INVALID_SQL", status: 400, msg: fmt.Sprintf(format, args...), sensitive: true}
+	return &stmtErr{code: "INVALID_SQL", status: 400, msg: fmt.Sprintf(format, args...), sensitive: true, bare: true}
 }
 
 func (e *Engine) execCreateNamespace(st *stmt, s *session) (Result, *stmtErr) {
@@ -24,17 +25,14 @@ func (e *Engine) execCreateNamespace(st *stmt, s *session) (Result, *stmtErr) {
 		if ifNot {
 			return Result{Message: fmt.Sprintf("Namespace '%s' already exists", name)}, nil
 		}
-		return Result{}, execErr(false, "Already exists: Namespace '%s' already exists", name)
+		return Result{}, execErr("Already exists: Namespace '%s' already exists", name)
 	}
 	if err := validateName("namespace", name); err != nil {
-		return Result{}, execErr(false, "Invalid operation: %v", err)
-	}
-	if reservedNamespaces[name] {
-		return Result{}, execErr(false, "Invalid operation: Namespace name '%s' is reserved", name)
+		return Result{}, execErr("Invalid operation: %v", err)
 	}
 	e.cat.Namespaces[name] = &nsInfo{Name: name, CreatedAt: e.opts.Now().UnixMilli()}
 	if err := e.saveCatalog(); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	return Result{Message: fmt.Sprintf("Namespace '%s' created successfully", name)}, nil
 }
@@ -53,19 +51,19 @@ func (e *Engine) execDropNamespace(st *stmt, s *session) (Result, *stmtErr) {
 		if ifExists {
 			return Result{Message: fmt.Sprintf("Namespace '%s' does not exist", name)}, nil
 		}
-		return Result{}, execErr(false, "Not found: Namespace '%s' not found", name)
+		return Result{}, execErr("Not found: Namespace '%s' not found", name)
 	}
 	// DROP NAMESPACE always drops its tables (sql-model §1, §12.12).
 	for _, id := range sortedKeys(e.cat.Tables) {
 		if t := e.cat.Tables[id]; t.Namespace == name {
 			if err := e.dropTable(t); err != nil {
-				return Result{}, execErr(true, "Execution error: %v", err)
+				return Result{}, execErr("Execution error: %v", err)
 			}
 		}
 	}
 	delete(e.cat.Namespaces, name)
 	if err := e.saveCatalog(); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	return Result{Message: fmt.Sprintf("Namespace '%s' dropped successfully", name)}, nil
 }
@@ -82,7 +80,7 @@ func (e *Engine) execUse(st *stmt, s *session) (Result, *stmtErr) {
 	}
 	name = strings.ToLower(name)
 	if _, exists := e.cat.Namespaces[name]; !exists {
-		return Result{}, execErr(false, "Not found: Namespace '%s' not found", name)
+		return Result{}, execErr("Not found: Namespace '%s' not found", name)
 	}
 	s.ns = name
 	return Result{Message: fmt.Sprintf("Namespace switched to '%s'", name)}, nil
@@ -90,7 +88,11 @@ func (e *Engine) execUse(st *stmt, s *session) (Result, *stmtErr) {
 
 func (e *Engine) execShowNamespaces(st *stmt, s *session) (Result, *stmtErr) {
 	t := sysTables["namespaces"]
-	return encodeResult(knownCols(t.cols), t.rows(e), s.role)
+	rows, err := t.rows(e)
+	if err != nil {
+		return Result{}, execErr("Execution error: read namespaces: %v", err)
+	}
+	return encodeResult(knownCols(t.cols), rows, s.role)
 }
 
 func (e *Engine) execShowTables(st *stmt, s *session) (Result, *stmtErr) {
@@ -132,7 +134,7 @@ func (e *Engine) execDescribe(st *stmt, s *session) (Result, *stmtErr) {
 	}
 	t := e.cat.Tables[ns+"."+name]
 	if t == nil {
-		return Result{}, execErr(false, "Not found: Table '%s.%s' not found", ns, name)
+		return Result{}, execErr("Not found: Table '%s.%s' not found", ns, name)
 	}
 	cols := []column{sysCol("column_name", tText), sysCol("ordinal_position", tInt), sysCol("column_id", tInt),
 		sysCol("data_type", tText), sysCol("is_nullable", tBoolean), sysCol("is_primary_key", tBoolean),
@@ -177,13 +179,13 @@ func (e *Engine) execCreateTable(st *stmt, s *session) (Result, *stmtErr) {
 		typ = "user" // sql-model §2.1: own-namespace SHARED becomes USER
 	}
 	if ns == "system" {
-		return Result{}, execErr(false, "Invalid operation: Cannot CREATE TABLE in system namespace 'system'")
+		return Result{}, execErr("Invalid operation: Cannot CREATE TABLE in system namespace 'system'")
 	}
 	if !canCreateTable(s.role, typ) {
 		return Result{}, permErr("Unauthorized: Insufficient privileges to create %s tables", roleName(Role(typ)))
 	}
 	if _, ok := e.cat.Namespaces[ns]; !ok {
-		return Result{}, execErr(false, "Invalid operation: Namespace '%s' does not exist. Create it first with CREATE NAMESPACE %s", ns, ns)
+		return Result{}, execErr("Invalid operation: Namespace '%s' does not exist. Create it first with CREATE NAMESPACE %s", ns, ns)
 	}
 	pk := -1
 	for i, c := range ct.columns {
@@ -192,14 +194,15 @@ func (e *Engine) execCreateTable(st *stmt, s *session) (Result, *stmtErr) {
 		}
 	}
 	if pk < 0 && typ != "stream" {
-		return Result{}, execErr(false, "Invalid operation: %s tables require a PRIMARY KEY column", roleName(Role(typ)))
+		return Result{}, execErr("Invalid operation: %s tables require a PRIMARY KEY column", roleName(Role(typ)))
 	}
 	id := ns + "." + ct.name
-	if _, exists := e.cat.Tables[id]; exists {
+	if old, exists := e.cat.Tables[id]; exists {
 		if ct.ifNotExists {
-			return Result{Message: fmt.Sprintf("Table %s already exists (skipped)", id)}, nil
+			// The server re-registers the existing definition and reports it created.
+			return Result{Message: fmt.Sprintf("CREATE TABLE via Raft consensus: %s table %s created successfully", old.Type, id)}, nil
 		}
-		return Result{}, execErr(false, "Already exists: Table %s already exists", id)
+		return Result{}, execErr("Already exists: Table %s already exists", id)
 	}
 	t := &tableInfo{Namespace: ns, Name: ct.name, Type: typ, Columns: ct.columns, CreatedAt: e.opts.Now().UnixMilli()}
 	if typ == "shared" {
@@ -212,11 +215,11 @@ func (e *Engine) execCreateTable(st *stmt, s *session) (Result, *stmtErr) {
 		t.TTLSeconds = ct.ttl
 	}
 	if err := e.createPhysical(t); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	e.cat.Tables[id] = t
 	if err := e.saveCatalog(); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	return Result{Message: fmt.Sprintf("CREATE TABLE via Raft consensus: %s table %s created successfully", typ, id)}, nil
 }
@@ -270,20 +273,20 @@ func (e *Engine) execDropTable(st *stmt, s *session) (Result, *stmtErr) {
 	}
 	id := ns + "." + name
 	if !s.role.IsAdmin() {
-		return Result{}, permErr("Unauthorized: Insufficient privileges to drop table %s", id)
+		return Result{}, permErr("Unauthorized: Insufficient privileges to drop this table")
 	}
 	t := e.cat.Tables[id]
 	if t == nil {
 		if ifExists {
 			return Result{Message: fmt.Sprintf("Table %s does not exist (skipped)", id)}, nil
 		}
-		return Result{}, execErr(false, "Not found: Table '%s' not found", id)
+		return Result{}, execErr("Not found: Table '%s' not found in namespace '%s'", name, ns)
 	}
 	if err := e.dropTable(t); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	if err := e.saveCatalog(); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	return Result{Message: fmt.Sprintf("Table %s dropped successfully. Cleanup job: job-drop-%s", id, strings.ReplaceAll(id, ".", "-"))}, nil
 }
@@ -306,7 +309,7 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 	}
 	t := e.cat.Tables[ns+"."+name]
 	if t == nil {
-		return Result{}, execErr(false, "Not found: Table '%s.%s' not found", ns, name)
+		return Result{}, execErr("Not found: Table '%s.%s' not found", ns, name)
 	}
 	allowed := s.role.IsAdmin() || t.Type != "shared" || s.role == RoleService
 	if !allowed {
@@ -316,7 +319,7 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 	case c.accept("SET", "ACCESS", "LEVEL"):
 		lvl := strings.ToLower(c.next().text)
 		if t.Type != "shared" {
-			return Result{}, execErr(false, "Invalid operation: ACCESS LEVEL can only be set on SHARED tables")
+			return Result{}, execErr("Invalid operation: ACCESS LEVEL can only be set on SHARED tables")
 		}
 		if lvl != "public" && lvl != "private" && lvl != "restricted" && lvl != "dba" {
 			return Result{}, invalidSQL("Invalid ACCESS_LEVEL '%s'. Supported: PUBLIC, PRIVATE, RESTRICTED, DBA", lvl)
@@ -329,15 +332,15 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 			return Result{}, invalidSQL("Invalid ALTER TABLE statement: %v", err)
 		}
 		if isPK {
-			return Result{}, execErr(false, "Invalid operation: Cannot add a PRIMARY KEY column")
+			return Result{}, execErr("Invalid operation: Cannot add a PRIMARY KEY column")
 		}
 		if t.col(col.Name) >= 0 {
-			return Result{}, execErr(false, "Invalid operation: Column '%s' already exists", col.Name)
+			return Result{}, execErr("Invalid operation: Column '%s' already exists", col.Name)
 		}
 		if err := e.rebuildPhysical(t, func() error {
 			return e.conn.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quoteIdent(t.phys()), quoteIdent(col.Name), col.Type.sqliteType()))
 		}, func() { t.Columns = append(t.Columns, col) }); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 	case c.accept("DROP"):
 		c.accept("COLUMN")
@@ -345,21 +348,21 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 		n = strings.ToLower(n)
 		i := t.col(n)
 		if i < 0 {
-			return Result{}, execErr(false, "Invalid operation: Column '%s' does not exist", n)
+			return Result{}, execErr("Invalid operation: Column '%s' does not exist", n)
 		}
 		if t.Columns[i].PK {
-			return Result{}, execErr(false, "Invalid operation: Cannot drop primary key column '%s'", n)
+			return Result{}, execErr("Invalid operation: Cannot drop primary key column '%s'", n)
 		}
 		if err := e.rebuildPhysical(t, func() error {
 			return e.conn.Exec(fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", quoteIdent(t.phys()), quoteIdent(n)))
 		}, func() { t.Columns = append(t.Columns[:i:i], t.Columns[i+1:]...) }); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 	default:
 		return Result{}, notImplementedErr("ALTER TABLE " + strings.ToUpper(c.peek().text))
 	}
 	if err := e.saveCatalog(); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	return Result{Message: fmt.Sprintf("Table %s altered successfully", t.id())}, nil
 }
@@ -385,12 +388,18 @@ var roleAliases = map[string]Role{
 	"user": RoleUser, "viewer": RoleUser, "readonly": RoleUser, "system": RoleSystem,
 }
 
+// nameToken reads a user name, bare or quoted; user ids keep their case
+// (UserId is not lowercased, unlike namespace and table names).
 func nameToken(t token) (string, bool) {
-	if t.kind == tkString {
-		return strings.ToLower(t.stringValue()), t.stringValue() != ""
+	switch t.kind {
+	case tkString:
+		return t.stringValue(), t.stringValue() != ""
+	case tkWord:
+		return t.text, true
+	case tkQIdent:
+		return t.ident()
 	}
-	n, ok := t.ident()
-	return strings.ToLower(n), ok
+	return "", false
 }
 
 func (e *Engine) execUserDDL(st *stmt, s *session) (Result, *stmtErr) {
@@ -445,14 +454,14 @@ func (e *Engine) execUserDDL(st *stmt, s *session) (Result, *stmtErr) {
 			return Result{}, permErr("Unauthorized: DBA cannot grant System role")
 		}
 		if _, exists := e.cat.Users[name]; exists {
-			return Result{}, execErr(false, "Already exists: User '%s' already exists", name)
+			return Result{}, execErr("Already exists: User '%s' already exists", name)
 		}
-		if err := validateName("user", name); err != nil {
-			return Result{}, execErr(false, "Invalid operation: %v", err)
+		if err := validateUserID(name); err != nil {
+			return Result{}, execErr("Invalid operation: %v", err)
 		}
 		e.cat.Users[name] = u
 		if err := e.saveCatalog(); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		return Result{Message: fmt.Sprintf("User '%s' created", name)}, nil
 	case "ALTER":
@@ -461,11 +470,11 @@ func (e *Engine) execUserDDL(st *stmt, s *session) (Result, *stmtErr) {
 			return Result{}, invalidSQL("Invalid ALTER USER statement. Expected: ALTER USER <name> SET PASSWORD|ROLE|EMAIL ...")
 		}
 		if !s.role.IsAdmin() {
-			return Result{}, permErr("Unauthorized: Only DBA or System roles can alter users")
+			return Result{}, permErr("Unauthorized: ALTER USER requires DBA or System role")
 		}
 		u := e.cat.Users[name]
 		if u == nil || u.DeletedAt != nil {
-			return Result{}, execErr(false, "Not found: User '%s' not found", name)
+			return Result{}, execErr("Not found: User '%s' not found", name)
 		}
 		what := c.next().upper()
 		val := c.next()
@@ -495,7 +504,7 @@ func (e *Engine) execUserDDL(st *stmt, s *session) (Result, *stmtErr) {
 		}
 		u.UpdatedAt = now
 		if err := e.saveCatalog(); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		return Result{Message: fmt.Sprintf("User '%s' updated", name)}, nil
 	default: // DROP
@@ -507,17 +516,17 @@ func (e *Engine) execUserDDL(st *stmt, s *session) (Result, *stmtErr) {
 		u := e.cat.Users[name]
 		if u == nil || u.DeletedAt != nil {
 			if ifExists {
-				return Result{Message: fmt.Sprintf("User '%s' does not exist", name)}, nil
+				return Result{Message: fmt.Sprintf("User '%s' does not exist (skipped)", name)}, nil
 			}
-			return Result{}, execErr(false, "Not found: User '%s' not found", name)
+			return Result{}, execErr("Not found: User '%s' not found", name)
 		}
 		if name == "root" {
-			return Result{}, execErr(false, "Invalid operation: Cannot drop the root user")
+			return Result{}, execErr("Invalid operation: Cannot drop the root user")
 		}
 		u.DeletedAt = &now
 		u.UpdatedAt = now
 		if err := e.saveCatalog(); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		return Result{Message: fmt.Sprintf("User '%s' dropped (soft delete)", name)}, nil
 	}
@@ -540,14 +549,14 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 	now := e.opts.Now().UnixMilli()
 	save := func(msg string) (Result, *stmtErr) {
 		if err := e.saveCatalog(); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		return Result{Message: msg}, nil
 	}
 	switch verb {
 	case "CREATE":
 		if ns == "" {
-			return Result{}, invalidSQL("Topic name must be namespace-qualified: <namespace>.<topic>")
+			return Result{}, execErr("Invalid operation: Topic name must be namespace-qualified: <namespace>.<topic>")
 		}
 		parts := 1
 		if c.accept("PARTITIONS") {
@@ -561,10 +570,10 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 			return Result{}, invalidSQL("Invalid CREATE TOPIC statement: unexpected %s", c.peek().text)
 		}
 		if _, ok := e.cat.Namespaces[ns]; !ok {
-			return Result{}, execErr(false, "Not found: Namespace '%s' not found", ns)
+			return Result{}, execErr("Not found: Namespace '%s' does not exist", ns)
 		}
 		if _, exists := e.cat.Topics[id]; exists {
-			return Result{}, execErr(false, "Already exists: Topic '%s' already exists", id)
+			return Result{}, execErr("Already exists: Topic '%s' already exists", id)
 		}
 		e.cat.Topics[id] = &topicInfo{ID: id, Partitions: parts, Routes: []topicRoute{}, CreatedAt: now, UpdatedAt: now}
 		return save(fmt.Sprintf("Created topic '%s' with %d partition(s)", id, parts))
@@ -574,7 +583,7 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 		if ifExists {
 			return Result{Message: fmt.Sprintf("Topic '%s' does not exist", id)}, nil
 		}
-		return Result{}, execErr(false, "Not found: Topic '%s' does not exist", id)
+		return Result{}, execErr("Not found: Topic '%s' does not exist", id)
 	}
 	switch verb {
 	case "ALTER":
@@ -618,7 +627,7 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 		}
 		for _, r := range tp.Routes {
 			if r.Table == route.Table && r.Op == route.Op {
-				return Result{}, execErr(false, "Already exists: Route for %s ON %s already exists in topic '%s'", route.Table, op, id)
+				return Result{}, execErr("Already exists: Route for %s ON %s already exists in topic '%s'", route.Table, op, id)
 			}
 		}
 		tp.Routes = append(tp.Routes, route)
@@ -632,14 +641,14 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 			}
 		}
 		if err := e.clearTopic(id, true); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		return save(fmt.Sprintf("Dropped topic '%s' and scheduled cleanup job [job-topic-%s]", id, strings.ReplaceAll(id, ".", "-")))
 	default: // CLEAR
 		if err := e.clearTopic(id, false); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
-		return save(fmt.Sprintf("Cleared topic '%s'", id))
+		return save(fmt.Sprintf("Scheduled cleanup job [job-clear-%s] for topic '%s'", strings.ReplaceAll(id, ".", "-"), id))
 	}
 }
 
@@ -664,5 +673,3 @@ func spaced(toks []token) []token {
 	}
 	return out
 }
-
-var _ = json.Marshal

@@ -7,20 +7,18 @@ import (
 )
 
 // dmlTarget reads the statement's table name and checks write access.
-func (e *Engine) dmlTarget(c *tokCursor, s *session) (*tableInfo, int, *stmtErr) {
-	start := c.i
+func (e *Engine) dmlTarget(c *tokCursor, s *session) (*tableInfo, *stmtErr) {
 	parts := []string{}
 	for {
 		n, ok := c.next().ident()
 		if !ok {
-			return nil, 0, execErr(true, "Execution error: SQL error: ParserError(\"Expected: table name\")")
+			return nil, execErr("Execution error: SQL error: ParserError(\"Expected: table name\")")
 		}
 		parts = append(parts, strings.ToLower(n))
 		if !c.accept(".") {
 			break
 		}
 	}
-	_ = start
 	if len(parts) == 3 && parts[0] == "kalam" {
 		parts = parts[1:]
 	}
@@ -28,46 +26,46 @@ func (e *Engine) dmlTarget(c *tokCursor, s *session) (*tableInfo, int, *stmtErr)
 	if len(parts) == 2 {
 		ns = parts[0]
 	} else if len(parts) > 2 {
-		return nil, 0, tableNotFound(parts[0], strings.Join(parts[1:], "."))
+		return nil, tableNotFound(parts[0], strings.Join(parts[1:], "."))
 	}
 	if ns == "system" {
 		if sysTables[name] == nil {
-			return nil, 0, tableNotFound(ns, name)
+			return nil, tableNotFound(ns, name)
 		}
-		return nil, 0, execErr(false, "Invalid operation: Cannot modify system table 'system.%s'", name)
+		return nil, execErr("Invalid operation: Cannot modify system table 'system.%s'", name)
 	}
 	t := e.cat.Tables[ns+"."+name]
 	if t == nil {
-		return nil, 0, tableNotFound(ns, name)
+		return nil, tableNotFound(ns, name)
 	}
 	if se := e.checkAccess(t, s, true); se != nil {
-		return nil, 0, se
+		return nil, se
 	}
-	return t, c.i, nil
+	return t, nil
 }
 
-func (e *Engine) execDML(st *stmt, s *session, req Request, inTx bool) (Result, *stmtErr) {
+func (e *Engine) execDML(st *stmt, s *session, inTx bool) (Result, *stmtErr) {
 	c := &tokCursor{t: st.sig}
 	switch st.kind {
 	case kInsert:
 		c.accept("INSERT")
 		if !c.accept("INTO") {
-			return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: INTO, found: %s\")", c.peek().text)
+			return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: INTO, found: %s\")", c.peek().text)
 		}
 	case kUpdate:
 		c.accept("UPDATE")
 	case kDelete:
 		c.accept("DELETE")
 		if !c.accept("FROM") {
-			return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: FROM, found: %s\")", c.peek().text)
+			return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: FROM, found: %s\")", c.peek().text)
 		}
 	}
-	t, _, se := e.dmlTarget(c, s)
+	t, se := e.dmlTarget(c, s)
 	if se != nil {
 		return Result{}, se
 	}
 	if inTx && t.Type == "stream" {
-		return Result{}, execErr(false, "Invalid operation: stream tables are not supported inside explicit transactions")
+		return Result{}, execErr("Invalid operation: stream tables are not supported inside explicit transactions")
 	}
 	switch st.kind {
 	case kInsert:
@@ -131,7 +129,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	if c.peek().text == "(" {
 		list, err := parseNameList(c)
 		if err != nil {
-			return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"%v\")", err)
+			return Result{}, execErr("Execution error: SQL error: ParserError(\"%v\")", err)
 		}
 		names = list
 	} else {
@@ -144,7 +142,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 		idx[i] = t.col(n)
 		if idx[i] < 0 {
 			if n == "_seq" || n == "_deleted" {
-				return Result{}, execErr(false, "Invalid operation: Column name '%s' is reserved and cannot be written", n)
+				return Result{}, execErr("Invalid operation: Column name '%s' is reserved and cannot be written", n)
 			}
 			return Result{}, noField(t, n)
 		}
@@ -152,7 +150,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	// The values (VALUES list or SELECT) are evaluated by SQLite, then
 	// coerced to the column types in Go.
 	if c.done() {
-		return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
+		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
 	}
 	sourceStart := 0
 	for i, tk := range st.toks {
@@ -162,7 +160,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 		}
 	}
 	if sourceStart == 0 {
-		return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
+		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
 	}
 	src := st.toks[sourceStart:]
 	if strings.EqualFold(src[0].text, "VALUES") {
@@ -192,14 +190,14 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	reviveSQL := fmt.Sprintf("UPDATE %s SET (%s) = (%s) WHERE rowid = ?", quoteIdent(t.phys()), strings.Join(colList, ", "), marks)
 	for r, row := range rows {
 		if len(row) != len(names) {
-			return Result{}, execErr(true, "Execution error: Error during planning: Inserting query must have the same schema length as the table. Expected table schema length: %d, got: %d", len(names), len(row))
+			return Result{}, execErr("Execution error: Error during planning: Inserting query must have the same schema length as the table. Expected table schema length: %d, got: %d", len(names), len(row))
 		}
 		vals := make([]any, len(t.Columns))
 		given := make([]bool, len(t.Columns))
 		for i, v := range row {
 			cv, err := coerce(t.Columns[idx[i]].Type, v)
 			if err != nil {
-				return Result{}, execErr(true, "Execution error: %v", err)
+				return Result{}, execErr("Execution error: %v", err)
 			}
 			vals[idx[i]], given[idx[i]] = cv, true
 		}
@@ -207,31 +205,31 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			if !given[i] {
 				v, err := e.defaultValue(col, s)
 				if err != nil {
-					return Result{}, execErr(true, "Execution error: %v", err)
+					return Result{}, execErr("Execution error: %v", err)
 				}
 				vals[i] = v
 			}
 			if vals[i] == nil && col.NotNull {
 				if !given[i] {
-					return Result{}, execErr(false, "Execution error: NOT NULL constraint violation: column '%s' is missing in row %d (row index %d)", col.Name, r+1, r)
+					return Result{}, execErr("Execution error: NOT NULL constraint violation: column '%s' is missing in row %d (row index %d)", col.Name, r+1, r)
 				}
-				return Result{}, execErr(false, "Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", col.Name, r+1)
+				return Result{}, execErr("Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", col.Name, r+1)
 			}
 		}
 		revive := int64(-1)
 		if pk >= 0 && t.Type != "stream" {
 			key := fmt.Sprintf("%T:%v", vals[pk], vals[pk])
 			if seen[key] {
-				return Result{}, execErr(false, "Already exists: Primary key violation: value '%s' appears multiple times in the insert batch for column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
+				return Result{}, execErr("Already exists: Primary key violation: value '%s' appears multiple times in the insert batch for column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
 			}
 			seen[key] = true
 			existing, err := e.queryRows(fmt.Sprintf("SELECT rowid, _deleted FROM %s WHERE _owner = ? AND %s = ?", quoteIdent(t.phys()), quoteIdent(t.Columns[pk].Name)), own, vals[pk])
 			if err != nil {
-				return Result{}, execErr(true, "Execution error: %v", err)
+				return Result{}, execErr("Execution error: %v", err)
 			}
 			if len(existing) > 0 {
 				if d, _ := existing[0][1].(int64); d == 0 {
-					return Result{}, execErr(false, "Already exists: Primary key violation: value '%s' already exists in column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
+					return Result{}, execErr("Already exists: Primary key violation: value '%s' already exists in column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
 				}
 				revive = existing[0][0].(int64)
 			}
@@ -244,7 +242,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			err = e.exec(insertSQL, args...)
 		}
 		if err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 	}
 	return Result{RowCount: len(rows), Message: fmt.Sprintf("Inserted %d row(s)", len(rows))}, nil
@@ -255,7 +253,7 @@ func noField(t *tableInfo, name string) *stmtErr {
 	for _, c := range t.allColumns() {
 		valid = append(valid, t.id()+"."+c.Name)
 	}
-	return execErr(false, "Invalid operation: Schema error: No field named %s. Valid fields are %s.", name, strings.Join(valid, ", "))
+	return execErr("Invalid operation: Schema error: No field named %s. Valid fields are %s.", name, strings.Join(valid, ", "))
 }
 
 // splitTopLevel splits tokens at depth-0 commas.
@@ -293,8 +291,8 @@ func whereIndex(toks []token, from int) int {
 	return -1
 }
 
-// tableTokenEnd returns the index in all tokens just after the target
-// table name (whose last significant token is sig[k-1]).
+// allIndexOfSig maps a significant-token index to its index among all
+// tokens (len(toks) when past the end).
 func allIndexOfSig(toks []token, sigIndex int) int {
 	n := -1
 	for i, t := range toks {
@@ -329,7 +327,7 @@ func (e *Engine) matchRows(t *tableInfo, s *session, tableToks, whereToks []toke
 	// Re-lex so the translator sees real word tokens for SELECT/FROM.
 	toks, err := lex(join(b))
 	if err != nil {
-		return nil, execErr(true, "Execution error: %v", err)
+		return nil, execErr("Execution error: %v", err)
 	}
 	tr, se := e.translate(toks, s, translateOpts{dml: true})
 	if se != nil {
@@ -341,17 +339,17 @@ func (e *Engine) matchRows(t *tableInfo, s *session, tableToks, whereToks []toke
 
 func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (Result, *stmtErr) {
 	if t.Type == "stream" {
-		return Result{}, execErr(false, "Invalid operation: UPDATE is not supported for STREAM tables")
+		return Result{}, execErr("Invalid operation: UPDATE is not supported for STREAM tables")
 	}
 	tableEnd := allIndexOfSig(st.toks, c.i)
 	tableStart := allIndexOfSig(st.toks, 1)
 	if !c.accept("SET") {
-		return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: SET, found: %s\")", c.peek().text)
+		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: SET, found: %s\")", c.peek().text)
 	}
 	setStart := allIndexOfSig(st.toks, c.i)
 	w := whereIndex(st.toks, setStart)
 	if w < 0 {
-		return Result{}, execErr(true, "Execution error: Error during planning: UPDATE requires a WHERE clause")
+		return Result{}, execErr("Execution error: Error during planning: UPDATE requires a WHERE clause")
 	}
 	assigns := splitTopLevel(st.toks[setStart:w])
 	cols := make([]int, len(assigns))
@@ -359,7 +357,7 @@ func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	for i, a := range assigns {
 		sig := significant(a)
 		if len(sig) < 3 || sig[1].text != "=" {
-			return Result{}, execErr(true, "Execution error: SQL error: ParserError(\"Expected: column = expression in SET\")")
+			return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: column = expression in SET\")")
 		}
 		name, _ := sig[0].ident()
 		name = strings.ToLower(name)
@@ -368,7 +366,7 @@ func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			return Result{}, noField(t, name)
 		}
 		if t.Columns[k].PK {
-			return Result{}, execErr(true, "Execution error: Error during planning: UPDATE cannot modify primary key column '%s'", name)
+			return Result{}, execErr("Execution error: Error during planning: UPDATE cannot modify primary key column '%s'", name)
 		}
 		cols[i] = k
 		eq := 0
@@ -399,10 +397,10 @@ func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 		for i, k := range cols {
 			v, err := coerce(t.Columns[k].Type, row[1+n+2+i])
 			if err != nil {
-				return Result{}, execErr(true, "Execution error: %v", err)
+				return Result{}, execErr("Execution error: %v", err)
 			}
 			if v == nil && t.Columns[k].NotNull {
-				return Result{}, execErr(false, "Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", t.Columns[k].Name, r+1)
+				return Result{}, execErr("Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", t.Columns[k].Name, r+1)
 			}
 			vals[k] = v
 		}
@@ -418,12 +416,12 @@ func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 		for i, col := range t.Columns {
 			if col.Type.Name == "File" && !sameValue(vals[i], old[i]) {
 				if err := e.deleteFileCell(t, owner(t, s), old[i]); err != nil {
-					return Result{}, execErr(true, "Execution error: %v", err)
+					return Result{}, execErr("Execution error: %v", err)
 				}
 			}
 		}
 		if err := e.exec(updateSQL, append(vals, e.nextSeq(), rowid)...); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 		changed++
 	}
@@ -446,19 +444,18 @@ func (e *Engine) execDelete(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	tableEnd := allIndexOfSig(st.toks, c.i)
 	w := whereIndex(st.toks, tableEnd)
 	if w < 0 {
-		return Result{}, execErr(true, "Execution error: Error during planning: DELETE requires a WHERE clause")
+		return Result{}, execErr("Execution error: Error during planning: DELETE requires a WHERE clause")
 	}
 	rows, se := e.matchRows(t, s, st.toks[tableStart:tableEnd], st.toks[w:], nil)
 	if se != nil {
 		return Result{}, se
 	}
-	n := len(t.Columns)
 	for _, row := range rows {
 		rowid := row[0].(int64)
 		for i, col := range t.Columns {
 			if col.Type.Name == "File" {
 				if err := e.deleteFileCell(t, owner(t, s), row[1+i]); err != nil {
-					return Result{}, execErr(true, "Execution error: %v", err)
+					return Result{}, execErr("Execution error: %v", err)
 				}
 			}
 		}
@@ -470,9 +467,8 @@ func (e *Engine) execDelete(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			err = e.exec(fmt.Sprintf("UPDATE %s SET _deleted = 1, _seq = ? WHERE rowid = ?", quoteIdent(t.phys())), e.nextSeq(), rowid)
 		}
 		if err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 	}
-	_ = n
 	return Result{RowCount: len(rows), Message: fmt.Sprintf("Deleted %d row(s)", len(rows))}, nil
 }

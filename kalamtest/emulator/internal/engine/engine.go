@@ -2,9 +2,7 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,16 +79,20 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, conn: conn, claims: map[claimKey]*claimState{}, feed: newFeed()}
 	if err := e.init(); err != nil {
+		e.feed.close()
 		conn.Close()
-		return nil, err
+		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return e, nil
 }
 
 func (e *Engine) init() error {
+	// WAL only speeds up file databases; where the VFS lacks it (memory,
+	// js) the default journal is right, so its failure is not an error.
+	_ = e.conn.Exec(`PRAGMA journal_mode = WAL`)
 	for _, q := range []string{
+		// DataFusion's LIKE is case-sensitive; SQLite's is not by default.
 		`PRAGMA case_sensitive_like = ON`,
-		`PRAGMA journal_mode = WAL`,
 		`CREATE TABLE IF NOT EXISTS _kv_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS _kv_msgs (topic TEXT NOT NULL, part INTEGER NOT NULL, off INTEGER NOT NULL,
 			msg_key TEXT, payload BLOB NOT NULL, ts_ms INTEGER NOT NULL, user_id TEXT, op TEXT NOT NULL,
@@ -99,7 +101,7 @@ func (e *Engine) init() error {
 			off INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (topic, grp, part))`,
 		`CREATE TABLE IF NOT EXISTS _kv_files (path TEXT PRIMARY KEY, data BLOB NOT NULL, mime TEXT NOT NULL)`,
 	} {
-		if err := e.conn.Exec(q); err != nil && !strings.Contains(q, "journal_mode") {
+		if err := e.conn.Exec(q); err != nil {
 			return fmt.Errorf("init database (%s): %w", strings.Fields(q)[0], err)
 		}
 	}
@@ -109,25 +111,15 @@ func (e *Engine) init() error {
 	if err := e.createSystemTables(); err != nil {
 		return err
 	}
-	stmt, _, err := e.conn.Prepare(`SELECT v FROM _kv_meta WHERE k = 'catalog'`)
+	e.cat = newCatalog()
+	rows, err := e.queryRows(`SELECT v FROM _kv_meta WHERE k = 'catalog'`)
 	if err != nil {
 		return fmt.Errorf("read catalog: %w", err)
 	}
-	var stored string
-	if stmt.Step() {
-		stored = stmt.ColumnText(0)
-	}
-	if err := errors.Join(stmt.Err(), stmt.Close()); err != nil {
-		return fmt.Errorf("read catalog: %w", err)
-	}
-	e.cat = newCatalog()
-	if stored != "" {
-		if err := json.Unmarshal([]byte(stored), e.cat); err != nil {
-			return fmt.Errorf("decode stored catalog: %w", err)
+	if len(rows) > 0 {
+		if err := e.reloadCatalog(); err != nil {
+			return err
 		}
-	}
-	if e.cat.CommitSeq, err = e.storedCommitSeq(); err != nil {
-		return fmt.Errorf("read commit sequence: %w", err)
 	}
 	now := e.opts.Now().UnixMilli()
 	if _, ok := e.cat.Namespaces["default"]; !ok {
@@ -279,5 +271,3 @@ func roleName(r Role) string {
 	}
 	return strings.ToUpper(string(r[:1])) + string(r[1:])
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

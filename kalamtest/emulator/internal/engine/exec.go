@@ -36,6 +36,7 @@ const (
 	kCommit
 	kRollback
 	kFlush
+	kSubscribe
 	kNotImplemented
 )
 
@@ -52,6 +53,7 @@ func (k stmtKind) isDDL() bool {
 // stmt is one classified statement of a request.
 type stmt struct {
 	sql     string  // the statement (inner SQL for EXECUTE AS)
+	full    string  // the statement as sent (error details)
 	toks    []token // all tokens of sql
 	sig     []token // significant tokens
 	kind    stmtKind
@@ -68,8 +70,59 @@ type stmtErr struct {
 	bare      bool // no "Statement k failed:" prefix
 }
 
-func execErr(sensitive bool, format string, args ...any) *stmtErr {
-	return &stmtErr{code: "SQL_EXECUTION_ERROR", status: 400, msg: fmt.Sprintf(format, args...), sensitive: sensitive}
+// execErr is an execution failure. Its status, code and whether non-admins
+// see it follow the server's classify_sql_error on the KalamDbError display
+// prefix the message starts with (http-api §6.6).
+func execErr(format string, args ...any) *stmtErr {
+	msg := fmt.Sprintf(format, args...)
+	e := &stmtErr{code: "SQL_EXECUTION_ERROR", status: 400, msg: msg}
+	lower := strings.ToLower(msg)
+	prefix, _, _ := strings.Cut(msg, ":")
+	switch prefix {
+	case "Already exists", "Invalid operation", "Constraint violation", "Not implemented", "Conflict",
+		"Namespace not found", "Parameter count exceeded", "Parameter size exceeded", "Parameter count mismatch",
+		"Parameter binding error", "System column violation":
+	case "Table not found":
+		e.sensitive = true
+	case "Not found":
+		e.sensitive = tableDiscovery(lower)
+	case "Execution error":
+		switch {
+		case containsAny(lower, "access denied", "permission denied", "unauthorized", "not authorized", "forbidden", "insufficient privileges"):
+			e.code, e.status = "PERMISSION_DENIED", 403
+		case safeValidation(lower):
+		default:
+			e.sensitive = true
+		}
+	default:
+		e.sensitive = !safeValidation(lower) || tableDiscovery(lower)
+	}
+	return e
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// tableDiscovery is is_table_discovery_error_message: such errors would
+// reveal which tables exist.
+func tableDiscovery(lower string) bool {
+	return strings.Contains(lower, "table") && strings.Contains(lower, "not found") ||
+		strings.Contains(lower, "relation") && strings.Contains(lower, "does not exist") ||
+		strings.Contains(lower, "unknown table")
+}
+
+// safeValidation is is_safe_validation_error_message.
+func safeValidation(lower string) bool {
+	return containsAny(lower, "no field named", "primary key", "constraint violation", "already exists",
+		"duplicate", "unique constraint", "unique index") ||
+		strings.Contains(lower, "column") && strings.Contains(lower, "not found") ||
+		strings.Contains(lower, "field") && strings.Contains(lower, "not found")
 }
 
 func permErr(format string, args ...any) *stmtErr {
@@ -77,11 +130,11 @@ func permErr(format string, args ...any) *stmtErr {
 }
 
 func notImplementedErr(feature string) *stmtErr {
-	return execErr(false, "Not implemented: %s - not supported by the emulator", feature)
+	return execErr("Not implemented: %s - not supported by the emulator", feature)
 }
 
 func tableNotFound(ns, name string) *stmtErr {
-	return execErr(true, "Table not found: Error during planning: table 'kalam.%s.%s' not found", ns, name)
+	return execErr("Table not found: Error during planning: table 'kalam.%s.%s' not found", ns, name)
 }
 
 // session is who runs a statement and with what.
@@ -235,7 +288,7 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		return nil, nil, &Error{Code: "INTERNAL_ERROR", HTTPStatus: 500, Message: "engine is closed", Sensitive: true}
 	}
 	if e.catErr != nil {
-		return nil, nil, &Error{Code: "INTERNAL_ERROR", HTTPStatus: 500, Message: "catalog unusable after rollback: " + e.catErr.Error(), Sensitive: true}
+		return nil, nil, &Error{Code: "INTERNAL_ERROR", HTTPStatus: 500, Message: "engine unusable after a failed rollback: " + e.catErr.Error(), Sensitive: true}
 	}
 	admin := base.authRole.IsAdmin()
 	results := make([]Result, 0, len(stmts))
@@ -245,7 +298,7 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		if !se.bare {
 			msg = fmt.Sprintf("Statement %d failed: %s", i+1, se.msg)
 		}
-		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: detailsFor(admin, st.sql)}
+		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: detailsFor(admin, st.full)}
 	}
 	for i, st := range stmts {
 		s := base
@@ -268,11 +321,11 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		switch st.kind {
 		case kBegin:
 			if inTx {
-				se = execErr(false, "Invalid operation: Transaction '%s' is already active", e.txID)
+				se = execErr("Invalid operation: Transaction '%s' is already active", e.txID)
 				break
 			}
 			if err := e.conn.Exec("BEGIN"); err != nil {
-				se = execErr(true, "Execution error: begin transaction: %v", err)
+				se = execErr("Execution error: begin transaction: %v", err)
 				break
 			}
 			e.txCount++
@@ -280,18 +333,18 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 			res = Result{Message: fmt.Sprintf("Transaction started (%s)", e.txID)}
 		case kCommit:
 			if !inTx {
-				se = execErr(false, "Invalid operation: No active transaction to commit")
+				se = execErr("Invalid operation: No active transaction to commit")
 				break
 			}
 			id := e.txID
 			if err := e.commit(); err != nil {
-				se = execErr(true, "Execution error: commit: %v", err)
+				se = execErr("Execution error: commit: %v", err)
 				break
 			}
 			res = Result{Message: fmt.Sprintf("Transaction committed (%s)", id)}
 		case kRollback:
 			if !inTx {
-				se = execErr(false, "Invalid operation: No active transaction to roll back")
+				se = execErr("Invalid operation: No active transaction to roll back")
 				break
 			}
 			id := e.txID
@@ -299,12 +352,12 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 			res = Result{Message: fmt.Sprintf("Transaction rolled back (%s)", id)}
 		default:
 			if inTx && st.kind.isDDL() {
-				se = execErr(false, "Invalid operation: DDL is not allowed inside explicit transaction '%s'", e.txID)
+				se = execErr("Invalid operation: DDL is not allowed inside explicit transaction '%s'", e.txID)
 				break
 			}
 			if !inTx {
 				if err := e.conn.Exec("BEGIN"); err != nil {
-					se = execErr(true, "Execution error: begin: %v", err)
+					se = execErr("Execution error: begin: %v", err)
 					break
 				}
 			}
@@ -315,11 +368,11 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 				se = e.stageFiles(st, &s, req.Uploads)
 			}
 			if se == nil {
-				res, se = e.run(st, &s, req, inTx)
+				res, se = e.run(st, &s, inTx)
 			}
 			if se == nil && !inTx {
 				if err := e.commit(); err != nil {
-					se = execErr(true, "Execution error: commit: %v", err)
+					se = execErr("Execution error: commit: %v", err)
 				}
 			}
 		}
@@ -347,7 +400,8 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 	}
 	if e.txID != "" {
 		e.abortTx()
-		return nil, nil, &Error{Code: "SQL_EXECUTION_ERROR", HTTPStatus: 400,
+		// Reported through error_for_privilege: redacted for non-admins.
+		return nil, nil, &Error{Code: "SQL_EXECUTION_ERROR", HTTPStatus: 400, Sensitive: true,
 			Message: "Request completed with an open explicit transaction; rolled back automatically"}
 	}
 	return results, isDML, nil
@@ -355,11 +409,11 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 
 func checkParamLimits(params []any) *stmtErr {
 	if len(params) > maxParams {
-		return execErr(false, "Parameter count exceeded: maximum %d parameters allowed, got %d", maxParams, len(params))
+		return execErr("Parameter count exceeded: maximum %d parameters allowed, got %d", maxParams, len(params))
 	}
 	for i, p := range params {
 		if s, ok := p.(string); ok && len(s) > maxParamBytes {
-			return execErr(false, "Parameter size exceeded: parameter at index %d is %d bytes (max %d bytes)", i, len(s), maxParamBytes)
+			return execErr("Parameter size exceeded: parameter at index %d is %d bytes (max %d bytes)", i, len(s), maxParamBytes)
 		}
 	}
 	return nil
@@ -368,11 +422,15 @@ func checkParamLimits(params []any) *stmtErr {
 // abortTx rolls back whatever SQLite transaction is open and forgets its
 // captured changes, so nothing of it is ever delivered.
 func (e *Engine) abortTx() {
-	if !e.conn.GetAutocommit() {
-		_ = e.conn.Exec("ROLLBACK") // fails only when no transaction is open
-	}
 	e.captured = nil
 	e.txID = ""
+	if !e.conn.GetAutocommit() {
+		if err := e.conn.Exec("ROLLBACK"); err != nil {
+			// Later requests must not run inside the half-aborted transaction.
+			e.catErr = fmt.Errorf("rollback failed: %w", err)
+			return
+		}
+	}
 	if e.catDirty {
 		e.catDirty = false
 		// The stored catalog is what committed: DDL of the failed unit vanishes.
@@ -384,13 +442,16 @@ func (e *Engine) abortTx() {
 // effects of a failed unit vanish from memory too.
 func (e *Engine) reloadCatalog() error {
 	rows, err := e.queryRows(`SELECT v FROM _kv_meta WHERE k = 'catalog'`)
-	if err != nil || len(rows) == 0 {
-		return fmt.Errorf("reload catalog: %v", err)
+	if err != nil {
+		return fmt.Errorf("reload catalog: %w", err)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("reload catalog: no stored catalog")
 	}
 	s, _ := rows[0][0].(string)
 	c := newCatalog()
 	if err := json.Unmarshal([]byte(s), c); err != nil {
-		return err
+		return fmt.Errorf("reload catalog: %w", err)
 	}
 	c.CommitSeq, err = e.storedCommitSeq()
 	e.cat = c
@@ -430,10 +491,9 @@ func (e *Engine) commit() error {
 
 // impersonate applies EXECUTE AS USER (http-api §6.3).
 func (e *Engine) impersonate(s *session, target string) *stmtErr {
-	target = strings.ToLower(target)
 	u := e.cat.Users[target]
 	if u == nil || u.DeletedAt != nil {
-		return execErr(false, "Not found: EXECUTE AS USER target '%s' was not found", target)
+		return execErr("Not found: EXECUTE AS USER target '%s' was not found", target)
 	}
 	if target != s.authUser {
 		allowed := false
@@ -454,12 +514,12 @@ func (e *Engine) impersonate(s *session, target string) *stmtErr {
 }
 
 // run executes one statement inside an open SQLite transaction.
-func (e *Engine) run(st *stmt, s *session, req Request, inTx bool) (Result, *stmtErr) {
+func (e *Engine) run(st *stmt, s *session, inTx bool) (Result, *stmtErr) {
 	switch st.kind {
 	case kSelect:
 		return e.execSelect(st, s)
 	case kInsert, kUpdate, kDelete:
-		return e.execDML(st, s, req, inTx)
+		return e.execDML(st, s, inTx)
 	case kCreateNamespace:
 		return e.execCreateNamespace(st, s)
 	case kDropNamespace:
@@ -486,6 +546,8 @@ func (e *Engine) run(st *stmt, s *session, req Request, inTx bool) (Result, *stm
 		return e.execConsume(st, s)
 	case kAck:
 		return e.execAck(st, s)
+	case kSubscribe:
+		return e.execSubscribe(st, s)
 	case kFlush:
 		if s.role == RoleUser || s.role == RoleAnonymous {
 			return Result{}, permErr("Unauthorized: Insufficient privileges for storage flush")

@@ -124,7 +124,7 @@ func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 		return inputErr("INVALID_INPUT", 400, "File uploads are not supported for stream or system tables")
 	}
 	if t.Type == "shared" && s.impersonated {
-		return inputErr("SQL_EXECUTION_ERROR", 400, "EXECUTE AS USER is not allowed on SHARED tables (table '%s:%s'). AS USER impersonation is only supported for USER tables.", t.Namespace, t.Name)
+		return sharedImpersonationErr(t)
 	}
 	wanted := filePlaceholders(st.sql)
 	sql := st.sql
@@ -154,7 +154,7 @@ func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 			fileKey(t, s.user, ref.Sub, ref.storedName()), data, ref.Mime); err != nil {
 			return &stmtErr{code: "INTERNAL_ERROR", status: 500, msg: "Failed to store file: " + err.Error(), sensitive: true, bare: true}
 		}
-		js, err := json.Marshal(ref)
+		js, err := marshalJSON(ref)
 		if err != nil {
 			return &stmtErr{code: "INTERNAL_ERROR", status: 500, msg: "Failed to encode file reference: " + err.Error(), sensitive: true, bare: true}
 		}
@@ -170,7 +170,7 @@ func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 	}
 	toks, err := lex(sql)
 	if err != nil {
-		return execErr(true, "Execution error: %v", err)
+		return execErr("Execution error: %v", err)
 	}
 	st.sql, st.toks, st.sig = sql, toks, significant(toks)
 	return nil

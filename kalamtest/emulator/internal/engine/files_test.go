@@ -113,6 +113,7 @@ func TestFileUploadErrors(t *testing.T) {
 	}
 }
 
+// TestStoredName follows FileRef::stored_name (http-api §7.5).
 func TestStoredName(t *testing.T) {
 	for _, c := range []struct{ name, want string }{
 		{"My Report_v2.PDF", "7-my-report-v2.pdf"},

@@ -18,6 +18,9 @@ func FuzzExecute(f *testing.F) {
 		"CREATE TABLE app.x (id INT PRIMARY KEY DEFAULT 1, b DECIMAL(3,1)) WITH (TYPE='USER')",
 		"WITH c AS (SELECT 1) SELECT * FROM c, app.t",
 		"CONSUME FROM app.tp GROUP 'g' FROM 0 LIMIT 1",
+		"SELECT CAST(v AS TIMESTAMP), v::INT FROM app.t WHERE app.t.v NOT ILIKE $1",
+		"SUBSCRIBE TO app.t WHERE id > 1 OPTIONS (last_rows=1)",
+		"SELECT (SELECT COUNT(*) FROM app.t) AS n, MAX(id) FROM app.t GROUP BY v",
 	} {
 		f.Add(s)
 	}

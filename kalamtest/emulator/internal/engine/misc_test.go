@@ -3,8 +3,10 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUsers covers root bootstrap, CheckPassword, soft delete and setup
@@ -26,7 +28,7 @@ func TestUsers(t *testing.T) {
 		t.Fatalf("root: %+v", rootUser)
 	}
 	email := "ops@example.com"
-	u, serr := e.SetupServer("Ops", "OpsPass1!", "RootPass1!", &email)
+	u, serr := e.SetupServer("ops", "OpsPass1!", "RootPass1!", &email)
 	if serr != nil || u.ID != "ops" || u.Role != RoleDBA {
 		t.Fatalf("SetupServer: %+v %v", u, serr)
 	}
@@ -83,6 +85,8 @@ func TestNamespaceResolution(t *testing.T) {
 		`SELECT v FROM app.t WHERE id IN (SELECT id FROM t)`:   `[["app"]]`,
 		`WITH x AS (SELECT v FROM app.t) SELECT v FROM x`:      `[["app"]]`,
 		`USE app; SELECT v FROM t`:                             `[["app"]]`,
+		"SELECT v FROM app.t -- trailing comment":              `[["app"]]`,
+		`SELECT (SELECT COUNT(*) FROM t) AS n, v FROM app.t`:   `[["1","app"]]`,
 	} {
 		res := mustExec(t, e, root, sql)
 		if got := rowsJSON(t, res[len(res)-1]); got != want {
@@ -96,6 +100,13 @@ func TestNamespaceResolution(t *testing.T) {
 func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kalam.db")
 	e, err := New(Options{DataPath: path, RootPassword: "r"})
+	if runtime.GOOS == "js" {
+		// The SQLite VFS has no file storage under GOOS=js: New must say so.
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("New with DataPath on js: %v, want an error naming the path", err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +150,8 @@ func TestSnowflakeSeq(t *testing.T) {
 	}
 }
 
+// TestSplitStatements cuts batches at top-level semicolons only
+// (http-api §6.3).
 func TestSplitStatements(t *testing.T) {
 	for _, c := range []struct {
 		sql  string
@@ -161,6 +174,7 @@ func TestSplitStatements(t *testing.T) {
 	}
 }
 
+// FuzzSplitStatements: every piece is non-empty, trimmed and one statement.
 func FuzzSplitStatements(f *testing.F) {
 	for _, s := range []string{"SELECT 1; SELECT 2", "SELECT ';' -- x\n", "/* a */ INSERT INTO t VALUES ('a''b')", `SELECT "a""b"`, "$1::int;"} {
 		f.Add(s)
@@ -180,4 +194,60 @@ func FuzzSplitStatements(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClosedEngine: calls after Close fail with an error instead of
+// touching the closed database.
+func TestClosedEngine(t *testing.T) {
+	e, err := New(Options{RootPassword: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, ferr := exec(e, root, "SELECT 1"); ferr == nil || ferr.Code != "INTERNAL_ERROR" {
+		t.Fatalf("Execute after Close: %+v", ferr)
+	}
+	if _, ferr := e.Consume(svc, ConsumeRequest{TopicID: "x"}); ferr == nil {
+		t.Fatal("Consume after Close succeeded")
+	}
+}
+
+// TestOnChangeCancel stops delivery to a cancelled callback while others
+// keep receiving.
+func TestOnChangeCancel(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.t (id INT PRIMARY KEY) WITH (TYPE='SHARED')`)
+	first := make(chan Change, 10)
+	second := make(chan Change, 10)
+	cancel := e.OnChange(func(c Change) { first <- c })
+	cancel2 := e.OnChange(func(c Change) { second <- c })
+	defer cancel2()
+	mustExec(t, e, root, `INSERT INTO app.t (id) VALUES (1)`)
+	for _, ch := range []chan Change{first, second} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("change not delivered within 5s")
+		}
+	}
+	cancel()
+	mustExec(t, e, root, `INSERT INTO app.t (id) VALUES (2)`)
+	select {
+	case c := <-second:
+		if string(c.Row["id"]) != "2" {
+			t.Fatalf("second got %s", c.Row["id"])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("second callback starved after the first was cancelled")
+	}
+	select {
+	case c := <-first:
+		t.Fatalf("cancelled callback received %+v", c)
+	default:
+	}
 }

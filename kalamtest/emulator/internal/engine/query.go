@@ -27,10 +27,12 @@ func (r *tableRef) columns() []column {
 
 // translation is a KalamDB statement rewritten for SQLite.
 type translation struct {
-	sql      string
-	binds    map[string]any
-	refs     []*tableRef
-	topLimit bool
+	// itemTypes types computed select-list items by position (nil: unknown).
+	itemTypes []*kType
+	sql       string
+	binds     map[string]any
+	refs      []*tableRef
+	topLimit  bool
 }
 
 type translateOpts struct {
@@ -66,6 +68,10 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		return toks[sp[i]]
 	}
 	blank := func(i int) { toks[sp[i]].text = "" }
+	orig := make([]token, len(sp))
+	for i := range sp {
+		orig[i] = toks[sp[i]]
+	}
 
 	// Names of the query's own CTEs shadow tables.
 	userCTEs := map[string]bool{}
@@ -83,19 +89,20 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		if t := sig(i); t.kind == tkParam {
 			n, err := strconv.Atoi(t.text[1:])
 			if err != nil || n < 1 {
-				return nil, execErr(false, "Parameter binding error: Invalid placeholder, not a valid index: %s", t.text)
+				return nil, execErr("Parameter binding error: Invalid placeholder, not a valid index: %s", t.text)
 			}
 			maxParam = max(maxParam, n)
 		}
 	}
 	if maxParam > len(s.params) {
-		return nil, execErr(false, "Parameter count mismatch: expected %d parameters, got %d", maxParam, len(s.params))
+		return nil, execErr("Parameter count mismatch: expected %d parameters, got %d", maxParam, len(s.params))
 	}
 	selectAt := []bool{false}
 	depthOf := make([]int, len(sp))
 	var topOrder, topGroup, topSetOp, topDistinct, topJoin bool
 	limitAt := -1
 	topRefs := 0
+	var topRef *tableRef
 	for i := 0; i < len(sp); i++ {
 		t := sig(i)
 		d := len(selectAt) - 1
@@ -169,6 +176,9 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 				if sig(last+1).text == "(" { // a table function, not a table
 					break
 				}
+				for x := j; x <= last; x++ {
+					depthOf[x] = d
+				}
 				if len(parts) == 1 && userCTEs[parts[0]] {
 					i = last
 				} else {
@@ -199,14 +209,15 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 					tr.refs = append(tr.refs, ref)
 					if d == 0 {
 						topRefs++
+						topRef = ref
 					}
 					i = last
 				}
 				if u != "FROM" {
 					break
 				}
-				// FROM a [alias], b [alias], ...
-				for i+1 < len(sp) && sig(i+1).text != "," && depthOf[i] == d && !clauseEnd[sig(i+1).upper()] && sig(i+1).text != ")" && sig(i+1).text != ";" {
+				// FROM a [alias], b [alias], ...: skip to the comma, if any.
+				for i+1 < len(sp) && !clauseEnd[sig(i+1).upper()] && !strings.Contains(",();", sig(i+1).text) {
 					i++
 					depthOf[i] = d
 				}
@@ -259,7 +270,7 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 			if ok && v != nil {
 				cv, err := coerce(typ, v)
 				if err != nil {
-					return nil, execErr(true, "Execution error: %v", err)
+					return nil, execErr("Execution error: %v", err)
 				}
 				v = cv
 			}
@@ -275,7 +286,7 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		}
 		cv, err := coerce(typ, t.stringValue())
 		if err != nil {
-			return nil, execErr(true, "Execution error: %v", err)
+			return nil, execErr("Execution error: %v", err)
 		}
 		switch x := cv.(type) {
 		case int64:
@@ -307,7 +318,7 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 				}
 			}
 			if start < 0 {
-				return nil, execErr(true, "Execution error: SQL error: ParserError(\"unbalanced parentheses before ::\")")
+				return nil, execErr("Execution error: SQL error: ParserError(\"unbalanced parentheses before ::\")")
 			}
 			if start > 0 && sig(start-1).kind == tkWord {
 				start--
@@ -319,7 +330,7 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		}
 		typ, _, err := parseType(c)
 		if err != nil {
-			return nil, execErr(true, "Execution error: SQL error: ParserError(\"%v\")", err)
+			return nil, execErr("Execution error: SQL error: ParserError(\"%v\")", err)
 		}
 		spec, _ := json.Marshal(typ)
 		toks[sp[start]].text = "kv_cast(" + toks[sp[start]].text
@@ -330,14 +341,79 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		i += c.i
 	}
 
-	// Default ORDER BY primary key (or _seq) for a plain single-table read.
-	if !o.dml && len(tr.refs) > 0 && topRefs == 1 && !topJoin && !topOrder && !topGroup && !topSetOp && !topDistinct {
-		var r *tableRef
-		for _, x := range tr.refs {
-			r = x
-			break
+	// a ILIKE b (DataFusion) becomes lower(a) LIKE lower(b) for a column
+	// reference and a single-token pattern; LIKE itself is case-sensitive.
+	for i := 1; i+1 < len(sp); i++ {
+		if sig(i).upper() != "ILIKE" {
+			continue
 		}
-		if r.tbl != nil && tr.refs[0] == r {
+		left := i - 1
+		if sig(left).upper() == "NOT" {
+			left--
+		}
+		end := left
+		// Walk back over qualifiers, past tokens blanked by earlier rewrites.
+		prev := func(k int) int {
+			k--
+			for k >= 0 && toks[sp[k]].text == "" {
+				k--
+			}
+			return k
+		}
+		for d := prev(left); d >= 1 && sig(d).text == "."; d = prev(left) {
+			q := prev(d)
+			if q < 0 {
+				break
+			}
+			left = q
+		}
+		if _, ok := sig(end).ident(); !ok || sig(i+1).kind == tkPunct {
+			return nil, execErr("Execution error: SQL error: ILIKE is supported only as <column> ILIKE <literal, parameter or column>")
+		}
+		toks[sp[left]].text = "lower(" + toks[sp[left]].text
+		toks[sp[end]].text += ")"
+		toks[sp[i]].text = "LIKE"
+		toks[sp[i+1]].text = "lower(" + toks[sp[i+1]].text + ")"
+	}
+
+	// CAST(expr AS TYPE) gets the same cast semantics.
+	for i := 0; i+1 < len(sp); i++ {
+		if sig(i).upper() != "CAST" || sig(i+1).text != "(" {
+			continue
+		}
+		depth, as, end := 0, -1, -1
+		for k := i + 1; k < len(sp) && end < 0; k++ {
+			switch {
+			case sig(k).text == "(":
+				depth++
+			case sig(k).text == ")":
+				depth--
+				if depth == 0 {
+					end = k
+				}
+			case depth == 1 && sig(k).upper() == "AS":
+				as = k
+			}
+		}
+		if as < 0 || end < 0 {
+			continue // let SQLite report the malformed CAST
+		}
+		c := &tokCursor{t: orig[as+1 : end]}
+		typ, _, err := parseType(c)
+		if err != nil || !c.done() {
+			return nil, execErr("Execution error: SQL error: ParserError(\"invalid CAST target type\")")
+		}
+		spec, _ := json.Marshal(typ)
+		toks[sp[i]].text = "kv_cast"
+		toks[sp[as]].text = ", " + quoteString(string(spec))
+		for k := as + 1; k < end; k++ {
+			blank(k)
+		}
+	}
+
+	// Default ORDER BY primary key (or _seq) for a plain single-table read.
+	if !o.dml && topRefs == 1 && !topJoin && !topOrder && !topGroup && !topSetOp && !topDistinct {
+		if r := topRef; r.tbl != nil {
 			key := "_seq"
 			if pk := r.tbl.pk(); pk >= 0 {
 				key = r.tbl.Columns[pk].Name
@@ -346,10 +422,13 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 			if limitAt >= 0 {
 				toks[sp[limitAt]].text = clause + toks[sp[limitAt]].text
 			} else {
-				toks = append(toks, token{kind: tkSpace, text: clause})
+				// On its own line: the statement may end in a -- comment.
+				toks = append(toks, token{kind: tkSpace, text: "\n" + clause})
 			}
 		}
 	}
+
+	tr.itemTypes = selectItemTypes(orig, depthOf, tr.refs)
 
 	body := join(toks)
 	if len(tr.refs) > 0 {
@@ -372,6 +451,115 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 	}
 	tr.sql = body
 	return tr, nil
+}
+
+// selectItemTypes types the top-level select list's computed items the way
+// DataFusion would (aggregates keep their argument's type, casts their
+// target), since SQLite cannot say.
+func selectItemTypes(sig []token, depthOf []int, refs []*tableRef) []*kType {
+	start := -1
+	for i, t := range sig {
+		if depthOf[i] == 0 && t.upper() == "SELECT" {
+			start = i + 1
+			break
+		}
+	}
+	if start < 0 {
+		return nil
+	}
+	if sig := sig[start:]; len(sig) > 0 && (sig[0].upper() == "DISTINCT" || sig[0].upper() == "ALL") {
+		start++
+	}
+	end := start
+	for end < len(sig) && !(depthOf[end] == 0 && (sig[end].upper() == "FROM" || clauseEnd[sig[end].upper()])) {
+		end++
+	}
+	var out []*kType
+	for _, item := range splitTopLevel(sig[start:end]) {
+		if len(item) == 0 {
+			return out
+		}
+		if item[len(item)-1].text == "*" {
+			return out // a star expands to an unknown number of columns
+		}
+		if len(item) >= 3 && item[len(item)-2].upper() == "AS" {
+			item = item[:len(item)-2]
+		}
+		out = append(out, exprType(item, refs))
+	}
+	return out
+}
+
+// exprType types an expression when its outermost form says the type.
+func exprType(item []token, refs []*tableRef) *kType {
+	for k := len(item) - 2; k > 0; k-- {
+		if item[k].text == "::" {
+			c := &tokCursor{t: item[k+1:]}
+			if t, _, err := parseType(c); err == nil && c.done() {
+				return &t
+			}
+			return nil
+		}
+	}
+	if len(item) == 1 && (item[0].upper() == "CURRENT_TIMESTAMP" || item[0].upper() == "LOCALTIMESTAMP") {
+		t := tNowNanos
+		return &t
+	}
+	if len(item) < 3 || item[0].kind != tkWord || item[1].text != "(" || item[len(item)-1].text != ")" {
+		return nil
+	}
+	args := item[2 : len(item)-1]
+	if len(args) > 0 && args[0].upper() == "DISTINCT" {
+		args = args[1:]
+	}
+	var argType *kType
+	if n := len(args); n == 1 || n == 3 && args[1].text == "." {
+		name, _ := args[n-1].ident()
+		qual := ""
+		if n == 3 {
+			qual, _ = args[0].ident()
+		}
+		if t, ok := lookupColumn(refs, qual, name); ok {
+			argType = &t
+		}
+	}
+	typ := func(t kType) *kType { return &t }
+	switch item[0].upper() {
+	case "COUNT":
+		return typ(tBigInt)
+	case "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE":
+		return argType
+	case "SUM":
+		if argType != nil {
+			switch argType.Name {
+			case "SmallInt", "Int", "BigInt":
+				return typ(tBigInt)
+			case "Float", "Double":
+				return typ(tDouble)
+			case "Decimal":
+				return typ(kType{Name: "Decimal", Precision: min(38, argType.Precision+10), Scale: argType.Scale})
+			}
+		}
+	case "AVG":
+		return typ(tDouble)
+	case "NOW":
+		return typ(tNowNanos)
+	case "SNOWFLAKE_ID":
+		return typ(tBigInt)
+	case "UUID_V7", "ULID", "CURRENT_USER", "CURRENT_ROLE":
+		return typ(tText)
+	case "CAST":
+		for k := len(args) - 1; k > 0; k-- {
+			if args[k].upper() == "AS" {
+				c := &tokCursor{t: args[k+1:]}
+				if t, _, err := parseType(c); err == nil && c.done() {
+					return &t
+				}
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // contextType finds the column a literal or parameter at sig index i is
@@ -465,7 +653,7 @@ func (e *Engine) resolveRef(parts []string, s *session, o translateOpts) (*table
 	case 2:
 		ns, name = parts[0], parts[1]
 	default:
-		return nil, execErr(true, "Table not found: Error during planning: table '%s' not found", strings.Join(parts, "."))
+		return nil, execErr("Table not found: Error during planning: table '%s' not found", strings.Join(parts, "."))
 	}
 	if ns == "system" {
 		st := sysTables[name]
@@ -473,13 +661,13 @@ func (e *Engine) resolveRef(parts []string, s *session, o translateOpts) (*table
 			return nil, tableNotFound(ns, name)
 		}
 		if o.dml {
-			return nil, execErr(false, "Invalid operation: Cannot modify system table 'system.%s'", name)
+			return nil, execErr("Invalid operation: Cannot modify system table 'system.%s'", name)
 		}
 		if !s.role.IsAdmin() {
 			return nil, permErr("Access denied: Role '%s' cannot access table 'system.%s'. System tables require 'dba' or 'system' role.", roleName(s.role), name)
 		}
 		if err := e.refreshSystemTable(st); err != nil {
-			return nil, execErr(true, "Execution error: read system.%s: %v", name, err)
+			return nil, execErr("Execution error: read system.%s: %v", name, err)
 		}
 		return &tableRef{sys: st}, nil
 	}
@@ -502,7 +690,7 @@ func (e *Engine) checkAccess(t *tableInfo, s *session, write bool) *stmtErr {
 		return nil
 	}
 	if s.impersonated {
-		return execErr(false, "EXECUTE AS USER is not allowed on SHARED tables (table '%s:%s'). AS USER impersonation is only supported for USER tables.", t.Namespace, t.Name)
+		return sharedImpersonationErr(t)
 	}
 	if !sharedAllowed(t.Access, s.role, write) {
 		return permErr("Access denied: Role '%s' cannot access table '%s'. Shared table access denied (access_level=%s)", roleName(s.role), t.id(), roleName(Role(t.Access)))
@@ -563,15 +751,15 @@ func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, 
 	}
 	defer stmt.Close()
 	if stmt == nil {
-		return nil, nil, execErr(true, "Execution error: empty statement")
+		return nil, nil, execErr("Execution error: empty statement")
 	}
 	if strings.TrimSpace(tail) != "" {
-		return nil, nil, execErr(true, "Execution error: SQL error: ParserError(\"Expected end of statement, found: %s\")", strings.TrimSpace(tail))
+		return nil, nil, execErr("Execution error: SQL error: ParserError(\"Expected end of statement, found: %s\")", strings.TrimSpace(tail))
 	}
 	for name, v := range tr.binds {
 		if idx := stmt.BindIndex(name); idx > 0 {
 			if err := bindValue(stmt, idx, v); err != nil {
-				return nil, nil, execErr(true, "Execution error: Parameter binding error: %v", err)
+				return nil, nil, execErr("Execution error: Parameter binding error: %v", err)
 			}
 		}
 	}
@@ -615,7 +803,11 @@ func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, 
 	}
 	for i := range cols {
 		if !cols[i].known {
-			cols[i].typ = inferColumn(cols[i].name, i, rows, tr.refs)
+			if i < len(tr.itemTypes) && tr.itemTypes[i] != nil {
+				cols[i].typ = *tr.itemTypes[i]
+			} else {
+				cols[i].typ = inferColumn(i, rows)
+			}
 			// DataFusion names computed columns with lowercase functions: count(*).
 			if open := strings.IndexByte(cols[i].name, '('); open > 0 && isIdentName(cols[i].name[:open]) {
 				cols[i].name = strings.ToLower(cols[i].name[:open]) + cols[i].name[open:]
@@ -625,52 +817,9 @@ func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, 
 	return cols, rows, nil
 }
 
-// inferColumn types a computed column: aggregates of known columns keep
-// DataFusion's result type, anything else goes by its values.
-func inferColumn(name string, i int, rows [][]any, refs []*tableRef) kType {
-	lower := strings.ToLower(strings.TrimSpace(name))
-	if open := strings.IndexByte(lower, '('); open > 0 && strings.HasSuffix(lower, ")") {
-		fn := strings.TrimSpace(lower[:open])
-		arg := strings.TrimSpace(lower[open+1 : len(lower)-1])
-		arg = strings.TrimPrefix(arg, "distinct ")
-		if dot := strings.LastIndexByte(arg, '.'); dot >= 0 {
-			arg = arg[dot+1:]
-		}
-		arg = strings.Trim(arg, `"`)
-		t, ok := lookupColumn(refs, "", arg)
-		switch fn {
-		case "count":
-			return tBigInt
-		case "kv_cast":
-			if q := strings.LastIndex(name, ", '"); q >= 0 {
-				var t kType
-				if json.Unmarshal([]byte(strings.ReplaceAll(strings.TrimSuffix(name[q+3:], "')"), "''", "'")), &t) == nil && t.Name != "" {
-					return t
-				}
-			}
-		case "min", "max":
-			if ok {
-				return t
-			}
-		case "sum":
-			if ok {
-				switch t.Name {
-				case "SmallInt", "Int", "BigInt":
-					return tBigInt
-				case "Float", "Double":
-					return tDouble
-				case "Decimal":
-					return kType{Name: "Decimal", Precision: min(38, t.Precision+10), Scale: t.Scale}
-				}
-			}
-		case "avg":
-			return tDouble
-		case "now":
-			return tTimestamp
-		case "snowflake_id":
-			return tBigInt
-		}
-	}
+// inferColumn types a computed column selectItemTypes could not type by
+// its values (http-api §6.4: Int64 → BigInt, Float64 → Double, else Text).
+func inferColumn(i int, rows [][]any) kType {
 	for _, r := range rows {
 		if r[i] != nil {
 			return inferType(r[i])
@@ -706,9 +855,9 @@ func (e *Engine) sqliteErr(err error, tr *translation) *stmtErr {
 				valid = append(valid, prefix+"."+c.Name)
 			}
 		}
-		return execErr(false, "Invalid operation: Schema error: No field named %s. Valid fields are %s.", strings.ToLower(col), strings.Join(valid, ", "))
+		return execErr("Invalid operation: Schema error: No field named %s. Valid fields are %s.", strings.ToLower(col), strings.Join(valid, ", "))
 	}
-	return execErr(true, "Execution error: SQL error: %s", strings.TrimPrefix(msg, "sqlite3: "))
+	return execErr("Execution error: SQL error: %s", strings.TrimPrefix(msg, "sqlite3: "))
 }
 
 // encodeResult turns raw rows into a wire Result, masking credentials for
@@ -761,4 +910,11 @@ func isIdentName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// sharedImpersonationErr is raised before execution, bare and redacted for
+// non-admins (execution_paths.rs).
+func sharedImpersonationErr(t *tableInfo) *stmtErr {
+	return &stmtErr{code: "SQL_EXECUTION_ERROR", status: 400, bare: true, sensitive: true,
+		msg: fmt.Sprintf("EXECUTE AS USER is not allowed on SHARED tables (table '%s:%s'). AS USER impersonation is only supported for USER tables.", t.Namespace, t.Name)}
 }

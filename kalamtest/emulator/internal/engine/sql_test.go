@@ -20,7 +20,7 @@ func TestStatementMessages(t *testing.T) {
 		{`CREATE TABLE shop.orders (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), item TEXT NOT NULL, qty INT DEFAULT 1, at TIMESTAMP DEFAULT NOW()) WITH (TYPE='USER')`, "CREATE TABLE via Raft consensus: user table shop.orders created successfully", 0},
 		{`CREATE SHARED TABLE shop.catalog (sku TEXT PRIMARY KEY, price DOUBLE)`, "created successfully", 0},
 		{`CREATE STREAM TABLE shop.events (id TEXT PRIMARY KEY DEFAULT ULID(), kind TEXT) WITH (TTL_SECONDS = 60)`, "created successfully", 0},
-		{`CREATE TABLE IF NOT EXISTS shop.orders (id INT PRIMARY KEY)`, "already exists", 0},
+		{`CREATE TABLE IF NOT EXISTS shop.orders (id INT PRIMARY KEY)`, "user table shop.orders created successfully", 0},
 		{`INSERT INTO shop.orders (item) VALUES ('a'), ('b'), ('c')`, "Inserted 3 row(s)", 3},
 		{`UPDATE shop.orders SET qty = 2 WHERE item = 'a'`, "Updated 1 row(s)", 1},
 		{`UPDATE shop.orders SET qty = 2 WHERE item = 'a'`, "Updated 0 row(s)", 0},
@@ -148,13 +148,16 @@ func TestErrors(t *testing.T) {
 		{"duplicate pk", root, "INSERT INTO app.t (id, v) VALUES (1, 'b')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Primary key violation: value '1' already exists in column 'id'", false},
 		{"duplicate pk in batch", root, "INSERT INTO app.t (id, v) VALUES (5, 'b'), (5, 'c')", nil, "SQL_EXECUTION_ERROR", 400, "appears multiple times in the insert batch", false},
 		{"not null", root, "INSERT INTO app.t (id) VALUES (2)", nil, "SQL_EXECUTION_ERROR", 400, "NOT NULL constraint violation: column 'v' is missing in row 1", false},
-		{"update pk", root, "UPDATE app.t SET id = 3 WHERE id = 1", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE cannot modify primary key column 'id'", true},
+		{"update pk", root, "UPDATE app.t SET id = 3 WHERE id = 1", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE cannot modify primary key column 'id'", false},
 		{"update without where", root, "UPDATE app.t SET v = 'x'", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE requires a WHERE clause", true},
 		{"delete without where", root, "DELETE FROM app.t", nil, "SQL_EXECUTION_ERROR", 400, "DELETE requires a WHERE clause", true},
 		{"second statement fails", root, "SELECT 1; SELECT * FROM app.missing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Table not found", true},
 		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Access denied: Role 'User' cannot access table 'app.t'. Shared table access denied (access_level=Public)", false},
 		{"system table as user", alice, "SELECT * FROM system.users", nil, "PERMISSION_DENIED", 403, "System tables require 'dba' or 'system' role.", false},
-		{"open transaction", root, "BEGIN; INSERT INTO app.t (id, v) VALUES (8, 'x')", nil, "SQL_EXECUTION_ERROR", 400, "Request completed with an open explicit transaction; rolled back automatically", false},
+		{"write system table", root, "DELETE FROM system.users WHERE user_id = 'alice'", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: Cannot modify system table 'system.users'", false},
+		{"drop missing table", root, "DROP TABLE app.gone", nil, "SQL_EXECUTION_ERROR", 400, "Not found: Table 'gone' not found in namespace 'app'", true},
+		{"bad placeholder", root, "SELECT $0", nil, "SQL_EXECUTION_ERROR", 400, "Invalid placeholder", false},
+		{"open transaction", root, "BEGIN; INSERT INTO app.t (id, v) VALUES (8, 'x')", nil, "SQL_EXECUTION_ERROR", 400, "Request completed with an open explicit transaction; rolled back automatically", true},
 		{"ddl in transaction", root, "BEGIN; CREATE NAMESPACE inside", nil, "SQL_EXECUTION_ERROR", 400, "DDL is not allowed inside explicit transaction", false},
 		{"not implemented", root, "CREATE STORAGE s3 TYPE s3", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Not implemented: CREATE STORAGE - not supported by the emulator", false},
 		{"file placeholder in json", root, `INSERT INTO app.t (id, v) VALUES (1, FILE("f"))`, nil, "INVALID_INPUT", 400, "FILE placeholders require multipart/form-data", false},
@@ -225,4 +228,27 @@ func TestTransactions(t *testing.T) {
 	mustExec(t, e, root, `CREATE STREAM TABLE app.s (id INT PRIMARY KEY) WITH (TTL_SECONDS=10)`)
 	err := mustFail(t, e, root, `BEGIN; INSERT INTO app.s (id) VALUES (1); COMMIT`)
 	wantContains(t, err.Message, "stream tables are not supported inside explicit transactions")
+}
+
+// TestSubscribeOverHTTP describes the WebSocket instead of subscribing
+// (sql-model §9).
+func TestSubscribeOverHTTP(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	for sql, want := range map[string]string{
+		`SUBSCRIBE TO app.t WHERE id > 5 OPTIONS (last_rows=10)`: "SELECT * FROM app.t WHERE id > 5",
+		`SUBSCRIBE TO SELECT id FROM t`:                           "SELECT id FROM app.t",
+	} {
+		res, err := e.Execute(Request{Identity: alice, SQL: sql, Namespace: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res[0]
+		var sub struct{ ID, SQL string }
+		if err := json.Unmarshal(r.Rows[0][2], &sub); err != nil || sub.SQL != want || !strings.HasPrefix(sub.ID, "sub-app-t-") {
+			t.Fatalf("%s: subscription %s (%v), want sql %q", sql, r.Rows[0][2], err, want)
+		}
+		if string(r.Rows[0][0]) != `"active"` || string(r.Rows[0][1]) != `"ws://localhost:8080/ws"` || r.Schema[2].Name != "subscription" {
+			t.Fatalf("%s: %s %s", sql, schemaJSON(t, r), rowsJSON(t, r))
+		}
+	}
 }

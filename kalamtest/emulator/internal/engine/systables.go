@@ -11,7 +11,7 @@ import (
 type sysTable struct {
 	name string
 	cols []column
-	rows func(e *Engine) [][]any
+	rows func(e *Engine) ([][]any, error)
 }
 
 func (t *sysTable) phys() string { return "sys$" + t.name }
@@ -28,7 +28,7 @@ func init() {
 			sysCol("storage_id", tText), sysCol("failed_login_attempts", tInt), sysCol("locked_until", tTimestamp),
 			sysCol("last_login_at", tTimestamp), sysCol("created_at", tTimestamp), sysCol("updated_at", tTimestamp),
 			sysCol("last_seen", tTimestamp), sysCol("deleted_at", tTimestamp),
-		}, rows: func(e *Engine) [][]any {
+		}, rows: func(e *Engine) ([][]any, error) {
 			var out [][]any
 			for _, id := range sortedKeys(e.cat.Users) {
 				u := e.cat.Users[id]
@@ -47,12 +47,12 @@ func init() {
 				out = append(out, []any{u.ID, hash, string(u.Role), email, u.AuthType, nil, "table", "local",
 					int64(0), nil, nil, u.CreatedAt, u.UpdatedAt, nil, deleted})
 			}
-			return out
+			return out, nil
 		}},
 		{name: "namespaces", cols: []column{
 			{Name: "namespace_id", Type: tText, PK: true, NotNull: true}, sysCol("name", tText), sysCol("created_at", tTimestamp),
 			sysCol("options", tJSON), sysCol("table_count", tInt),
-		}, rows: func(e *Engine) [][]any {
+		}, rows: func(e *Engine) ([][]any, error) {
 			var out [][]any
 			for _, name := range sortedKeys(e.cat.Namespaces) {
 				n := e.cat.Namespaces[name]
@@ -64,46 +64,42 @@ func init() {
 				}
 				out = append(out, []any{name, name, n.CreatedAt, "{}", count})
 			}
-			return out
+			return out, nil
 		}},
 		{name: "tables", cols: []column{
 			sysCol("namespace_id", tText), sysCol("table_name", tText), sysCol("table_type", tText), sysCol("storage_id", tText),
 			sysCol("version", tInt), sysCol("options", tJSON), sysCol("comment", tText), sysCol("updated_at", tTimestamp),
 			sysCol("created_at", tTimestamp),
-		}, rows: func(e *Engine) [][]any {
+		}, rows: func(e *Engine) ([][]any, error) {
 			var out [][]any
 			for _, id := range sortedKeys(e.cat.Tables) {
 				t := e.cat.Tables[id]
 				out = append(out, []any{t.Namespace, t.Name, t.Type, "local", int64(1), tableOptionsJSON(t), nil, t.CreatedAt, t.CreatedAt})
 			}
-			return out
+			return out, nil
 		}},
-		{name: "schemas", cols: schemaCols, rows: func(e *Engine) [][]any { return e.schemaRows("") }},
+		{name: "schemas", cols: schemaCols, rows: func(e *Engine) ([][]any, error) { return e.schemaRows(""), nil }},
 		{name: "topics", cols: []column{
 			{Name: "topic_id", Type: tText, PK: true, NotNull: true}, sysCol("name", tText), sysCol("alias", tText),
 			sysCol("partitions", tInt), sysCol("retention_seconds", tBigInt), sysCol("retention_max_bytes", tBigInt),
 			sysCol("routes", tJSON), sysCol("created_at", tTimestamp), sysCol("updated_at", tTimestamp),
-		}, rows: func(e *Engine) [][]any {
+		}, rows: func(e *Engine) ([][]any, error) {
 			var out [][]any
 			for _, id := range sortedKeys(e.cat.Topics) {
 				t := e.cat.Topics[id]
-				routes, _ := json.Marshal(t.Routes)
+				routes, _ := marshalJSON(t.Routes)
 				if t.Routes == nil {
 					routes = []byte("[]")
 				}
 				out = append(out, []any{t.ID, t.ID, nil, int64(t.Partitions), int64(7 * 24 * 3600), int64(1 << 30), string(routes), t.CreatedAt, t.UpdatedAt})
 			}
-			return out
+			return out, nil
 		}},
 		{name: "topic_offsets", cols: []column{
 			sysCol("topic_id", tText), sysCol("group_id", tText), sysCol("partition_id", tInt),
 			sysCol("last_acked_offset", tBigInt), sysCol("updated_at", tTimestamp),
-		}, rows: func(e *Engine) [][]any {
-			rows, err := e.queryRows(`SELECT topic, grp, part, off, updated_at FROM _kv_offsets ORDER BY topic, grp, part`)
-			if err != nil {
-				return nil
-			}
-			return rows
+		}, rows: func(e *Engine) ([][]any, error) {
+			return e.queryRows(`SELECT topic, grp, part, off, updated_at FROM _kv_offsets ORDER BY topic, grp, part`)
 		}},
 	} {
 		sysTables[t.name] = t
@@ -129,7 +125,7 @@ func (e *Engine) schemaRows(ns string) [][]any {
 			cols = append(cols, map[string]any{"column_name": c.Name, "ordinal_position": i + 1,
 				"data_type": json.RawMessage(c.Type.dataTypeJSON()), "is_nullable": !c.NotNull, "is_primary_key": c.PK})
 		}
-		cj, _ := json.Marshal(cols)
+		cj, _ := marshalJSON(cols)
 		var access any
 		if t.Type == "shared" {
 			access = t.Access
@@ -148,7 +144,7 @@ func tableOptionsJSON(t *tableInfo) string {
 	if t.Type == "shared" {
 		opts["access_level"] = t.Access
 	}
-	b, _ := json.Marshal(opts)
+	b, _ := marshalJSON(opts)
 	return string(b)
 }
 
@@ -174,7 +170,11 @@ func (e *Engine) refreshSystemTable(t *sysTable) error {
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(t.cols)), ", ")
 	q := fmt.Sprintf("INSERT INTO temp.%s VALUES (%s)", quoteIdent(t.phys()), marks)
-	for _, row := range t.rows(e) {
+	rows, err := t.rows(e)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
 		if err := e.exec(q, row...); err != nil {
 			return err
 		}

@@ -166,17 +166,17 @@ func (e *Engine) ack(topic, group string, partition uint32, upto uint64) error {
 	return nil
 }
 
-func consumeDenied(s *session) *stmtErr {
+func consumeDenied(s *session, what string) *stmtErr {
 	if s.role == RoleService || s.role.IsAdmin() {
 		return nil
 	}
-	return permErr("Permission denied: Only service, dba, or system roles can consume from topics")
+	return permErr("Permission denied: Only service, dba, or system roles can %s", what)
 }
 
 // execConsume is CONSUME FROM t [GROUP 'g'] [FROM EARLIEST|LATEST|n] [LIMIT n]
 // (sql-model §7): partition 0, default LATEST and LIMIT 100, groups auto-ack.
 func (e *Engine) execConsume(st *stmt, s *session) (Result, *stmtErr) {
-	if se := consumeDenied(s); se != nil {
+	if se := consumeDenied(s, "consume from topics"); se != nil {
 		return Result{}, se
 	}
 	c := &tokCursor{t: st.sig}
@@ -219,15 +219,15 @@ func (e *Engine) execConsume(st *stmt, s *session) (Result, *stmtErr) {
 		}
 	}
 	if e.cat.Topics[id] == nil {
-		return Result{}, execErr(false, "Not found: Topic '%s' does not exist", id)
+		return Result{}, execErr("Not found: Topic '%s' does not exist", id)
 	}
 	res, err := e.consume(req, req.GroupID != "")
 	if err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	if req.GroupID != "" && len(res.Messages) > 0 {
 		if err := e.ack(id, req.GroupID, 0, res.Messages[len(res.Messages)-1].Offset); err != nil {
-			return Result{}, execErr(true, "Execution error: %v", err)
+			return Result{}, execErr("Execution error: %v", err)
 		}
 	}
 	cols := []column{sysCol("topic_id", tText), sysCol("partition_id", tInt), sysCol("offset", tBigInt), sysCol("key", tText),
@@ -248,7 +248,7 @@ func (e *Engine) execConsume(st *stmt, s *session) (Result, *stmtErr) {
 
 // execAck is ACK t GROUP 'g' [PARTITION n] UPTO OFFSET n.
 func (e *Engine) execAck(st *stmt, s *session) (Result, *stmtErr) {
-	if se := consumeDenied(s); se != nil {
+	if se := consumeDenied(s, "acknowledge topic offsets"); se != nil {
 		return Result{}, se
 	}
 	c := &tokCursor{t: st.sig}
@@ -279,10 +279,10 @@ func (e *Engine) execAck(st *stmt, s *session) (Result, *stmtErr) {
 		return Result{}, bad
 	}
 	if e.cat.Topics[id] == nil {
-		return Result{}, execErr(false, "Not found: Topic '%s' does not exist", id)
+		return Result{}, execErr("Not found: Topic '%s' does not exist", id)
 	}
 	if err := e.ack(id, group, uint32(part), upto); err != nil {
-		return Result{}, execErr(true, "Execution error: %v", err)
+		return Result{}, execErr("Execution error: %v", err)
 	}
 	cols := []column{sysCol("topic", tText), sysCol("group_id", tText), sysCol("partition", tInt), sysCol("committed_offset", tBigInt)}
 	return encodeResult(knownCols(cols), [][]any{{id, group, int64(part), int64(upto)}}, s.role)

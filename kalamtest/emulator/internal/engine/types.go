@@ -35,6 +35,9 @@ var (
 	tTime      = kType{Name: "Time"}
 	tUUID      = kType{Name: "Uuid"}
 	tFile      = kType{Name: "File"}
+	// tNowNanos is DataFusion's NOW(): Timestamp(ns) on the wire, stored by
+	// the engine in µs like every timestamp (http-api §6.5: raw unit).
+	tNowNanos = kType{Name: "Timestamp", Scale: 9}
 )
 
 // typeSpellings maps SQL type names (sql-model §4.1) to their KalamDataType.
@@ -355,6 +358,9 @@ func encodeCell(t kType, v any) (json.RawMessage, error) {
 	case "SmallInt", "Int", "Timestamp", "DateTime", "Date", "Time":
 		switch x := v.(type) {
 		case int64:
+			if t == tNowNanos {
+				x *= 1000
+			}
 			return json.RawMessage(strconv.FormatInt(x, 10)), nil
 		case float64:
 			return json.RawMessage(strconv.FormatInt(int64(x), 10)), nil
@@ -415,13 +421,13 @@ func encodeCell(t kType, v any) (json.RawMessage, error) {
 	default: // Text, Json, File, Uuid
 		switch x := v.(type) {
 		case string:
-			return json.Marshal(x)
+			return jsonString(x), nil
 		case int64:
-			return json.Marshal(strconv.FormatInt(x, 10))
+			return jsonString(strconv.FormatInt(x, 10)), nil
 		case float64:
-			return json.Marshal(formatFloat(x, 64))
+			return jsonString(formatFloat(x, 64)), nil
 		case []byte:
-			return json.Marshal(string(x))
+			return jsonString(string(x)), nil
 		}
 	}
 	return nil, fmt.Errorf("cannot encode stored %T value as %s", v, t.Name)

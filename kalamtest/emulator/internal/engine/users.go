@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -22,7 +21,7 @@ func (u *userInfo) public() User {
 func (e *Engine) CheckPassword(name, password string) (User, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.cat.Users[strings.ToLower(name)]
+	u := e.cat.Users[name]
 	if u == nil || u.DeletedAt != nil || !u.checkPassword(password) {
 		return User{}, false
 	}
@@ -34,7 +33,7 @@ func (e *Engine) CheckPassword(name, password string) (User, bool) {
 func (e *Engine) LookupUser(id string) (User, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.cat.Users[strings.ToLower(id)]
+	u := e.cat.Users[id]
 	if u == nil {
 		return User{}, false
 	}
@@ -56,7 +55,7 @@ func (e *Engine) SetupServer(user, password, rootPassword string, email *string)
 	if e.closed {
 		return User{}, errors.New("engine is closed")
 	}
-	name := strings.ToLower(user)
+	name := user
 	if name == "" || password == "" || rootPassword == "" {
 		return User{}, errors.New("setup needs a user name, a password and a root password")
 	}

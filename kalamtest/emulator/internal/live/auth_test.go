@@ -1,3 +1,5 @@
+//go:build !js
+
 package live
 
 import (
@@ -140,6 +142,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		o.Limits.ClientTimeout = 200 * time.Millisecond
 		o.Limits.MaxMessagesPerSecond = -1
+		o.Limits.AuthTimeout = 50 * time.Millisecond // must not fire once authenticated
 	})
 	c := e.login("alice")
 	// Active for several timeouts: each ping gets no reply (the next frame
@@ -152,4 +155,25 @@ func TestHeartbeatTimeout(t *testing.T) {
 	if code != websocket.StatusNormalClosure || reason != "Heartbeat timeout" {
 		t.Fatalf("close %d %q, want 1000 Heartbeat timeout", code, reason)
 	}
+}
+
+// §2.4: message-path authentication is rate limited per client IP.
+func TestAuthRateLimitPerIP(t *testing.T) {
+	pinned := time.Now()
+	wallClock = func() time.Time { return pinned } // one window for the whole test
+	t.Cleanup(func() { wallClock = time.Now })
+	e := newEnv(t, func(o *Options) { o.Limits.MaxAuthRequestsPerIPPerSecond = 2 })
+	e.login("alice")
+	e.login("bob")
+	c := e.dial(dialOpts{})
+	c.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"gzip"}}`)
+	if m := c.expect("auth_error"); m["message"] != "Too many authentication attempts. Please retry shortly." {
+		t.Fatalf("third attempt: %v", m)
+	}
+	if code, reason := c.expectClose(); code != websocket.StatusPolicyViolation || reason != "Authentication failed" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	// The header path is not limited.
+	h := e.dial(dialOpts{header: http.Header{"Authorization": {"Bearer alice"}}})
+	h.expect("auth_success")
 }

@@ -32,6 +32,7 @@ type conn struct {
 	serialization string
 	compression   string
 	compress      bool
+	clientIP      string
 
 	subs map[string]*subscription // by client id; reader goroutine only
 
@@ -122,6 +123,12 @@ func (q *outQueue) pop() (outItem, bool) {
 	return it, true
 }
 
+func (q *outQueue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
@@ -147,10 +154,24 @@ func (c *conn) closeAfterQueued(code websocket.StatusCode, reason string) {
 	c.q.push(outItem{closeCode: code, reason: reason}, 0)
 }
 
+// closeGrace bounds a close handshake: a client that neither reads nor
+// answers is cut after it.
+const closeGrace = time.Second
+
 // closeNow sends a close frame at once, ahead of anything queued.
 func (c *conn) closeNow(code websocket.StatusCode, reason string) {
 	c.q.close()
-	_ = c.ws.Close(code, reason) // the connection is going away either way
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.ws.Close(code, reason) // the connection is going away either way
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		_ = c.ws.CloseNow()
+		<-done
+	}
 }
 
 // cut drops the connection with no close frame.
@@ -288,7 +309,7 @@ func (c *conn) readLoop(ctx context.Context) {
 				return
 			}
 			if tooBig {
-				c.sendError("protocol", "MESSAGE_TOO_LARGE", fmt.Sprintf("Message too large (max %d bytes)", lim.MaxMessageSize))
+				c.sendError("protocol", "MESSAGE_TOO_LARGE", fmt.Sprintf("Message exceeds maximum size of %d bytes", lim.MaxMessageSize))
 				continue
 			}
 			if !c.allowMessage() {
@@ -391,11 +412,11 @@ func decodeBinary(data []byte) (clientMessage, error) {
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return clientMessage{}, fmt.Errorf("Invalid gzip data: %v", err)
+			return clientMessage{}, errors.New("Failed to decompress binary msgpack")
 		}
 		plain, err := io.ReadAll(io.LimitReader(zr, maxInboundBytes+1))
 		if err != nil {
-			return clientMessage{}, fmt.Errorf("Invalid gzip data: %v", err)
+			return clientMessage{}, errors.New("Failed to decompress binary msgpack")
 		}
 		if len(plain) > maxInboundBytes {
 			return clientMessage{}, fmt.Errorf("Decompressed message exceeds %d bytes", maxInboundBytes)
@@ -471,6 +492,11 @@ func (c *conn) handleAuthenticate(m clientMessage) {
 	if c.authed {
 		// Re-authentication echoes the existing identity (§2.4).
 		c.reply(c.authSuccess(), true)
+		return
+	}
+	if !c.srv.allowAuth(c.clientIP) {
+		c.reply(obj{{"type", "auth_error"}, {"message", "Too many authentication attempts. Please retry shortly."}}, true)
+		c.closeAfterQueued(websocket.StatusPolicyViolation, "Authentication failed")
 		return
 	}
 	id, err := c.srv.authenticate(m.token)

@@ -1,3 +1,5 @@
+//go:build !js
+
 package live
 
 import (
@@ -23,6 +25,7 @@ var (
 	rootID  = engine.Identity{UserID: "root", Role: engine.RoleSystem}
 	aliceID = engine.Identity{UserID: "alice", Role: engine.RoleUser}
 	bobID   = engine.Identity{UserID: "bob", Role: engine.RoleUser}
+	adminID = engine.Identity{UserID: "admin", Role: engine.RoleDBA}
 )
 
 // fakeAuth maps a token to a user: "alice", "bob", "root"; "expired" is an
@@ -35,6 +38,8 @@ func fakeAuth(token string) (engine.Identity, error) {
 		return bobID, nil
 	case "root":
 		return rootID, nil
+	case "admin":
+		return adminID, nil
 	case "expired":
 		return engine.Identity{}, ErrTokenExpired
 	}
@@ -62,7 +67,8 @@ func newEnv(t testing.TB, mutate func(*Options)) *env {
 	e := &env{t: t, eng: eng}
 	e.exec(rootID, `CREATE NAMESPACE app;
 		CREATE USER alice WITH PASSWORD 'pw' ROLE user;
-		CREATE USER bob WITH PASSWORD 'pw' ROLE user`)
+		CREATE USER bob WITH PASSWORD 'pw' ROLE user;
+		CREATE USER admin WITH PASSWORD 'pw' ROLE dba`)
 	opts := Options{Engine: eng, Authenticate: fakeAuth}
 	if mutate != nil {
 		mutate(&opts)

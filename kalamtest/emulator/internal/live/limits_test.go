@@ -1,6 +1,9 @@
+//go:build !js
+
 package live
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -152,12 +155,22 @@ func TestCutAllAndClose(t *testing.T) {
 	}
 }
 
+// §1/§8.2: beyond max connections the upgrade is refused with 503.
+func TestMaxConnections(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Limits.MaxConnections = 1 })
+	e.login("alice")
+	_, resp, err := e.dialRaw(dialOpts{})
+	if err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("second connection: %v %v, want 503", err, resp)
+	}
+}
+
 // §6.4/§8.2: a client that does not read never blocks the engine's change
-// feed or other connections; its overflow is dropped and counted.
+// feed or other connections.
 func TestSlowClientDoesNotBlock(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.Limits.ClientTimeout = -1 }) // the fast client only reads
 	e.exec(rootID, `CREATE TABLE app.feed (id BIGINT PRIMARY KEY, pad TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='public')`)
-	// Uncompressed frames, so the unread socket buffers fill quickly.
+	// Uncompressed frames, so the unread socket buffers fill.
 	slow := e.dial(dialOpts{query: "compress=false"})
 	slow.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"none"}}`)
 	slow.expect("auth_success")
@@ -166,14 +179,16 @@ func TestSlowClientDoesNotBlock(t *testing.T) {
 	slow.expect("subscription_ack")
 	fast.subscribe("f", "SELECT * FROM app.feed", nil)
 	fast.expect("subscription_ack")
-	pad := strings.Repeat("p", 40000)
-	const n = 400
+	// 60 rows of 200 KB: far more than the socket buffers of the
+	// connection that does not read.
+	pad := strings.Repeat("p", 200000)
+	const n = 60
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := range n {
-			if _, err := e.eng.Execute(engine.Request{Identity: rootID, SQL: fmt.Sprintf(`INSERT INTO app.feed (id, pad) VALUES (%d, '%s')`, i, pad)}); err != nil {
+			if _, err := e.eng.Execute(engine.Request{Identity: rootID, SQL: `INSERT INTO app.feed (id, pad) VALUES ($1, $2)`, Params: []any{json.Number(fmt.Sprint(i)), pad}}); err != nil {
 				t.Errorf("insert %d: %v", i, err)
 				return
 			}
@@ -186,7 +201,36 @@ func TestSlowClientDoesNotBlock(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	waitFor(t, "slow client's overflow counted", func() bool { return e.srv.Stats().DroppedNotifications > 0 })
+}
+
+// §6.4: beyond the per-connection queue, change messages are dropped (and
+// counted), and offering never waits, even with no writer draining.
+func TestNotificationQueueOverflowDrops(t *testing.T) {
+	s := New(Options{Limits: Limits{NotificationQueue: 3}})
+	c := &conn{srv: s, serialization: "json"}
+	c.q.init()
+	sub := &subscription{id: "x", conn: c, user: "u", q: &subQuery{}, allCols: []string{"id", "_seq"}}
+	for i := range 10 {
+		sub.offer(engine.Change{Namespace: "a", Table: "b", TableType: "shared", Op: engine.OpInsert, Seq: int64(i + 1),
+			Row: map[string]json.RawMessage{"id": json.RawMessage(fmt.Sprint(i)), "_seq": json.RawMessage(fmt.Sprintf(`"%d"`, i+1))}})
+	}
+	if st := s.Stats(); st.DroppedNotifications != 7 {
+		t.Fatalf("dropped %d, want 7", st.DroppedNotifications)
+	}
+	if len(c.q.items) != 3 {
+		t.Fatalf("queued %d, want 3", len(c.q.items))
+	}
+	// While loading, the buffer keeps the newest MaxBufferedChanges.
+	s2 := New(Options{Limits: Limits{MaxBufferedChanges: 2}})
+	c2 := &conn{srv: s2}
+	c2.q.init()
+	sub2 := &subscription{id: "y", conn: c2, user: "u", q: &subQuery{}, loading: true}
+	for i := range 5 {
+		sub2.offer(engine.Change{TableType: "shared", Op: engine.OpInsert, Seq: int64(i + 1)})
+	}
+	if len(sub2.buffer) != 2 || sub2.buffer[0].Seq != 4 || s2.Stats().EvictedBuffered != 3 {
+		t.Fatalf("buffer %+v evicted %d, want seqs 4,5 and 3 evicted", sub2.buffer, s2.Stats().EvictedBuffered)
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -6,6 +6,7 @@ package live
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ type Limits struct {
 	MaxMessagesPerSecond          int           // 50 text messages per connection (RATE_LIMIT_EXCEEDED)
 	MaxMessageSize                int           // 1 MiB per text frame (MESSAGE_TOO_LARGE)
 	MaxConnections                int           // 25 000 (HTTP 503)
+	MaxAuthRequestsPerIPPerSecond int           // 20 message-path authenticate messages per client IP
 	NotificationQueue             int           // 256 queued change messages per connection; overflow drops
 	MaxBufferedChanges            int           // 1024 changes held per subscription while its snapshot loads
 	DefaultBatchSize              int           // 1000 rows per initial batch (MAX_ROWS_PER_BATCH)
@@ -67,6 +69,7 @@ func (l Limits) withDefaults() Limits {
 	num(&l.MaxMessagesPerSecond, 50)
 	num(&l.MaxMessageSize, 1<<20)
 	num(&l.MaxConnections, 25000)
+	num(&l.MaxAuthRequestsPerIPPerSecond, 20)
 	num(&l.NotificationQueue, 256)
 	num(&l.MaxBufferedChanges, 1024)
 	num(&l.DefaultBatchSize, 1000)
@@ -111,6 +114,8 @@ type Server struct {
 	nSubs    int
 	dropped  int64
 	evicted  int64
+	authHits map[string]*authWindow // per client IP, message-path auth
+	wallNow  func() time.Time       // rate windows run on real time, not the emulator clock
 	handlers sync.WaitGroup
 
 	cancelFeed func()
@@ -126,12 +131,14 @@ func New(opts Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		opts:    opts,
-		limits:  opts.Limits.withDefaults(),
-		log:     log,
-		conns:   map[*conn]struct{}{},
-		perUser: map[string]int{},
-		byTable: map[string]map[*subscription]struct{}{},
+		opts:     opts,
+		limits:   opts.Limits.withDefaults(),
+		log:      log,
+		conns:    map[*conn]struct{}{},
+		perUser:  map[string]int{},
+		byTable:  map[string]map[*subscription]struct{}{},
+		authHits: map[string]*authWindow{},
+		wallNow:  wallClock,
 	}
 	if opts.Engine != nil {
 		s.cancelFeed = opts.Engine.OnChange(s.dispatch)
@@ -201,7 +208,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Origin not allowed", http.StatusForbidden)
 		return
 	}
-	c := &conn{srv: s, subs: map[string]*subscription{}, compress: !queryFlag(r.URL.RawQuery, "compress", "false")}
+	c := &conn{srv: s, subs: map[string]*subscription{}, compress: !queryFlag(r.URL.RawQuery, "compress", "false"), clientIP: clientIP(r)}
 	c.serialization, c.compression = "json", "gzip"
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
 		id, err := s.authenticate(strings.TrimPrefix(auth, "Bearer "))
@@ -275,4 +282,48 @@ func queryFlag(rawQuery, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// wallClock is real time; a variable so a test can pin a rate window.
+var wallClock = time.Now
+
+// authWindow counts authentication attempts in one second.
+type authWindow struct {
+	start time.Time
+	n     int
+}
+
+// allowAuth applies max_auth_requests_per_ip_per_sec to the message path (§2.4).
+func (s *Server) allowAuth(ip string) bool {
+	limit := s.limits.MaxAuthRequestsPerIPPerSecond
+	if limit <= 0 {
+		return true
+	}
+	now := s.wallNow()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.authHits) > 4096 {
+		for k, w := range s.authHits {
+			if now.Sub(w.start) >= time.Second {
+				delete(s.authHits, k)
+			}
+		}
+	}
+	w := s.authHits[ip]
+	if w == nil || now.Sub(w.start) >= time.Second {
+		w = &authWindow{start: now}
+		s.authHits[ip] = w
+	}
+	w.n++
+	return w.n <= limit
+}
+
+// clientIP is the peer address without the port (no proxy headers: the
+// emulator has no trusted proxy ranges).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

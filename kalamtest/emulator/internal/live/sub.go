@@ -14,15 +14,15 @@ import (
 
 // subscription is one live query on one connection.
 type subscription struct {
-	id        string
-	conn      *conn
-	user      string
-	tableKey  string // ns.table
-	q         *subQuery
-	filter    *filterNode   // nil: every change passes
-	allCols   []string      // table columns in order, with _seq and _deleted
-	numeric   map[string]bool
-	schema    []engine.Column // the ack schema
+	id       string
+	conn     *conn
+	user     string
+	tableKey string // ns.table
+	q        *subQuery
+	filter   *filterNode // nil: every change passes
+	allCols  []string    // table columns in order, with _seq and _deleted
+	numeric  map[string]bool
+	schema   []engine.Column // the ack schema
 
 	// Paging state; reader goroutine only.
 	initial   bool   // options were given: a snapshot was requested
@@ -142,9 +142,17 @@ func (c *conn) prepare(m clientMessage) (*subscription, *queryError) {
 	}
 	sub.schema = projectSchema(full.Schema, q.columns)
 	if q.where != "" {
-		if f, ok := parseFilter(q.where, c.identity.UserID); ok {
-			sub.filter = f
+		f, ok := parseFilter(q.where, c.identity.UserID)
+		if !ok {
+			// Beyond what the live filter parses: if the engine rejects it,
+			// it is invalid SQL; if not, it is an expression the real
+			// evaluator cannot evaluate, so no live event passes (§14).
+			if _, err := c.query("SELECT * FROM " + q.fromText + " WHERE " + q.where + " LIMIT 0"); err != nil {
+				return nil, &queryError{code: "INVALID_SQL", msg: "Invalid SQL: " + err.Message}
+			}
+			f = &filterNode{kind: 'x', what: "expression outside the live filter's grammar"}
 		}
+		sub.filter = f
 	}
 	return sub, nil
 }
@@ -455,6 +463,9 @@ func (sub *subscription) deliver(ch engine.Change) {
 	c := sub.conn
 	s := c.srv
 	if !c.q.push(outItem{msg: sub.changeMessage(ch), notif: true, msgpack: c.serialization == "msgpack"}, s.limits.NotificationQueue) {
+		if c.q.isClosed() {
+			return // the connection is going away; nothing is waiting for this
+		}
 		s.mu.Lock()
 		s.dropped++
 		s.mu.Unlock()

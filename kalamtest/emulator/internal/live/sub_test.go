@@ -1,3 +1,5 @@
+//go:build !js
+
 package live
 
 import (
@@ -286,4 +288,9 @@ func TestLiveFilter(t *testing.T) {
 		t.Fatalf("filtered change %v: want only id 9007199254740993 with id, title, _seq", m)
 	}
 	c.quiet("q")
+	// A WHERE the engine rejects is INVALID_SQL, even for a live-only subscription.
+	c.subscribe("bad", "SELECT * FROM app.todos WHERE id >>> 3 (", nil)
+	if m := c.expect("error"); m["code"] != "INVALID_SQL" || m["subscription_id"] != "bad" {
+		t.Fatalf("bad WHERE: %v", m)
+	}
 }

@@ -168,15 +168,19 @@ func appendMsgpack(b []byte, v any) ([]byte, error) {
 // appendMsgpackJSON transcodes one JSON value (a cell) to MessagePack, the
 // way rmp_serde writes a serde_json::Value: integers stay integers.
 func appendMsgpackJSON(b []byte, raw json.RawMessage) ([]byte, error) {
-	switch s := string(raw); {
+	s := string(raw)
+	switch {
 	case len(raw) == 0, s == "null":
 		return mpAppendNil(b), nil
 	case s == "true":
 		return mpAppendBool(b, true), nil
 	case s == "false":
 		return mpAppendBool(b, false), nil
-	case raw[0] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0:
+	case len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0:
 		return mpAppendString(b, s[1:len(s)-1]), nil
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return mpAppendInt(b, i), nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -244,7 +248,7 @@ func gzipBytes(p []byte) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(p) / 2)
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // the level is valid
-	_, _ = zw.Write(p)                                  // a bytes.Buffer never fails
+	_, _ = zw.Write(p)                                 // a bytes.Buffer never fails
 	_ = zw.Close()
 	return buf.Bytes()
 }

@@ -1,11 +1,11 @@
+//go:build !js
+
 package live
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"reflect"
@@ -148,14 +148,34 @@ func FuzzClientMessage(f *testing.F) {
 	})
 }
 
-func gunzip(t *testing.T, p []byte) []byte {
-	zr, err := gzip.NewReader(bytes.NewReader(p))
-	if err != nil {
-		t.Fatal(err)
+// §3.1/§5.6: cells transcode to msgpack as serde_json values do: integers stay
+// exact integers, strings stay strings (escapes decoded), arrays and maps nest.
+func TestMsgpackCellTranscode(t *testing.T) {
+	for raw, want := range map[string]any{
+		`9007199254740993`:     int64(9007199254740993),
+		`18446744073709551615`: uint64(math.MaxUint64),
+		`"9007199254740993"`:   "9007199254740993",
+		`-5`:                   int64(-5),
+		`1.5`:                  1.5,
+		`"a\"b\u00e9"`:         "a\"bé",
+		`null`:                 nil,
+		`true`:                 true,
+		`[1,"x"]`:              []any{int64(1), "x"},
+		`{"k":2}`:              map[string]any{"k": int64(2)},
+	} {
+		b, err := appendMsgpackJSON(nil, []byte(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got, err := mpDecode(b)
+		if err != nil {
+			t.Fatalf("%s: decode: %v", raw, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s → %#v, want %#v", raw, got, want)
+		}
 	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := appendMsgpackJSON(nil, []byte(`{bad`)); err == nil {
+		t.Fatal("invalid JSON cell encoded without error")
 	}
-	return out
 }

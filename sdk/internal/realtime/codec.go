@@ -1,0 +1,235 @@
+// Package realtime is the SDK's WebSocket side: the wire codec of KalamDB's
+// live-query protocol, one shared connection per client with pacing,
+// keepalive and reconnection, and per-subscription state that resumes from
+// the last sequence id delivered without losing or repeating rows.
+package realtime
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// RawRow is one row as the server sent it: column name to JSON value.
+// MessagePack rows are transcoded to the same form.
+type RawRow map[string]json.RawMessage
+
+// Seq returns the row's _seq, accepting the decimal-string form KalamDB uses
+// inside rows and a plain integer; ok is false when the row has none.
+func (r RawRow) Seq() (int64, bool) {
+	v, ok := r["_seq"]
+	if !ok {
+		return 0, false
+	}
+	n, err := parseSeq(v)
+	return n, err == nil
+}
+
+// SeqID is a KalamDB sequence id: a JSON integer in batch control, a decimal
+// string inside rows. Both are accepted; never decoded through float64.
+type SeqID int64
+
+func (s *SeqID) UnmarshalJSON(b []byte) error {
+	n, err := parseSeq(b)
+	if err != nil {
+		return err
+	}
+	*s = SeqID(n)
+	return nil
+}
+
+func parseSeq(b []byte) (int64, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("sequence id %q is not a 64-bit integer", truncate(b))
+	}
+	return n, nil
+}
+
+// BatchControl is the paging state of an initial snapshot.
+type BatchControl struct {
+	BatchNum       uint32 `json:"batch_num"`
+	HasMore        bool   `json:"has_more"`
+	Status         string `json:"status"`
+	LastSeqID      *SeqID `json:"last_seq_id"`
+	SnapshotEndSeq *SeqID `json:"snapshot_end_seq"`
+}
+
+// Ready reports whether this is the snapshot's last batch.
+func (b *BatchControl) Ready() bool { return b == nil || !b.HasMore }
+
+// Field is one column of a subscription_ack schema.
+type Field struct {
+	Name     string          `json:"name"`
+	DataType json.RawMessage `json:"data_type"`
+	Index    int             `json:"index"`
+	Flags    []string        `json:"flags"`
+}
+
+// Protocol is the negotiated serialization and compression.
+type Protocol struct {
+	Serialization string `json:"serialization"`
+	Compression   string `json:"compression"`
+}
+
+// ServerMessage is any message the server sends (ws-protocol §5).
+type ServerMessage struct {
+	Type           string        `json:"type"`
+	SubscriptionID string        `json:"subscription_id"`
+	ChangeType     string        `json:"change_type"`
+	Rows           []RawRow      `json:"rows"`
+	OldValues      []RawRow      `json:"old_values"`
+	BatchControl   *BatchControl `json:"batch_control"`
+	Schema         []Field       `json:"schema"`
+	Code           string        `json:"code"`
+	Message        string        `json:"message"`
+	User           string        `json:"user"`
+	Role           string        `json:"role"`
+	Protocol       *Protocol     `json:"protocol"`
+}
+
+// Server message types.
+const (
+	TypeAuthSuccess  = "auth_success"
+	TypeAuthError    = "auth_error"
+	TypeAck          = "subscription_ack"
+	TypeInitialBatch = "initial_data_batch"
+	TypeChange       = "change"
+	TypeError        = "error"
+)
+
+// DefaultMaxMessageBytes bounds a decompressed frame, as the official client
+// does (64 MiB).
+const DefaultMaxMessageBytes = 64 << 20
+
+// ErrMessageTooLarge is returned when a frame inflates beyond the limit.
+var ErrMessageTooLarge = errors.New("realtime: server message exceeds the size limit")
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// Decode parses one server frame: text is JSON; binary is gunzipped when it
+// starts with the gzip magic (bounded by limit bytes), then parsed as JSON
+// if it starts with '{' and as MessagePack otherwise (the server sends its
+// auth and error frames as JSON even in MessagePack mode).
+func Decode(binary bool, p []byte, limit int64) (*ServerMessage, error) {
+	if binary && bytes.HasPrefix(p, gzipMagic) {
+		var err error
+		if p, err = gunzip(p, limit); err != nil {
+			return nil, err
+		}
+	}
+	if binary && len(p) > 0 && p[0] != '{' {
+		j, err := MsgpackToJSON(p)
+		if err != nil {
+			return nil, fmt.Errorf("realtime: decoding a MessagePack frame of %d bytes: %w", len(p), err)
+		}
+		p = j
+	}
+	var m ServerMessage
+	if err := json.Unmarshal(p, &m); err != nil {
+		return nil, fmt.Errorf("realtime: decoding a server message (%d bytes, starts %q): %w", len(p), truncate(p), err)
+	}
+	if m.Type == "" {
+		return nil, fmt.Errorf("realtime: server message has no type (starts %q)", truncate(p))
+	}
+	return &m, nil
+}
+
+func gunzip(p []byte, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxMessageBytes
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		return nil, fmt.Errorf("realtime: gzip frame of %d bytes: %w", len(p), err)
+	}
+	defer zr.Close()
+	var out bytes.Buffer
+	n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("realtime: inflating a gzip frame of %d bytes after %d bytes: %w", len(p), n, err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: a gzip frame of %d bytes inflates beyond %d bytes", ErrMessageTooLarge, len(p), limit)
+	}
+	return out.Bytes(), nil
+}
+
+func truncate(b []byte) string {
+	const max = 80
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+// Client messages (ws-protocol §4). They are always sent as JSON text,
+// which the server accepts in either serialization mode.
+
+// SubscribeOptions are the options object of a subscribe message.
+type SubscribeOptions struct {
+	BatchSize      *int   `json:"batch_size,omitempty"`
+	LastRows       *int   `json:"last_rows,omitempty"`
+	From           *int64 `json:"from,omitempty"`
+	SnapshotEndSeq *int64 `json:"snapshot_end_seq,omitempty"`
+}
+
+type subscribeMsg struct {
+	Type         string `json:"type"`
+	Subscription struct {
+		ID      string            `json:"id"`
+		SQL     string            `json:"sql"`
+		Options *SubscribeOptions `json:"options"`
+	} `json:"subscription"`
+}
+
+// EncodeSubscribe builds a subscribe message; nil options mean live-only
+// (the server sends no initial data at all).
+func EncodeSubscribe(id, sql string, opts *SubscribeOptions) []byte {
+	var m subscribeMsg
+	m.Type = "subscribe"
+	m.Subscription.ID, m.Subscription.SQL, m.Subscription.Options = id, sql, opts
+	b, _ := json.Marshal(&m) // plain strings and ints cannot fail
+	return b
+}
+
+// EncodeNextBatch asks for the page after lastSeq.
+func EncodeNextBatch(id string, lastSeq int64) []byte {
+	b, _ := json.Marshal(struct {
+		Type      string `json:"type"`
+		ID        string `json:"subscription_id"`
+		LastSeqID int64  `json:"last_seq_id"`
+	}{"next_batch", id, lastSeq})
+	return b
+}
+
+// EncodeUnsubscribe ends a subscription on the server.
+func EncodeUnsubscribe(id string) []byte {
+	b, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		ID   string `json:"subscription_id"`
+	}{"unsubscribe", id})
+	return b
+}
+
+// PingMessage is the application keepalive.
+var PingMessage = []byte(`{"type":"ping"}`)
+
+// EncodeAuthenticate is the message-path authentication; the token never
+// appears anywhere else.
+func EncodeAuthenticate(token, serialization string) []byte {
+	b, _ := json.Marshal(struct {
+		Type     string   `json:"type"`
+		Method   string   `json:"method"`
+		Token    string   `json:"token"`
+		Protocol Protocol `json:"protocol"`
+	}{"authenticate", "jwt", token, Protocol{Serialization: serialization, Compression: "gzip"}})
+	return b
+}

@@ -1,0 +1,653 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kalamstack/kalam-go/transport"
+)
+
+// Config configures a Manager. Zero durations and sizes take the defaults.
+type Config struct {
+	Transport transport.Transport
+	// URL is the WebSocket URL (ws:// or wss://, path /v1/ws, query included).
+	URL string
+	// Token returns the JWT for a new connection; reconnect says an earlier
+	// connection existed, rejected that the last token was refused.
+	Token func(ctx context.Context, reconnect, rejected bool) (string, error)
+	// HeaderAuth sends the token in the upgrade's Authorization header;
+	// otherwise it goes in an authenticate message (browsers).
+	HeaderAuth bool
+	// Serialization is "json" (default) or "msgpack".
+	Serialization string
+
+	PingInterval time.Duration // default 5 s (the server cuts idle links after 10-15 s)
+	PongTimeout  time.Duration // default 5 s
+	AuthTimeout  time.Duration // dial plus authentication, default 10 s
+	ReconnectMin time.Duration // default 500 ms
+	ReconnectMax time.Duration // default 30 s
+	// MaxReconnectAttempts: 0 retries forever; n > 0 gives up after n
+	// failed attempts in a row, failing every subscription.
+	MaxReconnectAttempts int
+	// NoReconnect turns automatic reconnection off.
+	NoReconnect bool
+
+	SendRate  float64 // messages per second, default 40 (server limit 50)
+	SendBurst int     // default 20
+
+	// QueueSize bounds each subscription's undelivered events (default 1024).
+	QueueSize int
+	// MaxMessageBytes bounds a frame after gunzip (default 64 MiB).
+	MaxMessageBytes int64
+
+	// OnEvent observes connection events; it is called from one dedicated
+	// goroutine, in order, so a slow observer delays nothing else.
+	OnEvent func(ConnEvent)
+	Log     *slog.Logger
+}
+
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.PingInterval, 5*time.Second)
+	set(&c.PongTimeout, 5*time.Second)
+	set(&c.AuthTimeout, 10*time.Second)
+	set(&c.ReconnectMin, 500*time.Millisecond)
+	set(&c.ReconnectMax, 30*time.Second)
+	if c.ReconnectMax < c.ReconnectMin {
+		c.ReconnectMax = c.ReconnectMin
+	}
+	if c.SendRate <= 0 {
+		c.SendRate = 40
+	}
+	if c.SendBurst <= 0 {
+		c.SendBurst = 20
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 1024
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.Serialization == "" {
+		c.Serialization = "json"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// State is the shared connection's state.
+type State int
+
+const (
+	StateIdle         State = iota // not connected yet (lazy) or given up
+	StateConnecting                // first connection in progress
+	StateConnected                 // authenticated
+	StateReconnecting              // lost; retrying with backoff
+	StateClosed                    // the client was closed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateIdle:
+		return "idle"
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// EventKind tells connection events apart.
+type EventKind int
+
+const (
+	EventConnected    EventKind = iota + 1 // a connection was authenticated
+	EventDisconnected                      // an established connection ended
+	EventReconnecting                      // an attempt failed or a link was lost; the next attempt waits Delay
+	EventError                             // a non-fatal problem (a dropped message, an undecodable frame)
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventReconnecting:
+		return "reconnecting"
+	case EventError:
+		return "error"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// ConnEvent is one connection event.
+type ConnEvent struct {
+	Kind EventKind
+	// Err is the reason (Disconnected, Reconnecting, Error).
+	Err error
+	// Code is the close code the server sent, or -1.
+	Code transport.StatusCode
+	// Attempt counts failed attempts in a row (Reconnecting).
+	Attempt int
+	// Delay is the wait before the next attempt (Reconnecting).
+	Delay time.Duration
+}
+
+// Errors.
+var (
+	ErrClosed    = errors.New("realtime: closed")
+	ErrDeadLink  = errors.New("realtime: no pong from the server in time (dead link)")
+	ErrGaveUp    = errors.New("realtime: gave up reconnecting")
+	ErrAuth      = errors.New("realtime: WebSocket authentication failed")
+	ErrUndecoded = errors.New("realtime: a server frame could not be decoded; reconnecting to resync")
+)
+
+// ServerError is an error message from the server.
+type ServerError struct {
+	SubscriptionID string // as sent: the subscription's wire id, or "rate_limit", "protocol", ...
+	Code           string
+	Message        string
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("kalamdb websocket error %s: %s", e.Code, e.Message)
+}
+
+// Manager owns the shared WebSocket and every subscription on it.
+type Manager struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	events *dispatcher
+	nextID atomic.Uint64
+
+	mu      sync.Mutex
+	state   State
+	running bool
+	lastErr error
+	subs    map[uint64]*Sub
+	wire    map[string]*Sub // current wire id -> subscription
+	conn    *liveConn
+	changed chan struct{} // closed and replaced on every state change
+}
+
+// New returns an idle manager; nothing is dialled until Connect or Subscribe.
+func New(cfg Config) *Manager {
+	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		cfg: cfg, ctx: ctx, cancel: cancel,
+		subs: map[uint64]*Sub{}, wire: map[string]*Sub{},
+		changed: make(chan struct{}),
+	}
+	m.events = newDispatcher(cfg.OnEvent, &m.wg)
+	return m
+}
+
+// State returns the connection state.
+func (m *Manager) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// Connect starts the connection if needed and waits until it is
+// authenticated, or ctx ends, or the manager gives up.
+func (m *Manager) Connect(ctx context.Context) error {
+	for first := true; ; first = false {
+		m.mu.Lock()
+		if m.state == StateClosed {
+			m.mu.Unlock()
+			return ErrClosed
+		}
+		if first {
+			m.startLocked()
+		}
+		if m.state == StateConnected {
+			m.mu.Unlock()
+			return nil
+		}
+		if !m.running && m.lastErr != nil {
+			err := m.lastErr
+			m.mu.Unlock()
+			return err
+		}
+		changed := m.changed
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			err := m.lastErr
+			m.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("%w (last connection error: %w)", context.Cause(ctx), err)
+			}
+			return context.Cause(ctx)
+		case <-changed:
+		}
+	}
+}
+
+func (m *Manager) startLocked() {
+	if m.running || m.state == StateClosed {
+		return
+	}
+	m.running = true
+	m.lastErr = nil
+	m.setStateLocked(StateConnecting)
+	m.wg.Add(1)
+	go m.run()
+}
+
+func (m *Manager) setStateLocked(s State) {
+	if m.state == StateClosed {
+		return
+	}
+	m.state = s
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Close ends every subscription and the connection, and waits for every
+// goroutine of the manager to finish. It is idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.state == StateClosed {
+		m.mu.Unlock()
+		return nil
+	}
+	subs := make([]*Sub, 0, len(m.subs))
+	for _, s := range m.subs {
+		subs = append(subs, s)
+	}
+	m.mu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
+	m.mu.Lock()
+	m.state = StateClosed
+	close(m.changed)
+	m.changed = make(chan struct{})
+	lc := m.conn
+	m.mu.Unlock()
+	if lc != nil {
+		lc.flush(time.Second) // let the unsubscribes out
+	}
+	m.cancel()
+	m.events.close()
+	m.wg.Wait()
+	return nil
+}
+
+// run is the connection loop: dial, serve until the link ends, back off,
+// repeat.
+func (m *Manager) run() {
+	defer m.wg.Done()
+	attempt, hadConn, rejected := 0, false, false
+	for {
+		lc, err := m.dial(hadConn, rejected)
+		if m.ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			attempt, rejected, hadConn = 0, false, true
+			reason := m.serve(lc)
+			if m.ctx.Err() != nil {
+				return
+			}
+			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason)})
+			err = reason
+		} else {
+			rejected = errors.Is(err, ErrAuth)
+		}
+		attempt++
+		m.mu.Lock()
+		m.lastErr = err
+		if m.cfg.NoReconnect || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
+			gave := fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err)
+			m.lastErr = gave
+			m.running = false
+			m.setStateLocked(StateIdle)
+			subs := m.subList()
+			m.mu.Unlock()
+			for _, s := range subs {
+				s.fail(gave)
+			}
+			m.events.emit(ConnEvent{Kind: EventError, Err: gave, Code: -1})
+			return
+		}
+		if hadConn {
+			m.setStateLocked(StateReconnecting)
+		}
+		m.mu.Unlock()
+		delay := backoff(attempt, m.cfg.ReconnectMin, m.cfg.ReconnectMax)
+		m.events.emit(ConnEvent{Kind: EventReconnecting, Err: err, Code: transport.CloseStatus(err), Attempt: attempt, Delay: delay})
+		m.cfg.Log.Debug("kalamdb websocket reconnecting", "attempt", attempt, "delay", delay, "error", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Manager) subList() []*Sub {
+	out := make([]*Sub, 0, len(m.subs))
+	for _, s := range m.subs {
+		out = append(out, s)
+	}
+	return out
+}
+
+// dial opens and authenticates one connection.
+func (m *Manager) dial(reconnect, rejected bool) (*liveConn, error) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AuthTimeout)
+	defer cancel()
+	tok, err := m.cfg.Token(ctx, reconnect, rejected)
+	if err != nil {
+		if rejected {
+			return nil, fmt.Errorf("%w: the server refused the token and renewing it failed: %w", ErrAuth, err)
+		}
+		return nil, fmt.Errorf("realtime: obtaining a token for the WebSocket: %w", err)
+	}
+	if tok == "" {
+		return nil, fmt.Errorf("%w: WebSocket subscriptions need credentials (a token, basic auth or an auth provider)", ErrAuth)
+	}
+	opts := &transport.DialOptions{ReadLimit: m.cfg.MaxMessageBytes}
+	if m.cfg.HeaderAuth {
+		opts.Header = map[string][]string{"Authorization": {"Bearer " + tok}}
+	}
+	conn, err := m.cfg.Transport.Dial(ctx, m.cfg.URL, opts)
+	if err != nil {
+		var he *transport.HandshakeError
+		if errors.As(err, &he) && he.StatusCode == 401 {
+			return nil, fmt.Errorf("%w: the server refused the token (HTTP 401)", ErrAuth)
+		}
+		return nil, fmt.Errorf("realtime: dialling the WebSocket: %w", err)
+	}
+	proto, err := m.authenticate(ctx, conn, tok)
+	if err != nil {
+		conn.Close(transport.StatusNormalClosure, "")
+		return nil, err
+	}
+	return newLiveConn(conn, proto, m.cfg), nil
+}
+
+func (m *Manager) authenticate(ctx context.Context, conn transport.Conn, tok string) (string, error) {
+	if !m.cfg.HeaderAuth {
+		if err := conn.Write(ctx, transport.MessageText, EncodeAuthenticate(tok, m.cfg.Serialization)); err != nil {
+			return "", fmt.Errorf("realtime: sending authenticate: %w", err)
+		}
+	}
+	for {
+		typ, p, err := conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil && m.ctx.Err() == nil {
+				return "", fmt.Errorf("realtime: no auth_success within %v: %w", m.cfg.AuthTimeout, ctx.Err())
+			}
+			return "", fmt.Errorf("realtime: waiting for auth_success: %w", err)
+		}
+		msg, err := Decode(typ == transport.MessageBinary, p, m.cfg.MaxMessageBytes)
+		if err != nil {
+			return "", fmt.Errorf("realtime: waiting for auth_success: %w", err)
+		}
+		switch msg.Type {
+		case TypeAuthSuccess:
+			proto := "json"
+			if msg.Protocol != nil && msg.Protocol.Serialization != "" {
+				proto = msg.Protocol.Serialization
+			}
+			return proto, nil
+		case TypeAuthError:
+			return "", fmt.Errorf("%w: %s", ErrAuth, msg.Message)
+		default:
+			return "", fmt.Errorf("realtime: expected auth_success, the server sent %q", msg.Type)
+		}
+	}
+}
+
+// pinger is implemented by the native and mock transports' connections:
+// a WebSocket Ping whose Pong proves the link is alive.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// serve runs one authenticated connection until it ends and returns why.
+func (m *Manager) serve(lc *liveConn) error {
+	ctx, cancel := context.WithCancelCause(m.ctx)
+	lc.ctx, lc.cancel = ctx, cancel
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); m.readLoop(lc) }()
+	go func() { defer wg.Done(); lc.writeLoop() }()
+	go func() { defer wg.Done(); m.keepalive(lc) }()
+
+	m.mu.Lock()
+	m.conn = lc
+	for _, s := range m.subs {
+		s.resubscribe(lc, false)
+	}
+	m.setStateLocked(StateConnected)
+	m.mu.Unlock()
+	m.events.emit(ConnEvent{Kind: EventConnected, Code: -1})
+
+	<-ctx.Done()
+	reason := context.Cause(ctx)
+	code, text := transport.StatusNormalClosure, ""
+	if errors.Is(reason, ErrDeadLink) {
+		code, text = transport.StatusGoingAway, "no pong"
+	}
+	lc.conn.Close(code, text)
+	wg.Wait()
+
+	m.mu.Lock()
+	m.conn = nil
+	clear(m.wire)
+	for _, s := range m.subs {
+		s.disconnected()
+	}
+	m.mu.Unlock()
+	if errors.Is(reason, context.Canceled) && m.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return reason
+}
+
+func (m *Manager) readLoop(lc *liveConn) {
+	for {
+		typ, p, err := lc.conn.Read(lc.ctx)
+		if err != nil {
+			lc.cancel(fmt.Errorf("realtime: connection lost: %w", err))
+			return
+		}
+		msg, err := Decode(typ == transport.MessageBinary, p, m.cfg.MaxMessageBytes)
+		if err != nil {
+			// The frame may have carried a change; reconnecting resumes
+			// every subscription from its checkpoint, so nothing is lost.
+			lc.cancel(fmt.Errorf("%w: %w", ErrUndecoded, err))
+			return
+		}
+		m.route(lc, msg)
+	}
+}
+
+func (m *Manager) keepalive(lc *liveConn) {
+	t := time.NewTicker(m.cfg.PingInterval)
+	defer t.Stop()
+	p, native := lc.conn.(pinger)
+	for {
+		select {
+		case <-lc.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !native {
+			// Browsers cannot send Ping frames; the server also counts an
+			// application ping as a heartbeat (it never answers it).
+			lc.send(PingMessage, true)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(lc.ctx, m.cfg.PongTimeout)
+		err := p.Ping(ctx)
+		timedOut := ctx.Err() != nil && lc.ctx.Err() == nil
+		cancel()
+		switch {
+		case timedOut:
+			lc.cancel(fmt.Errorf("%w within %v", ErrDeadLink, m.cfg.PongTimeout))
+			return
+		case err != nil && lc.ctx.Err() == nil:
+			lc.cancel(fmt.Errorf("realtime: ping: %w", err))
+			return
+		}
+	}
+}
+
+// route hands a server message to its subscription.
+func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
+	if msg.Type == TypeError {
+		switch msg.SubscriptionID {
+		case "rate_limit":
+			m.rateLimited(lc, msg)
+			return
+		case "protocol", "subscribe", "invalid_subscription":
+			m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}})
+			return
+		}
+	}
+	m.mu.Lock()
+	s := m.wire[msg.SubscriptionID]
+	m.mu.Unlock()
+	if s == nil {
+		// A subscription this client no longer wants (closed, replaced,
+		// or a lost unsubscribe): tell the server once more.
+		if msg.Type != TypeError {
+			lc.unsubscribe(msg.SubscriptionID)
+		}
+		return
+	}
+	s.handle(lc, msg)
+}
+
+// rateLimited reacts to the server dropping a message: it sends slower and
+// repeats every request still unanswered (an unanswered subscribe is
+// re-issued under a new wire id, so a late reply to the old one is ignored).
+func (m *Manager) rateLimited(lc *liveConn, msg *ServerMessage) {
+	rate := lc.pacer.slowDown()
+	err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}
+	m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("%w; now sending at most %.0f messages/s and repeating unanswered requests", err, rate)})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.subs {
+		s.repeatUnanswered(lc)
+	}
+}
+
+// register adds a subscription and subscribes it now if connected (else on
+// connect).
+func (m *Manager) register(s *Sub) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == StateClosed {
+		return ErrClosed
+	}
+	m.subs[s.id] = s
+	m.startLocked()
+	if m.conn != nil {
+		s.resubscribe(m.conn, false)
+	}
+	return nil
+}
+
+func (m *Manager) setWire(s *Sub, old, id string) {
+	if old != "" && m.wire[old] == s {
+		delete(m.wire, old)
+	}
+	if id != "" {
+		m.wire[id] = s
+	}
+}
+
+// dispatcher delivers connection events to the observer in order from one
+// goroutine, with an unbounded queue (events are rare).
+type dispatcher struct {
+	fn     func(ConnEvent)
+	mu     sync.Mutex
+	queue  []ConnEvent
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
+}
+
+func newDispatcher(fn func(ConnEvent), wg *sync.WaitGroup) *dispatcher {
+	d := &dispatcher{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if fn == nil {
+		close(d.done)
+		return d
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(d.done)
+		for {
+			d.mu.Lock()
+			q, closed := d.queue, d.closed
+			d.queue = nil
+			d.mu.Unlock()
+			for _, ev := range q {
+				d.fn(ev)
+			}
+			if closed && len(q) == 0 {
+				return
+			}
+			if len(q) == 0 {
+				<-d.wake
+			}
+		}
+	}()
+	return d
+}
+
+func (d *dispatcher) emit(ev ConnEvent) {
+	if d.fn == nil {
+		return
+	}
+	d.mu.Lock()
+	if !d.closed {
+		d.queue = append(d.queue, ev)
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,494 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// SubOptions are what the application asked for.
+type SubOptions struct {
+	BatchSize int    // 0: server default (1000)
+	LastRows  int    // 0: whole snapshot
+	From      *int64 // resume strictly after this seq
+	LiveOnly  bool   // no initial data
+	// FullResync makes every resync (reconnect, overflow) fetch the whole
+	// snapshot again instead of the rows changed since the checkpoint; a
+	// materialised view uses it to learn about rows deleted meanwhile.
+	FullResync bool
+	// IDPrefix names the subscription on the wire ("sub" by default).
+	IDPrefix string
+}
+
+// Delivery is one item for the application, in order.
+type Delivery struct {
+	// Msg is an ack, an initial batch or a change (nil with Err).
+	Msg *ServerMessage
+	// Resumed marks the ack and batches of a resync after a reconnect or an
+	// overflow: rows changed while the client was not listening arrive as
+	// initial rows; with FullResync the batches hold the whole set again.
+	Resumed bool
+	// Err is a problem for the application; Terminal says the subscription
+	// is over.
+	Err      error
+	Terminal bool
+}
+
+// ErrOverflow is delivered when the application fell QueueSize events
+// behind: the subscription was paused on the server and resumed from the
+// last event queued, so nothing is lost except that deletions made
+// meanwhile are reported only by a full resync (see SubOptions.FullResync).
+var ErrOverflow = errors.New("realtime: the subscription's event queue overflowed (the consumer fell behind); resynchronising from the last queued event")
+
+// ErrSubscriptionClosed ends Next once the subscription was closed.
+var ErrSubscriptionClosed = errors.New("realtime: subscription closed")
+
+type phase int
+
+const (
+	phaseNew       phase = iota // not sent on this connection
+	phaseAwaitAck               // subscribe sent
+	phaseLoading                // acked, snapshot pages pending
+	phaseLive                   // snapshot done
+	phaseOverflown              // paused on the server until the consumer catches up
+	phaseDone                   // closed or failed
+)
+
+// Sub is one subscription's client-side state.
+type Sub struct {
+	m    *Manager
+	id   uint64
+	sql  string
+	opts SubOptions
+
+	mu       sync.Mutex
+	phase    phase
+	gen      int
+	wireID   string
+	lc       *liveConn // the connection the current generation was sent on
+	sentFrom *int64    // the from of the current generation (replay filter)
+	liveOnly bool      // the current generation has no snapshot
+
+	checkpoint    int64 // highest _seq queued for the application
+	hasCheckpoint bool
+	pageAsked     int64 // last_seq_id of the last next_batch sent
+	pageDeferred  *BatchControl
+	resumed       bool
+	acked         bool
+	ackWait       chan error // receives the first ack (nil) or rejection
+
+	queue  []Delivery
+	notify chan struct{}
+	held   []Delivery // changes received while loading
+	final  *Delivery  // terminal delivery after the queue drains
+}
+
+// Subscribe registers a subscription and waits for the server's
+// acknowledgement. A server rejection fails the call; if ctx ends first,
+// the subscription is closed (and unsubscribed) before returning.
+func (m *Manager) Subscribe(ctx context.Context, sql string, opts SubOptions) (*Sub, error) {
+	if opts.IDPrefix == "" {
+		opts.IDPrefix = "sub"
+	}
+	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts,
+		ackWait: make(chan error, 1), notify: make(chan struct{}, 1)}
+	if opts.From != nil {
+		s.checkpoint, s.hasCheckpoint = *opts.From, true
+	}
+	if err := m.register(s); err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-s.ackWait:
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	case <-ctx.Done():
+		s.Close()
+		m.mu.Lock()
+		last := m.lastErr
+		m.mu.Unlock()
+		if last != nil {
+			return nil, fmt.Errorf("%w (connection: %w)", context.Cause(ctx), last)
+		}
+		return nil, context.Cause(ctx)
+	}
+}
+
+// ID is the subscription's current wire id ("" before it is sent).
+func (s *Sub) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wireID
+}
+
+// Checkpoint returns the highest _seq queued for the application.
+func (s *Sub) Checkpoint() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkpoint, s.hasCheckpoint
+}
+
+// resubscribe sends a subscribe for a new generation. Called with m.mu
+// held. onlyUnanswered limits it to a subscribe still awaiting its ack.
+func (s *Sub) resubscribe(lc *liveConn, onlyUnanswered bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseDone || s.phase == phaseOverflown {
+		return
+	}
+	if onlyUnanswered && s.phase != phaseAwaitAck {
+		return
+	}
+	s.sendSubscribeLocked(lc)
+}
+
+func (s *Sub) sendSubscribeLocked(lc *liveConn) {
+	old := s.wireID
+	if old != "" && lc != nil && s.phase != phaseNew {
+		lc.unsubscribe(old)
+	}
+	s.gen++
+	s.wireID = s.opts.IDPrefix + "-" + strconv.FormatUint(s.id, 10) + "-" + strconv.Itoa(s.gen)
+	s.m.setWire(s, old, s.wireID)
+	s.resumed = s.acked
+	var opts *SubscribeOptions
+	s.sentFrom, s.liveOnly = nil, false
+	switch {
+	case s.opts.LiveOnly && !s.hasCheckpoint:
+		s.liveOnly = true
+	default:
+		opts = &SubscribeOptions{}
+		if s.opts.BatchSize > 0 {
+			opts.BatchSize = &s.opts.BatchSize
+		}
+		from := s.hasCheckpoint && !(s.opts.FullResync && s.resumed)
+		if s.opts.FullResync && s.resumed && s.opts.From != nil {
+			from, s.checkpoint = true, *s.opts.From
+		}
+		if from {
+			f := s.checkpoint
+			opts.From, s.sentFrom = &f, &f
+		} else if s.opts.LastRows > 0 {
+			opts.LastRows = &s.opts.LastRows
+		}
+	}
+	s.pageAsked, s.pageDeferred = 0, nil
+	s.held = nil
+	s.phase = phaseAwaitAck
+	s.lc = lc
+	if lc != nil {
+		lc.send(EncodeSubscribe(s.wireID, s.sql, opts), false)
+	}
+}
+
+// repeatUnanswered re-issues a request the server may have dropped.
+func (s *Sub) repeatUnanswered(lc *liveConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.phase {
+	case phaseAwaitAck:
+		s.sendSubscribeLocked(lc)
+	case phaseLoading:
+		if s.pageAsked > 0 && s.pageDeferred == nil {
+			lc.send(EncodeNextBatch(s.wireID, s.pageAsked), false)
+		}
+	}
+}
+
+// disconnected forgets the wire id (the server dropped it with the
+// connection); the next connection resubscribes from the checkpoint.
+func (s *Sub) disconnected() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lc = nil
+	if s.phase != phaseDone && s.phase != phaseOverflown {
+		s.phase = phaseNew
+	}
+}
+
+// handle applies one server message for this subscription.
+func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseDone || s.phase == phaseOverflown || msg.SubscriptionID != s.wireID {
+		return
+	}
+	switch msg.Type {
+	case TypeAck:
+		if s.liveOnly {
+			s.phase = phaseLive
+		} else {
+			s.phase = phaseLoading
+		}
+		s.pushLocked(lc, Delivery{Msg: msg, Resumed: s.resumed})
+		if !s.acked {
+			s.acked = true
+			s.ackWait <- nil
+		}
+	case TypeInitialBatch:
+		if s.phase != phaseLoading {
+			return // a repeated reply to a next_batch sent twice
+		}
+		msg.Rows = s.dropSeen(msg.Rows)
+		bc := msg.BatchControl
+		if !s.pushLocked(lc, Delivery{Msg: msg, Resumed: s.resumed}) {
+			return
+		}
+		if bc.Ready() {
+			s.phase = phaseLive
+			held := s.held
+			s.held = nil
+			for _, d := range held {
+				if !s.pushLocked(lc, d) {
+					return
+				}
+			}
+			return
+		}
+		if len(s.queue) >= s.m.cfg.QueueSize/2 {
+			s.pageDeferred = bc // asked for when the consumer catches up
+			return
+		}
+		s.askPageLocked(lc, bc)
+	case TypeChange:
+		if msg.SubscriptionID == "" || (msg.ChangeType != "insert" && msg.ChangeType != "update" && msg.ChangeType != "delete") {
+			s.failLocked(fmt.Errorf("realtime: change with unknown change_type %q", msg.ChangeType))
+			return
+		}
+		msg.Rows, msg.OldValues = s.dropBefore(msg.Rows), s.dropBefore(msg.OldValues)
+		if len(msg.Rows) == 0 && len(msg.OldValues) == 0 {
+			return
+		}
+		d := Delivery{Msg: msg}
+		if s.phase == phaseLoading {
+			if len(s.held) >= s.m.cfg.QueueSize {
+				s.overflowLocked(lc)
+				return
+			}
+			s.held = append(s.held, d)
+			return
+		}
+		s.pushLocked(lc, d)
+	case TypeError:
+		err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}
+		if !s.acked {
+			s.phase = phaseDone
+			s.ackWait <- err
+			return
+		}
+		if msg.Code == "BATCH_FETCH_FAILED" && s.phase == phaseLoading {
+			s.sendSubscribeLocked(lc) // resume the snapshot from the checkpoint
+			return
+		}
+		s.failLocked(err)
+	}
+}
+
+func (s *Sub) askPageLocked(lc *liveConn, bc *BatchControl) {
+	if bc.LastSeqID == nil {
+		s.failLocked(errors.New("realtime: the server announced more snapshot rows but sent no last_seq_id to page from"))
+		return
+	}
+	next := int64(*bc.LastSeqID)
+	if next <= s.pageAsked {
+		return // already asked (a repeated reply)
+	}
+	s.pageAsked = next
+	lc.send(EncodeNextBatch(s.wireID, next), false)
+}
+
+// dropSeen removes snapshot rows at or below the checkpoint: snapshot pages
+// are ordered by _seq, so such a row was already queued (a repeated page).
+func (s *Sub) dropSeen(rows []RawRow) []RawRow {
+	if !s.hasCheckpoint || (s.opts.FullResync && s.resumed && s.sentFrom == nil) {
+		return rows
+	}
+	return filterRows(rows, s.checkpoint)
+}
+
+// dropBefore is the replay filter for live changes: rows at or below the
+// from of this generation were covered before the resume.
+func (s *Sub) dropBefore(rows []RawRow) []RawRow {
+	if s.sentFrom == nil {
+		return rows
+	}
+	return filterRows(rows, *s.sentFrom)
+}
+
+func filterRows(rows []RawRow, upto int64) []RawRow {
+	keep := rows[:0:0]
+	for i, r := range rows {
+		if seq, ok := r.Seq(); ok && seq <= upto {
+			if keep == nil {
+				keep = append(make([]RawRow, 0, len(rows)), rows[:i]...)
+			}
+			continue
+		}
+		if keep != nil {
+			keep = append(keep, r)
+		}
+	}
+	if keep == nil {
+		return rows
+	}
+	return keep
+}
+
+// pushLocked queues d for the application and advances the checkpoint; on
+// a full queue it pauses the subscription instead (overflow).
+func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
+	if len(s.queue) >= s.m.cfg.QueueSize {
+		s.overflowLocked(lc)
+		return false
+	}
+	if d.Msg != nil {
+		for _, rows := range [][]RawRow{d.Msg.Rows, d.Msg.OldValues} {
+			for _, r := range rows {
+				if seq, ok := r.Seq(); ok && (!s.hasCheckpoint || seq > s.checkpoint) {
+					s.checkpoint, s.hasCheckpoint = seq, true
+				}
+			}
+		}
+		if bc := d.Msg.BatchControl; d.Msg.Type == TypeInitialBatch && bc != nil && bc.LastSeqID != nil {
+			if seq := int64(*bc.LastSeqID); !s.hasCheckpoint || seq > s.checkpoint {
+				s.checkpoint, s.hasCheckpoint = seq, true
+			}
+		}
+	}
+	s.queue = append(s.queue, d)
+	s.wakeLocked()
+	return true
+}
+
+func (s *Sub) overflowLocked(lc *liveConn) {
+	s.phase = phaseOverflown
+	s.held = nil
+	if lc != nil {
+		lc.unsubscribe(s.wireID)
+	}
+	s.m.setWire(s, s.wireID, "")
+	s.queue = append(s.queue, Delivery{Err: ErrOverflow})
+	s.wakeLocked()
+}
+
+func (s *Sub) wakeLocked() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Sub) failLocked(err error) {
+	if s.phase == phaseDone {
+		return
+	}
+	s.phase = phaseDone
+	s.m.setWire(s, s.wireID, "")
+	s.final = &Delivery{Err: err, Terminal: true}
+	s.wakeLocked()
+}
+
+// fail ends the subscription with err (delivered after the queued events).
+func (s *Sub) fail(err error) {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.acked {
+		select {
+		case s.ackWait <- err:
+		default:
+		}
+	}
+	s.failLocked(err)
+	delete(s.m.subs, s.id)
+}
+
+// Next returns the next delivery, waiting until there is one or ctx ends.
+func (s *Sub) Next(ctx context.Context) (Delivery, error) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			d := s.queue[0]
+			s.queue[0] = Delivery{}
+			s.queue = s.queue[1:]
+			if len(s.queue) == 0 {
+				s.queue = nil // let the backing array go while idle
+			}
+			resync := d.Err == ErrOverflow
+			s.afterPullLocked()
+			s.mu.Unlock()
+			if resync {
+				s.resync()
+			}
+			return d, nil
+		}
+		if s.final != nil {
+			d := *s.final
+			s.mu.Unlock()
+			return d, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Delivery{}, context.Cause(ctx)
+		case <-s.notify:
+		}
+	}
+}
+
+// afterPullLocked asks for a deferred snapshot page once the consumer has
+// caught up to half the queue.
+func (s *Sub) afterPullLocked() {
+	if s.pageDeferred == nil || len(s.queue) >= s.m.cfg.QueueSize/2 || s.phase != phaseLoading {
+		return
+	}
+	bc := s.pageDeferred
+	s.pageDeferred = nil
+	if s.lc != nil {
+		s.askPageLocked(s.lc, bc)
+	}
+}
+
+// resync resumes an overflowed subscription after its consumer caught up.
+func (s *Sub) resync() {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase != phaseOverflown {
+		return
+	}
+	s.phase = phaseNew // its unsubscribe went out at the overflow
+	s.sendSubscribeLocked(s.m.conn)
+	if s.m.conn == nil {
+		s.phase = phaseNew // sent on the next connection
+	}
+}
+
+// Close ends the subscription: it is unsubscribed on the server (when
+// connected) and Next returns ErrSubscriptionClosed. Idempotent.
+func (s *Sub) Close() error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m.subs, s.id)
+	if s.final != nil && s.final.Err == ErrSubscriptionClosed {
+		return nil
+	}
+	if s.phase != phaseDone && s.phase != phaseNew && s.phase != phaseOverflown && s.lc != nil {
+		s.lc.unsubscribe(s.wireID)
+	}
+	s.m.setWire(s, s.wireID, "")
+	s.phase = phaseDone
+	s.queue, s.held = nil, nil
+	s.final = &Delivery{Err: ErrSubscriptionClosed, Terminal: true}
+	s.wakeLocked()
+	return nil
+}

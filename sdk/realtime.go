@@ -1,0 +1,443 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/realtime"
+	"github.com/kalamstack/kalam-go/transport"
+)
+
+// realtimeState is the client's shared WebSocket, created on first use.
+type realtimeState struct {
+	cfg         realtime.Config
+	compressOff bool
+	mu          sync.Mutex
+	mgr         *realtime.Manager
+	closed      bool
+}
+
+// close ends the shared WebSocket and waits for its goroutines.
+func (rt *realtimeState) close() {
+	rt.mu.Lock()
+	m := rt.mgr
+	rt.closed = true
+	rt.mu.Unlock()
+	if m != nil {
+		m.Close()
+	}
+}
+
+func (c *Client) realtimeConfig() *realtimeState {
+	if c.rt == nil {
+		c.rt = &realtimeState{}
+	}
+	return c.rt
+}
+
+// manager returns the shared connection manager, creating it (idle) on the
+// first call.
+func (c *Client) manager() (*realtime.Manager, error) {
+	rt := c.rt
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed || c.done.Err() != nil {
+		return nil, ErrClosed
+	}
+	if rt.mgr == nil {
+		cfg := rt.cfg
+		cfg.Transport = c.tr
+		cfg.URL = wsURL(c.base, rt.compressOff, cfg.Serialization == "msgpack")
+		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
+		cfg.Token = c.wsToken
+		cfg.Log = c.log
+		rt.mgr = realtime.New(cfg)
+	}
+	return rt.mgr, nil
+}
+
+// wsURL derives the WebSocket URL from the base URL: http→ws, https→wss,
+// path /v1/ws under any reverse-proxy prefix.
+func wsURL(base string, compressOff, msgpack bool) string {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/ws"
+	var q []string
+	if compressOff {
+		q = append(q, "compress=false")
+	}
+	if msgpack {
+		// Honoured on the header-auth path; the authenticate message carries
+		// it on the other.
+		q = append(q, "serialization=msgpack")
+	}
+	if len(q) > 0 {
+		u += "?" + strings.Join(q, "&")
+	}
+	return u
+}
+
+// wsToken returns the token for a new WebSocket. A dynamic provider is asked
+// again on every reconnect (the official client reuses its first token:
+// sdk-features §4 A1); any rejected token is renewed.
+func (c *Client) wsToken(ctx context.Context, reconnect, rejected bool) (string, error) {
+	tok, gen, err := c.accessToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	if rejected || (reconnect && c.auth.provider != nil) {
+		if err := c.renewToken(ctx, gen); err != nil {
+			return "", err
+		}
+		tok, _, err = c.accessToken(ctx)
+	}
+	return tok, err
+}
+
+// Connect opens the shared WebSocket now instead of on the first Subscribe,
+// and waits until it is authenticated. Calling it again is harmless.
+func (c *Client) Connect(ctx context.Context) error {
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := c.callContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := m.Connect(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("sdk: connecting the WebSocket: %w", ctxError(ctx))
+		}
+		return translateErr(err)
+	}
+	return nil
+}
+
+// ConnectionState is the state of the client's shared WebSocket.
+type ConnectionState int
+
+const (
+	StateIdle         ConnectionState = ConnectionState(realtime.StateIdle)         // not connected (lazy) or given up
+	StateConnecting   ConnectionState = ConnectionState(realtime.StateConnecting)   // first connection in progress
+	StateConnected    ConnectionState = ConnectionState(realtime.StateConnected)    // authenticated
+	StateReconnecting ConnectionState = ConnectionState(realtime.StateReconnecting) // lost; retrying
+	StateClosed       ConnectionState = ConnectionState(realtime.StateClosed)       // client closed
+)
+
+func (s ConnectionState) String() string { return realtime.State(s).String() }
+
+// ConnectionState reports the shared WebSocket's state.
+func (c *Client) ConnectionState() ConnectionState {
+	if c.done.Err() != nil {
+		return StateClosed
+	}
+	c.rt.mu.Lock()
+	m := c.rt.mgr
+	c.rt.mu.Unlock()
+	if m == nil {
+		return StateIdle
+	}
+	return ConnectionState(m.State())
+}
+
+// ConnectionEventKind tells connection events apart.
+type ConnectionEventKind int
+
+const (
+	EventConnected    = ConnectionEventKind(realtime.EventConnected)    // authenticated
+	EventDisconnected = ConnectionEventKind(realtime.EventDisconnected) // an established connection ended (Err says why)
+	EventReconnecting = ConnectionEventKind(realtime.EventReconnecting) // next attempt after Delay
+	EventError        = ConnectionEventKind(realtime.EventError)        // non-fatal: a dropped message, giving up, ...
+)
+
+func (k ConnectionEventKind) String() string { return realtime.EventKind(k).String() }
+
+// ConnectionEvent is one change of the shared WebSocket.
+type ConnectionEvent struct {
+	Kind ConnectionEventKind
+	Err  error
+	// CloseCode is the WebSocket close code the server sent, or -1.
+	CloseCode int
+	Attempt   int
+	Delay     time.Duration
+}
+
+// WithConnectionEvents calls fn for every connection event, in order, from
+// one goroutine of its own (a slow fn delays nothing but later events).
+func WithConnectionEvents(fn func(ConnectionEvent)) Option {
+	return func(c *Client) error {
+		if fn == nil {
+			return errors.New("sdk: WithConnectionEvents: nil function")
+		}
+		c.realtimeConfig().cfg.OnEvent = func(ev realtime.ConnEvent) {
+			fn(ConnectionEvent{Kind: ConnectionEventKind(ev.Kind), Err: translateErr(ev.Err), CloseCode: int(ev.Code), Attempt: ev.Attempt, Delay: ev.Delay})
+		}
+		return nil
+	}
+}
+
+// WithKeepalive sets how often the WebSocket is pinged (default 5 s; the
+// server drops links silent for 10-15 s) and how long a pong may take before
+// the link is declared dead and replaced (default 5 s). Browsers cannot see
+// pongs, so there only the ping is sent.
+func WithKeepalive(interval, pongTimeout time.Duration) Option {
+	return func(c *Client) error {
+		if interval <= 0 || pongTimeout <= 0 {
+			return fmt.Errorf("sdk: WithKeepalive: need positive durations, got %v and %v", interval, pongTimeout)
+		}
+		cfg := &c.realtimeConfig().cfg
+		cfg.PingInterval, cfg.PongTimeout = interval, pongTimeout
+		return nil
+	}
+}
+
+// WithReconnect sets the reconnect backoff (a random half of min·2^n, capped
+// at max; defaults 500 ms and 30 s) and the number of failed attempts in a
+// row after which subscriptions fail (0: never give up).
+func WithReconnect(min, max time.Duration, maxAttempts int) Option {
+	return func(c *Client) error {
+		if min <= 0 || max < min || maxAttempts < 0 {
+			return fmt.Errorf("sdk: WithReconnect: need 0 < min <= max and maxAttempts >= 0, got %v, %v, %d", min, max, maxAttempts)
+		}
+		cfg := &c.realtimeConfig().cfg
+		cfg.ReconnectMin, cfg.ReconnectMax, cfg.MaxReconnectAttempts = min, max, maxAttempts
+		return nil
+	}
+}
+
+// WithoutReconnect makes a lost WebSocket fail every subscription instead
+// of reconnecting.
+func WithoutReconnect() Option {
+	return func(c *Client) error {
+		c.realtimeConfig().cfg.NoReconnect = true
+		return nil
+	}
+}
+
+// WithAuthTimeout bounds dialling plus authenticating one WebSocket
+// (default 10 s).
+func WithAuthTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("sdk: WithAuthTimeout: need a positive duration, got %v", d)
+		}
+		c.realtimeConfig().cfg.AuthTimeout = d
+		return nil
+	}
+}
+
+// WithMessagePack asks the server for MessagePack frames instead of JSON.
+func WithMessagePack() Option {
+	return func(c *Client) error {
+		c.realtimeConfig().cfg.Serialization = "msgpack"
+		return nil
+	}
+}
+
+// WithoutCompression asks the server not to gzip large frames.
+func WithoutCompression() Option {
+	return func(c *Client) error {
+		c.realtimeConfig().compressOff = true
+		return nil
+	}
+}
+
+// WithSubscriptionBuffer bounds the events each subscription holds for a
+// slow consumer (default 1024). When it is full the subscription is paused
+// on the server, ErrOverflow is delivered after the queued events, and the
+// subscription then resumes from the last queued event.
+func WithSubscriptionBuffer(n int) Option {
+	return func(c *Client) error {
+		if n < 2 {
+			return fmt.Errorf("sdk: WithSubscriptionBuffer: need at least 2, got %d", n)
+		}
+		c.realtimeConfig().cfg.QueueSize = n
+		return nil
+	}
+}
+
+// WithSendRate paces the messages the client sends on the WebSocket
+// (default 40/s with bursts of 20; KalamDB drops messages above 50/s per
+// connection).
+func WithSendRate(perSecond float64, burst int) Option {
+	return func(c *Client) error {
+		if perSecond <= 0 || burst < 1 {
+			return fmt.Errorf("sdk: WithSendRate: need a positive rate and burst, got %v and %d", perSecond, burst)
+		}
+		cfg := &c.realtimeConfig().cfg
+		cfg.SendRate, cfg.SendBurst = perSecond, burst
+		return nil
+	}
+}
+
+// Realtime errors.
+var (
+	// ErrOverflow: a subscription's consumer fell behind by the buffer size
+	// (WithSubscriptionBuffer). It is not fatal: keep reading; the
+	// subscription resumes from the last event delivered, with rows changed
+	// meanwhile arriving as InitialRows (Resumed).
+	ErrOverflow = errors.New("sdk: subscription buffer overflowed (consumer too slow); resuming from the last delivered event")
+	// ErrSubscriptionLimit: the server's subscription limit was reached
+	// (SUBSCRIPTION_LIMIT_EXCEEDED per user, or 100 per connection).
+	ErrSubscriptionLimit = errors.New("sdk: subscription limit reached")
+	// ErrSubscriptionClosed: the subscription was closed.
+	ErrSubscriptionClosed = errors.New("sdk: subscription closed")
+	// ErrConnectionLost: the WebSocket was lost and reconnecting was off or
+	// gave up.
+	ErrConnectionLost = errors.New("sdk: realtime connection lost")
+)
+
+// SubscriptionError is an error the server reported on the WebSocket.
+type SubscriptionError struct {
+	// SubscriptionID is the subscription's wire id, or the server's tag for
+	// connection-level errors ("rate_limit", "protocol").
+	SubscriptionID string
+	// Code is KalamDB's code (INVALID_SQL, NOT_FOUND, UNAUTHORIZED,
+	// SUBSCRIPTION_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, ...).
+	Code    string
+	Message string
+}
+
+func (e *SubscriptionError) Error() string {
+	return fmt.Sprintf("kalamdb subscription %s: %s: %s", e.SubscriptionID, e.Code, redactSecrets(e.Message))
+}
+
+// Is matches the sentinel errors, including the limits the server enforces.
+func (e *SubscriptionError) Is(target error) bool {
+	code := strings.ToUpper(e.Code)
+	switch target {
+	case ErrRateLimited:
+		return code == "RATE_LIMIT_EXCEEDED"
+	case ErrSubscriptionLimit:
+		return code == "SUBSCRIPTION_LIMIT_EXCEEDED" || (code == "UNSUPPORTED" && strings.Contains(e.Message, "Maximum subscriptions"))
+	case ErrPermissionDenied:
+		return code == "UNAUTHORIZED"
+	case ErrNotFound:
+		return code == "NOT_FOUND"
+	case ErrInvalidCredentials:
+		return code == "AUTH_REQUIRED"
+	}
+	return false
+}
+
+// translateErr maps the realtime package's errors onto the SDK's
+// sentinels, keeping the original chain.
+func translateErr(err error) error {
+	var se *realtime.ServerError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		serr := &SubscriptionError{SubscriptionID: se.SubscriptionID, Code: se.Code, Message: se.Message}
+		if err == error(se) {
+			return serr
+		}
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+se.Error()), serr)
+	case errors.Is(err, realtime.ErrClosed):
+		return ErrClosed
+	case errors.Is(err, realtime.ErrOverflow):
+		return ErrOverflow
+	case errors.Is(err, realtime.ErrSubscriptionClosed):
+		return ErrSubscriptionClosed
+	}
+	var tags []error
+	if errors.Is(err, realtime.ErrGaveUp) {
+		tags = append(tags, ErrConnectionLost)
+	}
+	if errors.Is(err, realtime.ErrAuth) {
+		tags = append(tags, ErrInvalidCredentials)
+	}
+	if len(tags) == 0 {
+		return err
+	}
+	return &taggedError{err: err, tags: tags}
+}
+
+// taggedError adds SDK sentinels to an error without changing its text.
+type taggedError struct {
+	err  error
+	tags []error
+}
+
+func (e *taggedError) Error() string   { return e.err.Error() }
+func (e *taggedError) Unwrap() []error { return append([]error{e.err}, e.tags...) }
+
+// rowDecoder turns the server's row objects into Rows sharing one schema
+// per subscription. Columns the ack schema does not list (_seq on projected
+// subscriptions, _commit_seq, ...) are added as they appear, copy-on-write,
+// so rows already handed out keep theirs.
+type rowDecoder struct {
+	res *StatementResult
+}
+
+// systemColumns are sent in rows but not always in the schema.
+var systemColumns = []wireField{
+	{Name: "_seq", DataType: json.RawMessage(`"BigInt"`)},
+	{Name: "_commit_seq", DataType: json.RawMessage(`"BigInt"`)},
+	{Name: "_deleted", DataType: json.RawMessage(`"Boolean"`)},
+}
+
+func (d *rowDecoder) setSchema(fields []realtime.Field) error {
+	wf := make([]wireField, 0, len(fields)+len(systemColumns))
+	seen := map[string]bool{}
+	for _, f := range fields {
+		wf = append(wf, wireField{Name: f.Name, DataType: f.DataType, Index: f.Index, Flags: f.Flags})
+		seen[strings.ToLower(f.Name)] = true
+	}
+	for _, f := range systemColumns {
+		if !seen[f.Name] {
+			f.Index = len(wf)
+			wf = append(wf, f)
+		}
+	}
+	res, err := newStatementResult(&wireResult{Schema: wf})
+	if err != nil {
+		return fmt.Errorf("sdk: subscription schema: %w", err)
+	}
+	d.res = res
+	return nil
+}
+
+func (d *rowDecoder) rows(raw []realtime.RawRow) []Row {
+	if len(raw) == 0 {
+		return nil
+	}
+	if d.res == nil {
+		d.setSchema(nil) // changes before any ack (cannot fail: fixed types)
+	}
+	out := make([]Row, len(raw))
+	for i, r := range raw {
+		out[i] = d.row(r)
+	}
+	return out
+}
+
+func (d *rowDecoder) row(r realtime.RawRow) Row {
+	for k := range r {
+		if d.res.ColumnIndex(k) < 0 {
+			d.addColumn(k)
+		}
+	}
+	cells := make([]json.RawMessage, len(d.res.Columns))
+	for k, v := range r {
+		cells[d.res.ColumnIndex(k)] = v
+	}
+	return Row{res: d.res, cells: cells}
+}
+
+func (d *rowDecoder) addColumn(name string) {
+	old := d.res
+	res := &StatementResult{Columns: append(old.Columns[:len(old.Columns):len(old.Columns)],
+		Column{Name: name, Index: len(old.Columns), Type: DataType{Kind: KindUnknown, Name: "Unknown"}}),
+		byName: make(map[string]int, len(old.byName)+1)}
+	for k, v := range old.byName {
+		res.byName[k] = v
+	}
+	res.byName[strings.ToLower(name)] = len(old.Columns)
+	d.res = res
+}
