@@ -3,10 +3,12 @@ module github.com/kalamstack/kalam-go
 go 1.26.0
 
 require (
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/ncruces/go-sqlite3 v0.37.0 // indirect
+	github.com/coder/websocket v1.8.15
+	github.com/ncruces/go-sqlite3 v0.37.0
+)
+
+require (
 	github.com/ncruces/go-sqlite3-wasm/v6 v6.5.35401 // indirect
 	github.com/ncruces/julianday v1.0.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )

@@ -262,8 +262,8 @@ func WithSubscriptionBuffer(n int) Option {
 }
 
 // WithSendRate paces the messages the client sends on the WebSocket
-// (default 40/s with bursts of 20; KalamDB drops messages above 50/s per
-// connection).
+// (default 30/s with bursts of 10, so at most 40 in any second; KalamDB
+// drops messages above 50/s per connection).
 func WithSendRate(perSecond float64, burst int) Option {
 	return func(c *Client) error {
 		if perSecond <= 0 || burst < 1 {

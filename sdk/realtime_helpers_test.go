@@ -174,3 +174,7 @@ func countKind(log []string, kind string) int {
 	}
 	return n
 }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

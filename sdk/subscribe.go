@@ -227,6 +227,9 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	if ended != nil {
 		return nil, ended
 	}
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	for {
 		d, err := s.sub.Next(ctx)
 		if err != nil {

@@ -24,6 +24,9 @@ type liveConn struct {
 	idle    chan struct{} // closed when out is empty and nothing is being written
 	writing bool
 	forgot  map[string]bool // stale wire ids already unsubscribed
+
+	repeatPending bool           // a repeat of unanswered requests is scheduled
+	aux           sync.WaitGroup // goroutines serve must wait for
 }
 
 func newLiveConn(c transport.Conn, proto string, cfg Config) *liveConn {
@@ -117,6 +120,17 @@ func (lc *liveConn) markIdle() {
 	case <-lc.idle:
 	default:
 		close(lc.idle)
+	}
+}
+
+// waitIdle waits until the queue has drained or the connection ended.
+func (lc *liveConn) waitIdle() {
+	lc.mu.Lock()
+	idle := lc.idle
+	lc.mu.Unlock()
+	select {
+	case <-idle:
+	case <-lc.ctx.Done():
 	}
 }
 

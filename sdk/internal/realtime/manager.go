@@ -38,8 +38,10 @@ type Config struct {
 	// NoReconnect turns automatic reconnection off.
 	NoReconnect bool
 
-	SendRate  float64 // messages per second, default 40 (server limit 50)
-	SendBurst int     // default 20
+	// SendRate and SendBurst pace outgoing messages: at most burst+rate in
+	// any second, 40 by default against the server's 50.
+	SendRate  float64 // messages per second, default 30
+	SendBurst int     // default 10
 
 	// QueueSize bounds each subscription's undelivered events (default 1024).
 	QueueSize int
@@ -67,10 +69,10 @@ func (c *Config) defaults() {
 		c.ReconnectMax = c.ReconnectMin
 	}
 	if c.SendRate <= 0 {
-		c.SendRate = 40
+		c.SendRate = 30
 	}
 	if c.SendBurst <= 0 {
-		c.SendBurst = 20
+		c.SendBurst = 10
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 1024
@@ -459,6 +461,7 @@ func (m *Manager) serve(lc *liveConn) error {
 	}
 	lc.conn.Close(code, text)
 	wg.Wait()
+	lc.aux.Wait()
 
 	m.mu.Lock()
 	m.conn = nil
@@ -548,18 +551,42 @@ func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
 	s.handle(lc, msg)
 }
 
-// rateLimited reacts to the server dropping a message: it sends slower and
-// repeats every request still unanswered (an unanswered subscribe is
-// re-issued under a new wire id, so a late reply to the old one is ignored).
+// rateLimited reacts to the server dropping a message: it sends slower
+// and, once the queue has drained and the server's one-second window has
+// passed, repeats every request still unanswered. A repeated subscribe gets
+// a new wire id, so a late reply to the original is recognised as stale
+// (and unsubscribed) rather than delivered twice.
 func (m *Manager) rateLimited(lc *liveConn, msg *ServerMessage) {
 	rate := lc.pacer.slowDown()
 	err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}
-	m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("%w; now sending at most %.0f messages/s and repeating unanswered requests", err, rate)})
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range m.subs {
-		s.repeatUnanswered(lc)
+	m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("the server dropped a message; now sending at most %.0f messages/s and repeating unanswered requests: %w", rate, err)})
+	lc.mu.Lock()
+	pending := lc.repeatPending
+	lc.repeatPending = true
+	lc.mu.Unlock()
+	if pending {
+		return
 	}
+	lc.aux.Add(1)
+	go func() {
+		defer lc.aux.Done()
+		lc.waitIdle()
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-lc.ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		lc.mu.Lock()
+		lc.repeatPending = false
+		lc.mu.Unlock()
+		for _, s := range m.subs {
+			s.repeatUnanswered(lc)
+		}
+	}()
 }
 
 // register adds a subscription and subscribes it now if connected (else on

@@ -192,6 +192,9 @@ func (s *Sub) repeatUnanswered(lc *liveConn) {
 	defer s.mu.Unlock()
 	switch s.phase {
 	case phaseAwaitAck:
+		// Not unsubscribed first: if the original was dropped there is
+		// nothing to end, and if it was not, its late ack is stale.
+		s.phase = phaseNew
 		s.sendSubscribeLocked(lc)
 	case phaseLoading:
 		if s.pageAsked > 0 && s.pageDeferred == nil {

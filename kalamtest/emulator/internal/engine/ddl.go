@@ -21,14 +21,15 @@ func (e *Engine) execCreateNamespace(st *stmt, s *session) (Result, *stmtErr) {
 		return Result{}, invalidSQL("Invalid CREATE NAMESPACE statement. Expected: CREATE NAMESPACE [IF NOT EXISTS] <name>")
 	}
 	name = strings.ToLower(name)
+	// Validation comes first and its error carries no KalamDbError prefix.
+	if err := validateName("namespace", name); err != nil {
+		return Result{}, execErr("%v", err)
+	}
 	if _, exists := e.cat.Namespaces[name]; exists {
 		if ifNot {
 			return Result{Message: fmt.Sprintf("Namespace '%s' already exists", name)}, nil
 		}
 		return Result{}, execErr("Already exists: Namespace '%s' already exists", name)
-	}
-	if err := validateName("namespace", name); err != nil {
-		return Result{}, execErr("Invalid operation: %v", err)
 	}
 	e.cat.Namespaces[name] = &nsInfo{Name: name, CreatedAt: e.opts.Now().UnixMilli()}
 	if err := e.saveCatalog(); err != nil {
@@ -239,6 +240,10 @@ func (e *Engine) createPhysical(t *tableInfo) error {
 		if err := e.conn.Exec(fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (_owner, %s)", quoteIdent(t.phys()+"$pk"), quoteIdent(t.phys()), quoteIdent(t.Columns[pk].Name))); err != nil {
 			return fmt.Errorf("create key index of %s: %w", t.id(), err)
 		}
+	}
+	// Incremental reads filter on _seq (WHERE _seq > X, from_seq_id).
+	if err := e.conn.Exec(fmt.Sprintf("CREATE INDEX %s ON %s (_seq)", quoteIdent(t.phys()+"$seq"), quoteIdent(t.phys()))); err != nil {
+		return fmt.Errorf("create _seq index of %s: %w", t.id(), err)
 	}
 	return e.createTriggers(t)
 }

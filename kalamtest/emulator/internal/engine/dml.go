@@ -149,19 +149,12 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 	}
 	// The values (VALUES list or SELECT) are evaluated by SQLite, then
 	// coerced to the column types in Go.
-	if c.done() {
-		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
+	switch c.peek().upper() {
+	case "VALUES", "SELECT", "WITH":
+	default:
+		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT, found: %s\")", c.peek().text)
 	}
-	sourceStart := 0
-	for i, tk := range st.toks {
-		if tk.kind == tkWord && (tk.upper() == "VALUES" || tk.upper() == "SELECT" || tk.upper() == "WITH") {
-			sourceStart = i
-			break
-		}
-	}
-	if sourceStart == 0 {
-		return Result{}, execErr("Execution error: SQL error: ParserError(\"Expected: VALUES or SELECT\")")
-	}
+	sourceStart := allIndexOfSig(st.toks, c.i)
 	src := st.toks[sourceStart:]
 	if strings.EqualFold(src[0].text, "VALUES") {
 		// SELECT * FROM (VALUES ...) keeps the translator's SELECT logic.
@@ -306,7 +299,7 @@ func allIndexOfSig(toks []token, sigIndex int) int {
 	return len(toks)
 }
 
-// matchRows selects rowid, the stored columns, _owner and extra expressions
+// matchRows selects rowid, the visible columns and extra expressions
 // of the target's rows in the writer's scope matching the WHERE text.
 func (e *Engine) matchRows(t *tableInfo, s *session, tableToks, whereToks []token, exprs [][]token) ([][]any, *stmtErr) {
 	var b []token

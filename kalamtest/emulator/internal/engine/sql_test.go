@@ -154,6 +154,7 @@ func TestErrors(t *testing.T) {
 		{"second statement fails", root, "SELECT 1; SELECT * FROM app.missing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Table not found", true},
 		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Access denied: Role 'User' cannot access table 'app.t'. Shared table access denied (access_level=Public)", false},
 		{"system table as user", alice, "SELECT * FROM system.users", nil, "PERMISSION_DENIED", 403, "System tables require 'dba' or 'system' role.", false},
+		{"reserved namespace", root, "CREATE NAMESPACE IF NOT EXISTS default", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Namespace 'default' is reserved and cannot be used", true},
 		{"write system table", root, "DELETE FROM system.users WHERE user_id = 'alice'", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: Cannot modify system table 'system.users'", false},
 		{"drop missing table", root, "DROP TABLE app.gone", nil, "SQL_EXECUTION_ERROR", 400, "Not found: Table 'gone' not found in namespace 'app'", true},
 		{"bad placeholder", root, "SELECT $0", nil, "SQL_EXECUTION_ERROR", 400, "Invalid placeholder", false},
@@ -236,7 +237,7 @@ func TestSubscribeOverHTTP(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	for sql, want := range map[string]string{
 		`SUBSCRIBE TO app.t WHERE id > 5 OPTIONS (last_rows=10)`: "SELECT * FROM app.t WHERE id > 5",
-		`SUBSCRIBE TO SELECT id FROM t`:                           "SELECT id FROM app.t",
+		`SUBSCRIBE TO SELECT id FROM t`:                          "SELECT id FROM app.t",
 	} {
 		res, err := e.Execute(Request{Identity: alice, SQL: sql, Namespace: "app"})
 		if err != nil {
@@ -250,5 +251,31 @@ func TestSubscribeOverHTTP(t *testing.T) {
 		if string(r.Rows[0][0]) != `"active"` || string(r.Rows[0][1]) != `"ws://localhost:8080/ws"` || r.Schema[2].Name != "subscription" {
 			t.Fatalf("%s: %s %s", sql, schemaJSON(t, r), rowsJSON(t, r))
 		}
+	}
+}
+
+// TestInsertForms: column lists, defaults, positional VALUES and
+// INSERT ... SELECT (sql-model §5.2).
+func TestInsertForms(t *testing.T) {
+	clock := newClock()
+	e := newTestEngine(t, Options{Now: clock.Now})
+	mustExec(t, e, root, `CREATE TABLE app.src (id INT PRIMARY KEY, "values" TEXT) WITH (TYPE='SHARED');
+		CREATE TABLE app.dst (id INT PRIMARY KEY, v TEXT DEFAULT 'none', who TEXT DEFAULT CURRENT_USER(), at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+			u TEXT DEFAULT UUID_V7(), n INT NOT NULL DEFAULT 7) WITH (TYPE='SHARED')`)
+	mustExec(t, e, root, `INSERT INTO app.src (id, "values") VALUES (1, 'a'), (2, 'b')`)
+	mustExec(t, e, root, `INSERT INTO app.src VALUES (3, 'c')`)
+	res := mustExec(t, e, root, `INSERT INTO app.dst (id, v) SELECT id, "values" FROM app.src WHERE id > 1`)[0]
+	if res.Message != "Inserted 2 row(s)" {
+		t.Fatalf("INSERT SELECT: %+v", res)
+	}
+	mustExec(t, e, root, `INSERT INTO app.dst (id) VALUES (10)`)
+	got := queryRowsJSON(t, e, root, `SELECT id, v, who, at, n FROM app.dst`)
+	at := clock.Now().UnixMicro()
+	if want := fmt.Sprintf(`[[2,"b","root",%d,7],[3,"c","root",%d,7],[10,"none","root",%d,7]]`, at, at, at); got != want {
+		t.Fatalf("rows %s, want %s", got, want)
+	}
+	var u string
+	if err := json.Unmarshal(mustExec(t, e, root, `SELECT u FROM app.dst WHERE id = 10`)[0].Rows[0][0], &u); err != nil || len(u) != 36 || u[14] != '7' {
+		t.Fatalf("UUID_V7 default %q (%v)", u, err)
 	}
 }

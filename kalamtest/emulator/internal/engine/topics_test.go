@@ -249,3 +249,29 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatal(orderErr)
 	}
 }
+
+// TestOnChangeReentrant: a callback may query the engine (as a live-query
+// layer re-reading rows would) without deadlocking it.
+func TestOnChangeReentrant(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.t (id INT PRIMARY KEY) WITH (TYPE='SHARED')`)
+	counts := make(chan string, 4)
+	cancel := e.OnChange(func(c Change) {
+		res, err := exec(e, root, `SELECT COUNT(*) FROM app.t`)
+		if err != nil {
+			counts <- err.Message
+			return
+		}
+		counts <- string(res[0].Rows[0][0])
+	})
+	defer cancel()
+	mustExec(t, e, root, `INSERT INTO app.t (id) VALUES (1)`)
+	select {
+	case got := <-counts:
+		if got != `"1"` {
+			t.Fatalf("callback query saw %s", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("callback did not finish within 5s (deadlock?)")
+	}
+}
