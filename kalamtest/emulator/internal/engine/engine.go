@@ -3,11 +3,13 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 const (
@@ -73,7 +75,7 @@ func New(opts Options) (*Engine, error) {
 	if path == "" {
 		path = ":memory:"
 	}
-	conn, err := sqlite3.Open(path)
+	conn, err := sqlite3.Open(databaseURI(path))
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
@@ -84,6 +86,16 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return e, nil
+}
+
+// databaseURI names the database for SQLite. Where the VFS cannot lock
+// files (wasip1, js) a file database is opened with nolock=1: the engine
+// holds its only connection, so no other connection of ours can race it.
+func databaseURI(path string) string {
+	if path == ":memory:" || vfs.SupportsFileLocking {
+		return path
+	}
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: "nolock=1"}).String()
 }
 
 func (e *Engine) init() error {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the GOOS=wasip1 tests under wazero (wasm/wazeroexec): the packages
+# that must work in WASI runtimes and need no sockets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o /tmp/kalam-wazeroexec ./wasm/wazeroexec
+GOOS=wasip1 GOARCH=wasm go test -count=1 -exec /tmp/kalam-wazeroexec \
+  ./transport/mock ./kalamtest/emulator/internal/engine "$@"
