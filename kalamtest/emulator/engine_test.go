@@ -60,6 +60,16 @@ func TestEngineRoundTrip(t *testing.T) {
 		t.Fatalf("row %v", row)
 	}
 
+	// http-api.md §6.3-§6.4: a batch whose DML results are folded away
+	// still answers in the buffered shape (no "error" key), even when a
+	// single row result is left.
+	r = e.sql(root, `{"sql":"DELETE FROM app.items WHERE id = 1; SELECT id FROM app.items"}`)
+	wantStatus(t, r, http.StatusOK)
+	wantKeys(t, r.json(t), "status", "results", "took")
+	if len(r.json(t)["results"].([]any)) != 1 {
+		t.Fatalf("batch results: %s", r.body)
+	}
+
 	// A user cannot drop tables: 403 PERMISSION_DENIED; an unknown table is
 	// 400 and redacted for non-admins.
 	wantStatus(t, e.sql(root, `{"sql":"CREATE USER 'bob' WITH PASSWORD 'BobPass123!' ROLE user"}`), http.StatusOK)

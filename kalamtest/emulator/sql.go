@@ -365,10 +365,10 @@ type queryResult struct {
 }
 
 // writeSQLSuccess sends results in one of the two real shapes (http-api.md
-// §6.4): a single row-returning result is streamed with "error":null and an
+// §6.4): the result of a single row-returning statement is streamed with "error":null and an
 // always-present schema; anything else is one buffered body without error.
 func writeSQLSuccess(w http.ResponseWriter, results []engine.Result, start time.Time) {
-	if len(results) == 1 && results[0].ReturnsRows {
+	if len(results) == 1 && results[0].Streamed {
 		streamRows(w, results[0], start)
 		return
 	}

@@ -34,7 +34,7 @@ var selectResult = engine.Result{
 		{Name: "price", DataType: json.RawMessage(`{"Decimal":{"precision":10,"scale":2}}`), Index: 2},
 	},
 	Rows:        rows(`["9007199254740993","a<b>&c","200.75"]`, `["2",null,"1.00"]`),
-	ReturnsRows: true, RowCount: 2, AsUser: "alice",
+	ReturnsRows: true, Streamed: true, RowCount: 2, AsUser: "alice",
 }
 
 // http-api.md §6.4 (shape 1): a single row-returning statement is streamed,
@@ -69,7 +69,7 @@ func TestSQLStreamedShape(t *testing.T) {
 
 	// Zero rows: schema still present, rows [].
 	e.db.exec = func(engine.Request) ([]engine.Result, *engine.Error) {
-		return []engine.Result{{ReturnsRows: true, AsUser: "alice"}}, nil
+		return []engine.Result{{ReturnsRows: true, Streamed: true, AsUser: "alice"}}, nil
 	}
 	r := e.sql(token, `{"sql":"SELECT * FROM app.empty"}`)
 	m := r.json(t)

@@ -64,9 +64,13 @@ type Result struct {
 	// even when Rows is empty: the HTTP layer then emits "rows" and, for a
 	// single-statement request, the streamed shape with "error":null.
 	ReturnsRows bool
-	RowCount    int
-	Message     string // "" when none
-	AsUser      string
+	// Streamed marks the only result of a single-statement request that
+	// returns rows: the one case the real server streams with "error":null
+	// (http-api.md §6.4). A batch that leaves one row result is not streamed.
+	Streamed bool
+	RowCount int
+	Message  string // "" when none
+	AsUser   string
 }
 
 // Error is a failed request as the SQL endpoint reports it.

@@ -208,6 +208,9 @@ func (e *Engine) Execute(req Request) ([]Result, *Error) {
 		return nil, fe
 	}
 	if len(stmts) == 1 {
+		if len(results) == 1 && results[0].ReturnsRows {
+			results[0].Streamed = true
+		}
 		return results, nil
 	}
 	// Batches move DML results into summaries at the end (§6.3).
