@@ -29,7 +29,7 @@ func rows(cells ...string) [][]json.RawMessage {
 
 var selectResult = engine.Result{
 	Schema: []engine.Column{
-		{Name: "id", DataType: json.RawMessage(`"BigInt"`), Index: 0, Flags: []string{"nn", "pk", "uq"}},
+		{Name: "id", DataType: json.RawMessage(`"BigInt"`), Index: 0, Flags: []string{"pk", "nn", "uq"}},
 		{Name: "name", DataType: json.RawMessage(`"Text"`), Index: 1},
 		{Name: "price", DataType: json.RawMessage(`{"Decimal":{"precision":10,"scale":2}}`), Index: 2},
 	},
@@ -61,7 +61,7 @@ func TestSQLStreamedShape(t *testing.T) {
 	if _, err := body.ReadFrom(resp.Body); err != nil {
 		t.Fatal(err)
 	}
-	want := regexp.MustCompile(`^` + regexp.QuoteMeta(`{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["nn","pk","uq"]},{"name":"name","data_type":"Text","index":1},{"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":2}],"rows":[["9007199254740993","a<b>&c","200.75"],["2",null,"1.00"]],"row_count":2,"as_user":"alice"}],"took":`) +
+	want := regexp.MustCompile(`^` + regexp.QuoteMeta(`{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"name","data_type":"Text","index":1},{"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":2}],"rows":[["9007199254740993","a<b>&c","200.75"],["2",null,"1.00"]],"row_count":2,"as_user":"alice"}],"took":`) +
 		`(0|[1-9]\d*)(\.\d{1,3})?` + regexp.QuoteMeta(`,"error":null}`) + `$`)
 	if !want.Match(body.Bytes()) {
 		t.Fatalf("streamed body:\n%s", body.Bytes())

@@ -50,7 +50,8 @@ type Column struct {
 	// "BigInt", or {"Decimal":{"precision":10,"scale":2}}, {"Embedding":384}.
 	DataType json.RawMessage `json:"data_type"`
 	Index    int             `json:"index"`
-	// Flags is sorted, from "nn", "pk", "uq"; nil when none.
+	// Flags in the real server's order ("pk", "nn", "uq": its enum order,
+	// not alphabetical); nil when none.
 	Flags []string `json:"flags,omitempty"`
 }
 

@@ -42,11 +42,13 @@ type column struct {
 	Default *colDefault `json:"default,omitempty"`
 }
 
-// flags is the sorted schema flag list (http-api §6.4).
+// flags is the schema flag list in the real order: FieldFlags is a
+// BTreeSet of an enum declared PrimaryKey, NonNull, Unique, so it
+// serializes as pk, nn, uq (kalamdb-commons models/schemas/field_flag.rs).
 func (c column) flags() []string {
 	switch {
 	case c.PK:
-		return []string{"nn", "pk", "uq"}
+		return []string{"pk", "nn", "uq"}
 	case c.NotNull:
 		return []string{"nn"}
 	}

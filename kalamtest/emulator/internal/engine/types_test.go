@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -192,5 +193,18 @@ func TestNoHTMLEscaping(t *testing.T) {
 	// Checked on the raw cell: json.Marshal of the rows would escape again.
 	if got := string(mustExec(t, e, root, `SELECT s FROM app.h`)[0].Rows[0][0]); got != `"<a&b>"` {
 		t.Fatalf("cell %s", got)
+	}
+}
+
+// http-api.md §6.4: schema flags come in the real server's order, the
+// FieldFlag enum's (pk, nn, uq), not alphabetically.
+func TestSchemaFlagOrder(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.f (id BIGINT PRIMARY KEY, name TEXT NOT NULL, note TEXT) WITH (TYPE='SHARED')`)
+	res := mustExec(t, e, root, `SELECT id, name, note FROM app.f`)
+	got := [][]string{res[0].Schema[0].Flags, res[0].Schema[1].Flags, res[0].Schema[2].Flags}
+	want := [][]string{{"pk", "nn", "uq"}, {"nn"}, nil}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("flags %q, want %q", got, want)
 	}
 }
