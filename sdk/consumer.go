@@ -178,7 +178,10 @@ func checkName(field, v string) error {
 // The server keeps an in-memory claim cursor per group: records delivered
 // but not committed go to no other consumer of the group until the server's
 // visibility timeout (60 s by default) expires, after which they are
-// redelivered.
+// redelivered. Commits are group-wide and cover every offset up to the one
+// committed, so run one consumer per group and partition at a time: a
+// second live consumer's commit would also cover records the first one is
+// still processing.
 type Consumer struct {
 	client *Client
 	cfg    ConsumerConfig
@@ -266,14 +269,14 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		if len(recs) > 0 {
 			return recs, nil
 		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return []Record{}, nil
+		}
 		if progressed {
 			// Only redeliveries of records this consumer already has: the
 			// server moved on, so ask again at once.
 			continue
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return []Record{}, nil
 		}
 		if err := k.sleep(ctx, min(jitterHalf(idle), left)); err != nil {
 			return nil, err
@@ -317,14 +320,14 @@ func jitterHalf(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// retryWait is the official client's backoff: first·2^attempt, capped,
-// times a random factor in [0.8, 1.2).
+// retryWait is the official client's backoff, first·2^attempt times a
+// random factor in [0.8, 1.2), but never above retryWaitMax.
 func retryWait(first time.Duration, attempt int) time.Duration {
 	d := first << min(attempt, 10)
 	if d <= 0 || d > retryWaitMax {
 		d = retryWaitMax
 	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return min(time.Duration(float64(d)*(0.8+0.4*rand.Float64())), retryWaitMax)
 }
 
 // transient reports whether a consume or ack failure may pass by itself.
@@ -389,6 +392,12 @@ func (k *Consumer) fetch(ctx context.Context, deadline time.Time) (recs []Record
 		r := &resp.records[i]
 		if k.started && r.Offset < k.position {
 			continue
+		}
+		if k.started && len(recs) == 0 && r.Offset > k.position {
+			// Acks are group-wide and "up to", so a commit past this gap
+			// also covers records this consumer never saw.
+			k.client.log.Warn("kalamdb consumer: the server skipped offsets; they are claimed by another consumer of the group (run one per group and partition), committed by it, or were in a lost reply, and return after the server's visibility timeout if uncommitted",
+				"topic", k.cfg.Topic, "group", k.cfg.Group, "partition", k.cfg.Partition, "from", k.position, "to", r.Offset-1)
 		}
 		recs = append(recs, *r)
 		k.pending = append(k.pending, r.Offset)

@@ -100,6 +100,9 @@ func (c *Client) wsToken(ctx context.Context, reconnect, rejected bool) (string,
 // Connect opens the shared WebSocket now instead of on the first Subscribe,
 // and waits until it is authenticated. Calling it again is harmless.
 func (c *Client) Connect(ctx context.Context) error {
+	if c.auth.modes == 0 {
+		return errNoRealtimeCredentials
+	}
 	m, err := c.manager()
 	if err != nil {
 		return err
@@ -274,6 +277,9 @@ func WithSendRate(perSecond float64, burst int) Option {
 		return nil
 	}
 }
+
+// errNoRealtimeCredentials: KalamDB has no anonymous WebSocket sessions.
+var errNoRealtimeCredentials = fmt.Errorf("%w: realtime subscriptions need credentials (WithBasicAuth, WithToken or WithAuthProvider)", ErrInvalidCredentials)
 
 // Realtime errors.
 var (

@@ -1,3 +1,5 @@
+//go:build !js
+
 package sdk_test
 
 import (
@@ -177,4 +179,12 @@ func countKind(log []string, kind string) int {
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%02d", prefix, i)
+	}
+	return out
 }

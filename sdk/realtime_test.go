@@ -1,8 +1,11 @@
+//go:build !js
+
 package sdk_test
 
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
+	"github.com/kalamstack/kalam-go/transport/mock"
 )
 
 func TestSubscribeSnapshotPagesThenLiveChanges(t *testing.T) {
@@ -346,4 +350,36 @@ func TestRejectedHeaderTokenIsReportedAsInvalidCredentials(t *testing.T) {
 	err := c.Connect(waitCtx(t))
 	require.ErrorIs(t, err, sdk.ErrInvalidCredentials)
 	require.ErrorIs(t, err, sdk.ErrTokenExpired, "a static token cannot be renewed, and the error says so")
+}
+
+// A token that expired while the WebSocket was open is refused at the
+// reconnect (HTTP 401 on the upgrade); the client renews it and goes on.
+func TestExpiredTokenIsRenewedOnReconnect(t *testing.T) {
+	f := newFake(t)
+	srv := fakews.New()
+	srv.TokenOK = func(tok string) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return tok == f.validToken
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/ws", srv)
+	mux.Handle("/", f)
+	seed(srv, "app.t", "r", 1)
+	c, err := sdk.New("http://kalam.test", sdk.WithTransport(mock.New(mux)), basic(),
+		sdk.WithReconnect(5*time.Millisecond, 40*time.Millisecond, 0))
+	require.NoError(t, err)
+	defer c.Close()
+	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.t")
+	require.NoError(t, err)
+	s := newSeen(t)
+	s.read(sub, s.has("r-00"))
+	f.expire()
+	srv.CutAll()
+	srv.Insert("app.t", "after-renewal", nil)
+	s.read(sub, s.has("after-renewal"))
+	toks := srv.Tokens()
+	require.Equal(t, 2, len(toks), fmt.Sprint(toks))
+	require.True(t, toks[0] != toks[1], "the second connection used a renewed token")
+	require.Equal(t, int32(1), f.refreshes.Load())
 }

@@ -113,6 +113,9 @@ func buildSubscribeConfig(liveRows bool, opts []SubscribeOption) (*subscribeConf
 	return cfg, nil
 }
 
+// maxSubscribeSQL leaves room for the subscribe envelope within 64 KiB.
+const maxSubscribeSQL = 63 << 10
+
 // Event is one subscription event: *Ack, *InitialRows, *Insert, *Update or
 // *Delete.
 type Event interface{ isEvent() }
@@ -167,6 +170,8 @@ type Subscription struct {
 	mu      sync.Mutex
 	ended   error
 	columns []Column
+	seen    int64 // highest _seq returned by Next
+	hasSeen bool
 }
 
 // Subscribe starts a live query and waits for the server's acknowledgement.
@@ -185,6 +190,14 @@ func (c *Client) subscribe(ctx context.Context, sql string, cfg *subscribeConfig
 	if strings.TrimSpace(sql) == "" {
 		return nil, errors.New("sdk: Subscribe: SQL is empty")
 	}
+	if len(sql) > maxSubscribeSQL {
+		// The server's WebSocket codec ends the connection on a frame over
+		// 64 KiB, and resubscribing after the reconnect would do it again.
+		return nil, fmt.Errorf("sdk: Subscribe: the SQL is %d bytes; KalamDB drops WebSocket messages over 64 KiB (limit here %d)", len(sql), maxSubscribeSQL)
+	}
+	if c.auth.modes == 0 {
+		return nil, errNoRealtimeCredentials
+	}
 	m, err := c.manager()
 	if err != nil {
 		return nil, err
@@ -201,15 +214,24 @@ func (c *Client) subscribe(ctx context.Context, sql string, cfg *subscribeConfig
 		}
 		return nil, fmt.Errorf("sdk: subscribing: %w", translateErr(err))
 	}
-	return &Subscription{sub: rs, name: rs.ID()}, nil
+	sub := &Subscription{sub: rs, name: rs.ID()}
+	if f := cfg.rt.From; f != nil {
+		sub.seen, sub.hasSeen = *f, true
+	}
+	return sub, nil
 }
 
 // ID returns the subscription's id on the wire when it was created.
 func (s *Subscription) ID() string { return s.name }
 
-// Checkpoint returns the highest _seq delivered to this subscription's
-// queue; a later Subscribe with FromSeq(checkpoint) continues after it.
-func (s *Subscription) Checkpoint() (int64, bool) { return s.sub.Checkpoint() }
+// Checkpoint returns the highest _seq among the rows Next has returned
+// (or the FromSeq given); a later Subscribe with FromSeq(checkpoint)
+// continues exactly after what the application has seen.
+func (s *Subscription) Checkpoint() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen, s.hasSeen
+}
 
 // Columns returns the schema from the latest Ack read.
 func (s *Subscription) Columns() []Column {
@@ -245,6 +267,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			return nil, err
 		}
 		if ev, err := s.convert(d); ev != nil || err != nil {
+			s.advance(d.Msg)
 			return ev, err
 		}
 	}
@@ -293,6 +316,19 @@ func (s *Subscription) convert(d realtime.Delivery) (Event, error) {
 		}
 	}
 	return nil, fmt.Errorf("sdk: unexpected %q message for subscription %s", msg.Type, s.name)
+}
+
+// advance moves the checkpoint past the rows of msg.
+func (s *Subscription) advance(msg *realtime.ServerMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rows := range [][]realtime.RawRow{msg.Rows, msg.OldValues} {
+		for _, r := range rows {
+			if seq, ok := r.Seq(); ok && (!s.hasSeen || seq > s.seen) {
+				s.seen, s.hasSeen = seq, true
+			}
+		}
+	}
 }
 
 func containsFold(list []string, s string) bool {

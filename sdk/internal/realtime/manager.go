@@ -537,12 +537,15 @@ func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
 			return
 		}
 	}
+	// m.mu is held while the message is applied: the subscription may
+	// change its wire id (resync, overflow), and m.wire is guarded by m.mu.
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	s := m.wire[msg.SubscriptionID]
-	m.mu.Unlock()
 	if s == nil {
 		// A subscription this client no longer wants (closed, replaced,
 		// or a lost unsubscribe): tell the server once more.
+		m.cfg.Log.Debug("kalamdb websocket message for a subscription no longer wanted", "type", msg.Type, "subscription", msg.SubscriptionID, "code", msg.Code)
 		if msg.Type != TypeError {
 			lc.unsubscribe(msg.SubscriptionID)
 		}
@@ -605,6 +608,7 @@ func (m *Manager) register(s *Sub) error {
 	return nil
 }
 
+// setWire moves s from wire id old to id; m.mu must be held.
 func (m *Manager) setWire(s *Sub, old, id string) {
 	if old != "" && m.wire[old] == s {
 		delete(m.wire, old)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // SubOptions are what the application asked for.
@@ -77,6 +78,7 @@ type Sub struct {
 	pageDeferred  *BatchControl
 	resumed       bool
 	acked         bool
+	limitRetries  int
 	ackWait       chan error // receives the first ack (nil) or rejection
 
 	queue  []Delivery
@@ -186,6 +188,25 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 	}
 }
 
+// maxLimitRetries bounds resubscribes refused for the subscription limit.
+const maxLimitRetries = 5
+
+// retryLater resubscribes after d if lc is still the connection and the
+// subscription still waits for its ack.
+func (s *Sub) retryLater(lc *liveConn, d time.Duration) {
+	time.AfterFunc(d, func() {
+		s.m.mu.Lock()
+		defer s.m.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.m.conn != lc || s.lc != lc || s.phase != phaseAwaitAck || lc.ctx.Err() != nil {
+			return
+		}
+		s.phase = phaseNew // the refused subscribe left nothing to unsubscribe
+		s.sendSubscribeLocked(lc)
+	})
+}
+
 // repeatUnanswered re-issues a request the server may have dropped.
 func (s *Sub) repeatUnanswered(lc *liveConn) {
 	s.mu.Lock()
@@ -223,6 +244,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 	}
 	switch msg.Type {
 	case TypeAck:
+		s.limitRetries = 0
 		if s.liveOnly {
 			s.phase = phaseLive
 		} else {
@@ -237,8 +259,13 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		if s.phase != phaseLoading {
 			return // a repeated reply to a next_batch sent twice
 		}
+		had := len(msg.Rows)
 		msg.Rows = s.dropSeen(msg.Rows)
 		bc := msg.BatchControl
+		if had > 0 && len(msg.Rows) == 0 && !bc.Ready() {
+			s.askPageLocked(lc, bc) // a repeated page: nothing new to deliver
+			return
+		}
 		if !s.pushLocked(lc, Delivery{Msg: msg, Resumed: s.resumed}) {
 			return
 		}
@@ -288,7 +315,17 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 			s.sendSubscribeLocked(lc) // resume the snapshot from the checkpoint
 			return
 		}
+		if msg.Code == "SUBSCRIPTION_LIMIT_EXCEEDED" && s.limitRetries < maxLimitRetries {
+			// A resubscribe after a reconnect can meet the server still
+			// counting the lost connection's subscriptions (it notices a
+			// dead link only after its heartbeat timeout): retry a while.
+			s.limitRetries++
+			s.retryLater(lc, time.Duration(s.limitRetries)*time.Second)
+			return
+		}
 		s.failLocked(err)
+	default:
+		s.m.cfg.Log.Debug("kalamdb websocket message of an unknown type ignored", "type", msg.Type, "subscription", msg.SubscriptionID)
 	}
 }
 

@@ -31,6 +31,8 @@ const BaseSeq = int64(300000000000000001)
 type Server struct {
 	// Token is the only JWT accepted ("" accepts any non-empty token).
 	Token string
+	// TokenOK, when set, decides instead of Token.
+	TokenOK func(string) bool
 	// RateLimit drops client text messages above this many per second per
 	// connection (0: no limit), as the server does.
 	RateLimit int
@@ -39,6 +41,9 @@ type Server struct {
 	// Msgpack answers ack/batch/change frames in MessagePack when the
 	// client asks for it.
 	Msgpack bool
+	// NoFlowControl sends changes at once even while a snapshot loads (the
+	// real server holds them; this checks the client's own bound).
+	NoFlowControl bool
 	// OnMessage sees every client message (after auth), before it is
 	// handled; returning false drops it silently.
 	OnMessage func(conn int, msg map[string]any) bool
@@ -164,6 +169,15 @@ func (s *Server) CutAll() int {
 	return n
 }
 
+// Inject sends a raw text frame on every open connection.
+func (s *Server) Inject(frame string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		s.writeLocked(context.Background(), c, append([]byte{'t'}, frame...))
+	}
+}
+
 // Conns returns the number of open connections.
 func (s *Server) Conns() int {
 	s.mu.Lock()
@@ -275,6 +289,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tokenOK(t string) bool {
+	if s.TokenOK != nil {
+		return s.TokenOK(t)
+	}
 	return t != "" && (s.Token == "" || t == s.Token)
 }
 
@@ -389,7 +406,7 @@ func (s *Server) subscribeLocked(ctx context.Context, c *conn, id, sql string, r
 		sb.liveOnly = true
 		s.sendLocked(ctx, c, map[string]any{"type": "subscription_ack", "subscription_id": id, "total_rows": 0,
 			"batch_control": map[string]any{"batch_num": 0, "has_more": false, "status": "ready", "last_seq_id": nil, "snapshot_end_seq": nil},
-			"schema": schema}, true)
+			"schema":        schema}, true)
 		return
 	}
 	if v, ok := num(opts["batch_size"]); ok {
@@ -487,7 +504,7 @@ func (s *Server) notifyLocked(tbl, kind string, rows, old []map[string]any, seq 
 			}
 			msg["subscription_id"] = id
 			frame := s.encode(c, msg, true)
-			if sb.loading {
+			if sb.loading && !s.NoFlowControl {
 				if seq > sb.boundary {
 					sb.buffered = append(sb.buffered, frame)
 				}

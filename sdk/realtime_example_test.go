@@ -1,0 +1,92 @@
+//go:build !js
+
+package sdk_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
+	"github.com/kalamstack/kalam-go/transport/mock"
+)
+
+// exampleServer stands in for KalamDB: a real program passes only the
+// server URL and credentials to sdk.New.
+func exampleServer() (*fakews.Server, sdk.Option) {
+	srv := fakews.New()
+	return srv, sdk.WithTransport(mock.New(srv))
+}
+
+func ExampleClient_Subscribe() {
+	srv, tr := exampleServer()
+	srv.Insert("app.messages", "m1", map[string]any{"body": "hello"})
+	client, err := sdk.New("http://localhost:8080", tr, sdk.WithToken("<jwt>"))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+
+	sub, err := client.Subscribe(ctx, "SELECT * FROM app.messages", sdk.BatchSize(500))
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	for ev, err := range sub.Events(ctx) {
+		if err != nil {
+			panic(err) // ErrOverflow is the only error after which Events goes on
+		}
+		switch e := ev.(type) {
+		case *sdk.Ack:
+			fmt.Println("columns:", len(e.Columns))
+		case *sdk.InitialRows:
+			for _, row := range e.Rows {
+				body, _ := row.String("body")
+				fmt.Println("snapshot:", body)
+			}
+			if e.Ready {
+				srv.Insert("app.messages", "m2", map[string]any{"body": "world"})
+			}
+		case *sdk.Insert:
+			body, _ := e.Rows[0].String("body")
+			fmt.Println("inserted:", body)
+			sub.Close() // ends the loop
+		}
+	}
+	// Output:
+	// columns: 5
+	// snapshot: hello
+	// inserted: world
+}
+
+func ExampleClient_LiveRows() {
+	srv, tr := exampleServer()
+	srv.Insert("app.todos", "t1", map[string]any{"body": "write docs"})
+	client, err := sdk.New("http://localhost:8080", tr, sdk.WithToken("<jwt>"))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+
+	live, err := client.LiveRows(ctx, "SELECT * FROM app.todos", sdk.Limit(100))
+	if err != nil {
+		panic(err)
+	}
+	defer live.Close()
+	for rows, err := range live.Updates(ctx) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(len(rows), "todos")
+		if len(rows) == 1 {
+			srv.Insert("app.todos", "t2", map[string]any{"body": "ship"})
+		} else {
+			live.Close()
+		}
+	}
+	// Output:
+	// 1 todos
+	// 2 todos
+}
