@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the GOOS=wasip1 tests under wazero (wasm/wazeroexec): the packages
-# that must work in WASI runtimes and need no sockets.
+# that must work in WASI runtimes (sockets are in-memory: transport/mock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o /tmp/kalam-wazeroexec ./wasm/wazeroexec
 GOOS=wasip1 GOARCH=wasm go test -count=1 -exec /tmp/kalam-wazeroexec \
-  ./transport/mock ./kalamtest/emulator/internal/engine "$@"
+  ./transport/mock ./kalamtest/emulator/internal/engine ./sdk/... "$@"
