@@ -16,7 +16,8 @@ import (
 // Proxy is a fault-injecting TCP proxy for network-fault tests: it listens
 // on 127.0.0.1 and forwards every connection to a target, and it can cut
 // all connections, blackhole them (keep them open but forward nothing),
-// add latency, and refuse new connections. Point a client at URL.
+// add latency, stall every n-th chunk, and refuse new connections. Point a
+// client at URL.
 type Proxy struct {
 	// URL is the proxy's base URL, with the target URL's scheme and path.
 	URL string
@@ -31,6 +32,9 @@ type Proxy struct {
 	conns     map[*proxyConn]struct{}
 	refuse    bool
 	latency   time.Duration
+	stallN    int           // stall every stallN-th chunk (0: never)
+	stallFor  time.Duration // how long each stalled chunk waits
+	chunks    int           // chunks forwarded since SetChunkStall
 	blackhole chan struct{} // non-nil while blackholed; closed on restore
 	closed    bool
 	accepted  int
@@ -169,10 +173,17 @@ func (p *Proxy) waitOpen() bool {
 	}
 }
 
-// delay waits the configured latency; false when the proxy closed.
+// delay waits the configured latency, plus the stall when this chunk is
+// a stalled one; false when the proxy closed.
 func (p *Proxy) delay() bool {
 	p.mu.Lock()
 	d := p.latency
+	if p.stallN > 0 {
+		p.chunks++
+		if p.chunks%p.stallN == 0 {
+			d += p.stallFor
+		}
+	}
 	p.mu.Unlock()
 	if d <= 0 {
 		return true
@@ -223,6 +234,18 @@ func (p *Proxy) SetLatency(d time.Duration) {
 	p.mu.Lock()
 	p.latency = d
 	p.mu.Unlock()
+}
+
+// SetChunkStall holds every n-th chunk forwarded (counted over all
+// connections and both directions) for d on top of any latency; n <= 0 or
+// d <= 0 removes it. Chunks already waiting finish their wait.
+func (p *Proxy) SetChunkStall(n int, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n <= 0 || d <= 0 {
+		n, d = 0, 0
+	}
+	p.stallN, p.stallFor, p.chunks = n, d, 0
 }
 
 // Refuse makes the proxy reset new connections (a server that is down)

@@ -140,3 +140,41 @@ func TestProxyLatencyAndRefuse(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func TestProxyChunkStall(t *testing.T) {
+	p := kalamtest.NewProxy(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	// Every 2nd chunk stalls: of the two hops of one round trip, exactly
+	// one is held.
+	p.SetChunkStall(2, 60*time.Millisecond)
+	start := time.Now()
+	if got, err := roundTrip(t, c, r, "stalled"); err != nil || got != "stalled\n" {
+		t.Fatalf("with a stall: %q, %v", got, err)
+	}
+	if d := time.Since(start); d < 60*time.Millisecond {
+		t.Fatalf("round trip took %v; one of its two chunks stalls 60 ms", d)
+	}
+	// A short read deadline proves the stall is real: the echo is held
+	// past it, then arrives.
+	p.SetChunkStall(1, 300*time.Millisecond)
+	c.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	c.Write([]byte("held\n"))
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("a stalled chunk crossed at once")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("stalled read ended with %v, want a timeout", err)
+	}
+	p.SetChunkStall(0, 0)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "held\n" {
+		t.Fatalf("after the stall: %q, %v", got, err)
+	}
+	if got, err := roundTrip(t, c, r, "free"); err != nil || got != "free\n" {
+		t.Fatalf("after clearing: %q, %v", got, err)
+	}
+}

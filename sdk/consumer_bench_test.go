@@ -25,20 +25,23 @@ func BenchmarkConsumerThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	group := 0 // every iteration reads as a new group; -count reruns sub-benchmarks on this server
 	for _, batch := range []int{100, 500} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			b.ReportAllocs()
 			ctx := context.Background()
-			group := 0
 			for b.Loop() {
 				group++
 				k, err := c.Consumer(sdk.ConsumerConfig{Group: fmt.Sprintf("bench-%d-%d", batch, group), Topic: ordersTopic,
-					AutoOffsetReset: sdk.Earliest, ManualCommit: true, MaxPollRecords: batch})
+					AutoOffsetReset: sdk.Earliest, ManualCommit: true, MaxPollRecords: batch, PollTimeout: 2 * time.Second})
 				if err != nil {
 					b.Fatal(err)
 				}
 				got := 0
-				for got < benchRecords {
+				for polls := 0; got < benchRecords; polls++ {
+					if polls > 2*benchRecords/batch+2 {
+						b.Fatalf("%d polls read only %d of %d records", polls, got, benchRecords)
+					}
 					recs, err := k.Poll(ctx)
 					if err != nil {
 						b.Fatal(err)

@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -74,4 +75,25 @@ func FuzzConsumeReply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeConsume decodes a consume reply of 100 messages (the
+// client's share of a poll, without the network and the server).
+func BenchmarkDecodeConsume(b *testing.B) {
+	var msgs []string
+	for o := 0; o < 100; o++ {
+		p := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, `{"id":"%d","item":"item-%d","total":"%d","_seq":"245700000000%d","_commit_seq":"17","_deleted":false,"_table":"shop:orders"}`, o, o, o*1000000007, o))
+		msgs = append(msgs, fmt.Sprintf(`{"topic_id":"shop.orders","partition_id":0,"offset":%d,"payload":%q,"key":"%d","timestamp_ms":1700000000123,"op":"Insert"}`, o, p, o))
+	}
+	body := []byte(fmt.Sprintf(`{"messages":[%s],"next_offset":100,"has_more":true}`, strings.Join(msgs, ",")))
+	k := &Consumer{cfg: ConsumerConfig{Topic: "shop.orders", Group: "g"}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := k.decodeConsume(200, "application/json", body)
+		if err != nil || len(res.records) != 100 {
+			b.Fatalf("%d records, %v", len(res.records), err)
+		}
+	}
+	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "records/s")
 }

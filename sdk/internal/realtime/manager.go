@@ -455,11 +455,18 @@ func (m *Manager) serve(lc *liveConn) error {
 
 	<-ctx.Done()
 	reason := context.Cause(ctx)
-	code, text := transport.StatusNormalClosure, ""
 	if errors.Is(reason, ErrDeadLink) {
-		code, text = transport.StatusGoingAway, "no pong"
+		// A close handshake over a dead link waits for a reply that will
+		// not come (coder/websocket: 5 s), which would hold back the
+		// reconnect; close it aside. The loops below end on ctx alone.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			lc.conn.Close(transport.StatusGoingAway, "no pong")
+		}()
+	} else {
+		lc.conn.Close(transport.StatusNormalClosure, "")
 	}
-	lc.conn.Close(code, text)
 	wg.Wait()
 	lc.aux.Wait()
 
