@@ -1,5 +1,7 @@
 // Package sdk is the Go client for KalamDB: SQL over HTTP with typed
-// results, authentication, FILE uploads and downloads, and health checks.
+// results, authentication, FILE uploads and downloads, realtime
+// subscriptions and live rows over one shared WebSocket, topic consumers,
+// and health checks.
 // It talks to the server only through the transport interfaces, so the same
 // code runs natively (net/http), in browsers (GOOS=js, fetch) and in WASI.
 //
@@ -93,4 +95,27 @@
 // SDKs build a wrong URL) and checks size and SHA-256 at the end of the
 // stream. Note the server's limits: 25 MiB per file and, by default, 10 MiB
 // per request body.
+//
+// # Subscriptions and live rows
+//
+//	sub, err := client.Subscribe(ctx, "SELECT * FROM app.messages", sdk.BatchSize(500))
+//	for ev, err := range sub.Events(ctx) { switch e := ev.(type) { case *sdk.Insert: ... } }
+//
+// All subscriptions share one WebSocket, opened lazily (or by Connect) and
+// authenticated with the client's current token. The client fetches every
+// snapshot batch itself, delivers changes made meanwhile after the snapshot,
+// and after a lost connection resumes each subscription from the last _seq
+// it queued, so no row is lost or repeated. Each subscription's buffer is
+// bounded (WithSubscriptionBuffer): a consumer that falls behind gets
+// ErrOverflow and a resync, never a silent drop. LiveRows keeps the result
+// set materialised by primary key and emits whole snapshots.
+//
+// # Topic consumers
+//
+//	c, err := client.Consumer(sdk.ConsumerConfig{Group: "billing-worker", Topic: "orders.events"})
+//	recs, err := c.Poll(ctx); c.MarkProcessed(recs[0]); res, err := c.Commit(ctx)
+//
+// Poll waits up to PollTimeout for records with a backoff (the server
+// answers at once even when empty); commits cover only the highest
+// contiguous processed offset; Run drives a handler at-least-once.
 package sdk

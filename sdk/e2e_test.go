@@ -2,8 +2,8 @@ package sdk_test
 
 // End-to-end tests against the emulator over the native transport. The
 // TestSeed* tests are the Go twins of the examples on the official Rust SDK
-// page (kalamdb/rust-sdk-page.md); subscriptions, live rows and the topic
-// consumer come with later issues.
+// page (kalamdb/rust-sdk-page.md); the realtime and consumer twins are in
+// seed_realtime_e2e_test.go and consumer_e2e_test.go.
 
 import (
 	"bytes"
