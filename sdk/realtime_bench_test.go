@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
 	"github.com/kalamstack/kalam-go/transport/mock"
@@ -99,40 +100,81 @@ func BenchmarkChangeEventsOneConnection(b *testing.B) {
 // BenchmarkIdleSubscriptionHeap: client heap held per idle subscription
 // (the scripted server keeps no per-subscription state).
 func BenchmarkIdleSubscriptionHeap(b *testing.B) {
-	const subs = 500
-	for range b.N {
-		b.StopTimer()
-		c, err := sdk.New("http://kalam.bench", sdk.WithTransport(mock.New(&blastServer{})), sdk.WithToken("t"),
-			sdk.WithSendRate(1e6, 1e6))
+	// 100 is the real server's per-connection cap; 10,000 shows the cost
+	// stays flat far beyond it.
+	for _, subs := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				c, err := sdk.New("http://kalam.bench", sdk.WithTransport(mock.New(&blastServer{})), sdk.WithToken("t"),
+					sdk.WithSendRate(1e6, 1e6))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(idleSubscriptionHeap(b, c, subs), "heap-B/sub")
+				c.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkIdleSubscriptionHeapEmulator is the same against the emulator
+// (its WebSocket limits lifted) through the in-memory transport; the
+// figure includes the emulator's own per-subscription state, since both
+// live in this process.
+func BenchmarkIdleSubscriptionHeapEmulator(b *testing.B) {
+	for _, subs := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				emu, err := emulator.New(emulator.Options{RootPassword: "BenchRoot1!", SQLRateLimit: -1,
+					WebSocket: emulator.WebSocketLimits{MaxSubscriptionsPerConnection: -1, MaxSubscriptionsPerUser: -1, MaxMessagesPerSecond: -1}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := sdk.New("http://kalam.bench", sdk.WithTransport(mock.New(emu)),
+					sdk.WithBasicAuth("root", "BenchRoot1!"), sdk.WithSendRate(1e6, 1e6), sdk.WithSubscriptionBuffer(16))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Query(context.Background(), "CREATE NAMESPACE app; CREATE TABLE app.t (id BIGINT PRIMARY KEY) WITH (TYPE='SHARED')"); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(idleSubscriptionHeap(b, c, subs), "heap-B/sub")
+				c.Close()
+				emu.Close()
+			}
+		})
+	}
+}
+
+// idleSubscriptionHeap opens subs live-only subscriptions on c, drains
+// their acks, and returns the live heap they added, per subscription.
+func idleSubscriptionHeap(b *testing.B, c *sdk.Client, subs int) float64 {
+	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	hold := make([]*sdk.Subscription, 0, subs)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.StartTimer()
+	for range subs {
+		s, err := c.Subscribe(ctx, "SELECT * FROM app.t", sdk.LiveOnly())
 		if err != nil {
 			b.Fatal(err)
 		}
-		ctx := context.Background()
-		if err := c.Connect(ctx); err != nil {
+		if _, err := s.Next(ctx); err != nil { // drain the ack: idle means nothing queued
 			b.Fatal(err)
 		}
-		hold := make([]*sdk.Subscription, 0, subs)
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		b.StartTimer()
-		for range subs {
-			s, err := c.Subscribe(ctx, "SELECT * FROM app.t", sdk.LiveOnly())
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := s.Next(ctx); err != nil { // drain the ack: idle means nothing queued
-				b.Fatal(err)
-			}
-			hold = append(hold, s)
-		}
-		b.StopTimer()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/subs, "heap-B/sub")
-		runtime.KeepAlive(hold)
-		c.Close()
+		hold = append(hold, s)
 	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(hold)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(subs)
 }
 
 // BenchmarkLiveRowsInsert: one change folded into a 1000-row LiveRows set

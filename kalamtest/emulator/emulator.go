@@ -98,8 +98,14 @@ type Options struct {
 	Logger *slog.Logger
 	// WebSocket tunes the /v1/ws limits (zero fields: the real defaults,
 	// negative: off).
-	WebSocket live.Limits
+	WebSocket WebSocketLimits
 }
+
+// WebSocketLimits are the /v1/ws limits and timeouts (ws-protocol.md §8.2):
+// subscriptions per connection and per user, client messages per second,
+// frame sizes, the auth and idle timeouts. A zero field takes the real
+// server's default; a negative one turns the limit off.
+type WebSocketLimits = live.Limits
 
 // backend is what the HTTP layer needs from the database; *engine.Engine
 // implements it, and the wire tests substitute a scripted one.
