@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -17,12 +16,11 @@ import (
 // startEmulator runs an in-process KalamDB emulator for the examples; a
 // real program would use its server's URL, e.g. "http://localhost:8080".
 func startEmulator() (url string, stop func()) {
-	emu, err := emulator.New(emulator.Options{RootPassword: "RootPass123!"})
+	l, err := emulator.Listen("127.0.0.1:0", emulator.Options{RootPassword: "RootPass123!"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	hs := httptest.NewServer(emu)
-	return hs.URL, func() { hs.Close(); emu.Close() }
+	return l.URL, func() { l.Close() }
 }
 
 func ExampleNew() {

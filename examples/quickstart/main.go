@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -144,23 +142,9 @@ func run(ctx context.Context) error {
 
 // startEmulator serves an in-memory KalamDB emulator on a loopback port.
 func startEmulator(rootPassword string) (string, func(), error) {
-	emu, err := emulator.New(emulator.Options{RootPassword: rootPassword})
+	l, err := emulator.Listen("127.0.0.1:0", emulator.Options{RootPassword: rootPassword})
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		emu.Close()
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("emulator server stopped: %v", err)
-		}
-	}()
-	return "http://" + ln.Addr().String(), func() {
-		srv.Close()
-		emu.Close()
-	}, nil
+	return l.URL, func() { l.Close() }, nil
 }
