@@ -14,11 +14,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/kalamstack/kalam-go/kalamtest/emulator"
+	"github.com/kalamstack/kalam-go/examples/internal/target"
 	"github.com/kalamstack/kalam-go/sdk"
 )
 
@@ -29,23 +28,13 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	url, user, password := os.Getenv("KALAMDB_URL"), os.Getenv("KALAMDB_USER"), os.Getenv("KALAMDB_PASSWORD")
-	if user == "" {
-		user = "root"
+	srv, err := target.Get("ConsumerRoot1!")
+	if err != nil {
+		return err
 	}
-	if url == "" {
-		var stop func()
-		var err error
-		password = "ConsumerRoot1!"
-		url, stop, err = startEmulator(password)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		fmt.Println("started an embedded KalamDB emulator at", url)
-	}
+	defer srv.Close()
 
-	client, err := sdk.New(url, sdk.WithBasicAuth(user, password))
+	client, err := sdk.New(srv.URL, sdk.WithBasicAuth(srv.User, srv.Password))
 	if err != nil {
 		return err
 	}
@@ -140,13 +129,4 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return worker.Close(ctx)
-}
-
-// startEmulator serves an in-memory KalamDB emulator on a loopback port.
-func startEmulator(rootPassword string) (string, func(), error) {
-	l, err := emulator.Listen("127.0.0.1:0", emulator.Options{RootPassword: rootPassword})
-	if err != nil {
-		return "", nil, err
-	}
-	return l.URL, func() { l.Close() }, nil
 }

@@ -16,10 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"time"
 
-	"github.com/kalamstack/kalam-go/kalamtest/emulator"
+	"github.com/kalamstack/kalam-go/examples/internal/target"
 	"github.com/kalamstack/kalam-go/sdk"
 )
 
@@ -30,31 +29,19 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	url, user, password := os.Getenv("KALAMDB_URL"), os.Getenv("KALAMDB_USER"), os.Getenv("KALAMDB_PASSWORD")
-	if user == "" {
-		user = "root"
+	srv, err := target.Get("QuickstartRoot1!")
+	if err != nil {
+		return err
 	}
-	if url == "" {
-		var stop func()
-		var err error
-		password = "QuickstartRoot1!"
-		url, stop, err = startEmulator(password)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		fmt.Println("started an embedded KalamDB emulator at", url)
-	} else {
-		fmt.Println("using KalamDB at", url)
-	}
+	defer srv.Close()
 
-	client, err := sdk.New(url, sdk.WithBasicAuth(user, password))
+	client, err := sdk.New(srv.URL, sdk.WithBasicAuth(srv.User, srv.Password))
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 
-	login, err := client.Login(ctx, user, password)
+	login, err := client.Login(ctx, srv.User, srv.Password)
 	if errors.Is(err, sdk.ErrSetupRequired) {
 		return fmt.Errorf("the server needs its first-time setup (see Client.Setup): %w", err)
 	}
@@ -138,13 +125,4 @@ func run(ctx context.Context) error {
 		fmt.Printf("> a failing query reports HTTP %d %s\n", se.HTTPStatus, se.Code)
 	}
 	return nil
-}
-
-// startEmulator serves an in-memory KalamDB emulator on a loopback port.
-func startEmulator(rootPassword string) (string, func(), error) {
-	l, err := emulator.Listen("127.0.0.1:0", emulator.Options{RootPassword: rootPassword})
-	if err != nil {
-		return "", nil, err
-	}
-	return l.URL, func() { l.Close() }, nil
 }
