@@ -134,9 +134,11 @@ func (e *faultEnv) maxSeq(table string) int64 {
 
 // down takes the server away (refuse new connections, cut the open ones)
 // and waits until the client has noticed, so that what the test does next
-// happens during the outage as seen by the client.
+// happens during the outage as seen by the client. The client must be
+// connected first: an outage during a reconnect backoff would cut nothing.
 func (e *faultEnv) down() {
 	e.t.Helper()
+	eventually(e.t, "connected before the outage", func() bool { return e.client.ConnectionState() == sdk.StateConnected })
 	before := e.count(sdk.EventDisconnected)
 	e.proxy.Down()
 	eventually(e.t, "the client notices the outage", func() bool { return e.count(sdk.EventDisconnected) > before })

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o /tmp/kalam-wazeroexec ./wasm/wazeroexec
 GOOS=wasip1 GOARCH=wasm go test -count=1 -exec /tmp/kalam-wazeroexec \
-  ./transport/mock ./kalamtest/emulator/internal/engine ./sdk/... "$@"
+  ./transport/mock ./kalamtest/emulator/internal/engine ./sdk/... ./conformance "$@"

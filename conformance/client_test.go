@@ -1,0 +1,36 @@
+//go:build !js
+
+package conformance_test
+
+import (
+	"testing"
+
+	"github.com/kalamstack/kalam-go/conformance"
+	"github.com/kalamstack/kalam-go/kalamtest"
+	"github.com/kalamstack/kalam-go/kalamtest/emulator"
+	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/kalamstack/kalam-go/transport/mock"
+)
+
+// The client suite against the emulator over the native transport (real
+// sockets) ...
+func TestClientEmulatorNative(t *testing.T) {
+	conformance.Client(t, func(t *testing.T) conformance.Target {
+		srv := kalamtest.NewServer(t)
+		return conformance.Target{URL: srv.URL, User: srv.RootUser, Password: srv.RootPassword}
+	})
+}
+
+// ... and over the in-memory transport: one test body, every mode.
+func TestClientEmulatorMock(t *testing.T) {
+	conformance.Client(t, func(t *testing.T) conformance.Target {
+		const password = "MockRoot123!"
+		emu, err := emulator.New(emulator.Options{RootPassword: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { emu.Close() })
+		return conformance.Target{URL: "http://kalamdb.mock", User: "root", Password: password,
+			Options: []sdk.Option{sdk.WithTransport(mock.New(emu))}}
+	})
+}
