@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -68,7 +69,11 @@ func parseDataType(raw json.RawMessage) (DataType, error) {
 	}
 	var name string
 	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &name); err != nil {
+		// Type names are plain ASCII; only a name with escapes needs the
+		// JSON decoder (this runs for every column of every result).
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+			name = string(raw[1 : len(raw)-1])
+		} else if err := json.Unmarshal(raw, &name); err != nil {
 			return DataType{}, fmt.Errorf("data_type %s: %w", raw, err)
 		}
 		for k, n := range kindNames {
