@@ -13,7 +13,7 @@ import (
 )
 
 // echoServer answers every line with the same line.
-func echoServer(t *testing.T) string {
+func echoServer(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -176,5 +176,35 @@ func TestProxyChunkStall(t *testing.T) {
 	}
 	if got, err := roundTrip(t, c, r, "free"); err != nil || got != "free\n" {
 		t.Fatalf("after clearing: %q, %v", got, err)
+	}
+}
+
+// BenchmarkProxyRoundTrip measures what the proxy adds to a small echo
+// round trip over loopback.
+func BenchmarkProxyRoundTrip(b *testing.B) {
+	echo := echoServer(b)
+	p, err := kalamtest.StartProxy(echo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	for _, c := range []struct{ name, addr string }{{"direct", echo}, {"proxied", p.Addr}} {
+		b.Run(c.name, func(b *testing.B) {
+			conn, err := net.Dial("tcp", c.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			msg, buf := []byte("ping\n"), make([]byte, 5)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := conn.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

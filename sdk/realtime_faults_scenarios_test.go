@@ -41,6 +41,9 @@ func TestFault02BlackholeDuringSubscribe(t *testing.T) {
 	e.insert(e.table, "post-recovery")
 	w.read(sub, w.has("post-recovery"))
 	e.checkExactlyOnce(w, 6)
+	// A subscribe that timed out leaves no zombie to be renewed on every
+	// reconnect (the official SDK does, sdk-features §4 C2).
+	e.serverSubscriptions(1)
 }
 
 func TestFault03DoubleOutage(t *testing.T) {
@@ -56,6 +59,7 @@ func TestFault03DoubleOutage(t *testing.T) {
 	eventually(t, "a reconnect has started", func() bool { return e.proxy.Accepted() > accepted })
 	e.proxy.Down() // whether or not that reconnect got through
 	e.insert(e.table, "gap-double")
+	hold(180 * time.Millisecond) // Rust: 900 ms
 	e.proxy.Up()
 	w.read(sub, w.has("gap-double"))
 	e.insert(e.table, "live-after")
@@ -217,19 +221,22 @@ func TestFault17StaggeredOutages(t *testing.T) {
 	sub, w := e.subscribe(e.table)
 	w.read(sub, w.has("baseline"))
 	w.forbid("baseline")
-	// Rust: down 150, 700 and 1500 ms.
-	for _, c := range []struct {
-		name string
-		down time.Duration
-	}{{"fast", 30 * time.Millisecond}, {"medium", 140 * time.Millisecond}, {"slow", 300 * time.Millisecond}} {
+	// Rust: after 0, 200 and 900 ms, down for 150, 700 and 1500 ms.
+	for i, c := range []struct {
+		name        string
+		before, off time.Duration
+	}{{"fast", 0, 30 * time.Millisecond}, {"medium", 40 * time.Millisecond, 140 * time.Millisecond}, {"slow", 180 * time.Millisecond, 300 * time.Millisecond}} {
+		hold(c.before)
 		w.after(e.maxSeq(e.table))
 		e.down()
 		e.insert(e.table, "gap-"+c.name)
-		hold(c.down)
+		hold(c.off)
 		e.proxy.Up()
-		w.read(sub, w.has("gap-"+c.name))
+		e.reconnected(i + 2)
+		e.insert(e.table, "live-"+c.name)
+		w.read(sub, w.has("gap-"+c.name, "live-"+c.name))
 	}
-	e.checkExactlyOnce(w, 4)
+	e.checkExactlyOnce(w, 7)
 	require.Equal(t, 3, e.count(sdk.EventDisconnected), "one disconnect per outage")
 }
 
@@ -268,6 +275,7 @@ func TestFault18SubscribeDuringReconnect(t *testing.T) {
 	e.insert(tableA, "live-a")
 	wa.read(subA, wa.has("gap-a", "live-a"))
 	e.checkExactlyOnce(wa, 3)
+	e.serverSubscriptions(2)
 }
 
 func TestFault19cChunkStallsForceReconnect(t *testing.T) {
