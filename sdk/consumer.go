@@ -191,6 +191,9 @@ type Consumer struct {
 
 	pollMu   sync.Mutex // one Poll at a time
 	commitMu sync.Mutex // acks are sent one at a time, in increasing order
+	// handling is held by Run while a handler runs and its record is
+	// marked, so that Close commits a record whose handler just finished.
+	handling sync.Mutex
 
 	mu           sync.Mutex
 	closed       bool
@@ -414,12 +417,18 @@ func (k *Consumer) fetch(ctx context.Context, deadline time.Time) (recs []Record
 // commit. rec must come from this consumer's Poll; marking a record twice,
 // or one already committed, does nothing.
 func (k *Consumer) MarkProcessed(rec Record) error {
+	return k.markProcessed(rec, false)
+}
+
+// markProcessed is MarkProcessed; duringClose lets Run mark the record
+// whose handler finished while Close was waiting for it.
+func (k *Consumer) markProcessed(rec Record, duringClose bool) error {
 	if rec.Topic != k.cfg.Topic || rec.Partition != k.cfg.Partition {
 		return fmt.Errorf("sdk: MarkProcessed: record %s[%d]@%d is not from this consumer (%s[%d])", rec.Topic, rec.Partition, rec.Offset, k.cfg.Topic, k.cfg.Partition)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.closed {
+	if k.closed && !duringClose {
 		return ErrClosed
 	}
 	if k.hasCommitted && rec.Offset <= k.committed {
@@ -429,7 +438,7 @@ func (k *Consumer) MarkProcessed(rec Record) error {
 		return fmt.Errorf("sdk: MarkProcessed: offset %d of %s was not delivered by this consumer's Poll", rec.Offset, k.cfg.Topic)
 	}
 	k.processed[rec.Offset] = struct{}{}
-	if !k.cfg.ManualCommit && k.autoTimer == nil {
+	if !k.closed && !k.cfg.ManualCommit && k.autoTimer == nil {
 		k.autoTimer = time.AfterFunc(k.cfg.AutoCommitInterval, k.autoCommit)
 	}
 	return nil
@@ -628,6 +637,16 @@ func (k *Consumer) Close(ctx context.Context) error {
 	}
 	k.mu.Unlock()
 
+	// A handler that Run is running may finish and mark its record: wait
+	// for it (unless ctx ends first), so the final commit includes it.
+	// Do not call Close from inside a handler: cancel Run's ctx instead.
+	handled := make(chan struct{})
+	go func() { k.handling.Lock(); k.handling.Unlock(); close(handled) }()
+	select {
+	case <-handled:
+	case <-ctx.Done():
+	}
+
 	// Let background commits finish (they hold processed work), unless ctx
 	// ends first.
 	drained := make(chan struct{})
@@ -700,7 +719,11 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 				k.rewind(rec.Offset)
 				return k.finalCommit(ctx)
 			}
-			if herr := handle(ctx, rec); herr != nil {
+			closing, herr, err := k.handleOne(ctx, handle, rec)
+			if closing {
+				return nil // Close commits what was processed
+			}
+			if herr != nil {
 				k.rewind(rec.Offset)
 				herr = &HandlerError{Topic: rec.Topic, Offset: rec.Offset, Err: herr}
 				if cerr := k.finalCommit(ctx); cerr != nil {
@@ -708,10 +731,7 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 				}
 				return herr
 			}
-			if err := k.MarkProcessed(rec); err != nil {
-				if errors.Is(err, ErrClosed) {
-					return nil
-				}
+			if err != nil {
 				return err
 			}
 		}
@@ -724,6 +744,24 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 			}
 		}
 	}
+}
+
+// handleOne runs handle on rec and marks it processed, under k.handling so
+// that a concurrent Close waits for it. closing reports that Close had
+// started before the handler could run (the record stays unprocessed).
+func (k *Consumer) handleOne(ctx context.Context, handle RunHandler, rec Record) (closing bool, herr, err error) {
+	k.handling.Lock()
+	defer k.handling.Unlock()
+	k.mu.Lock()
+	closing = k.closed
+	k.mu.Unlock()
+	if closing {
+		return true, nil, nil
+	}
+	if herr = handle(ctx, rec); herr != nil {
+		return false, herr, nil
+	}
+	return false, nil, k.markProcessed(rec, true)
 }
 
 // finalCommit commits what was processed even though ctx may have ended,
