@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -88,4 +89,33 @@ func TestSplitRowsAliasesWithoutCopy(t *testing.T) {
 	if _, err := splitRows(json.RawMessage(`[[1],[1,2]]`), 1); err == nil {
 		t.Error("a row with the wrong cell count must be an error")
 	}
+}
+
+// FuzzDecodeSQLResponse: the direct decoder of SQL replies agrees with
+// json.Unmarshal on every input, valid or not.
+func FuzzDecodeSQLResponse(f *testing.F) {
+	f.Add(cannedResult1000x10()[:2000])
+	for _, s := range []string{
+		`{"status":"success","results":[{"schema":[{"name":"a","data_type":{"Decimal":{"precision":1,"scale":0}},"index":0,"flags":["pk","nn","uq"]}],"rows":[["1"]],"row_count":1,"as_user":"u"}],"took":1.5,"error":null}`,
+		`{"status":"success","results":[{"row_count":2,"message":"Inserted 2 row(s)","as_user":"u"}],"took":0.25}`,
+		`{"status":"error","results":[],"took":1.23,"error":{"code":"INVALID_SQL","message":"m","details":"d"}}`,
+		`{"Status":"success","results":null,"took":"1"}`,
+		`{"status":"succ\u0065ss","results":[{"schema":null,"rows":null,"row_count":"3","message":null}],"took":1e2,"x":[1,{"y":2}]}`,
+		`{"status":"success","status":"error"}`,
+		`{"status":"success","results":[{"schema":[{"name":"n","data_type":"Text","index":1.5}]}]}`,
+		`[1,2]`, `null`, ` {"status" : "success" , "results" : [ ] } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want, got sqlResponse
+		wantErr := json.Unmarshal(body, &want)
+		gotErr := decodeSQLResponse(body, &got)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("json.Unmarshal error %v, direct decoder error %v, for %q", wantErr, gotErr, body)
+		}
+		if wantErr == nil && !reflect.DeepEqual(want, got) {
+			t.Fatalf("for %q:\njson.Unmarshal %#v\ndirect         %#v", body, want, got)
+		}
+	})
 }

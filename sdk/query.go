@@ -235,7 +235,7 @@ func decodeResult(status int, contentType string, body []byte) (*Result, error) 
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, unexpected(status, contentType, "empty body", body, nil)
 	}
-	if err := json.Unmarshal(body, &sr); err != nil {
+	if err := decodeSQLResponse(body, &sr); err != nil {
 		return nil, unexpected(status, contentType, describeJSONError(err), body, err)
 	}
 	switch sr.Status {
