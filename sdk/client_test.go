@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 func TestNewValidatesBaseURL(t *testing.T) {

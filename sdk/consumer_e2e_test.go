@@ -13,6 +13,7 @@ import (
 	"github.com/kalamstack/kalam-go/kalamtest"
 	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 const (

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 // topicFake serves /v1/api/topics/* behind fakeServer's login, checking

@@ -18,6 +18,7 @@ import (
 	"github.com/kalamstack/kalam-go/kalamtest"
 	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 func e2eServer(t *testing.T, opts ...kalamtest.ServerOption) *kalamtest.Server {

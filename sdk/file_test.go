@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 func TestStoredNameMatchesServer(t *testing.T) {

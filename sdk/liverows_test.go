@@ -8,6 +8,7 @@ import (
 
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
+	"github.com/stretchr/testify/require"
 )
 
 func ids(t *testing.T, rows []sdk.Row) []string {

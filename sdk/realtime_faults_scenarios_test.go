@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 // hold keeps a fault in place for d: it shapes the fault, it does not

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kalamstack/kalam-go/kalamtest"
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 type faultEnv struct {

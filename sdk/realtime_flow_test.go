@@ -17,6 +17,7 @@ import (
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
 	"github.com/kalamstack/kalam-go/transport/mock"
+	"github.com/stretchr/testify/require"
 )
 
 // Official Rust SDK defect B1: one slow subscriber stalled every

@@ -14,6 +14,7 @@ import (
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
 	"github.com/kalamstack/kalam-go/transport/mock"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSubscribeSnapshotPagesThenLiveChanges(t *testing.T) {

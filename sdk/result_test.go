@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 // allTypesReply is a streamed SELECT reply with one column of every

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 const rateLimited = `{"status":"error","results":[],"took":0.1,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many queries per second. Please slow down."}}`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/require"
 )
 
 // Seed: "Realtime Subscriptions", against the emulator: the snapshot, then
