@@ -1,6 +1,7 @@
 // Package kalamtest starts KalamDB servers for tests: the embedded emulator
-// on a loopback port now, and later a real KalamDB container or an external
-// URL, each closed by t.Cleanup.
+// on a loopback port (NewServer), or whichever KalamDB the environment names
+// (Start): a local server binary, an external URL or a container. Each is
+// closed by t.Cleanup.
 package kalamtest
 
 import (
@@ -23,15 +24,26 @@ type Server struct {
 	// RootUser and RootPassword log in as root (role system).
 	RootUser     string
 	RootPassword string
-	// Emulator gives tests its controls: ExecAs, SetNow, Advance, FailNext, ...
+	// Emulator gives tests its controls: ExecAs, SetNow, Advance, FailNext,
+	// ...; nil when the target is a real KalamDB (see Start, NeedEmulator).
 	Emulator *emulator.Server
+	// Target is the kind of KalamDB: TargetEmulator, TargetBinary, ...
+	Target string
 }
 
 // ServerOption configures NewServer.
 type ServerOption func(*serverConfig)
 
 type serverConfig struct {
-	opts emulator.Options
+	opts       emulator.Options
+	needsSetup bool
+}
+
+// NeedsSetup starts a server whose root has no password yet, so login
+// answers 428 until POST /v1/api/auth/setup runs: on the emulator and on a
+// real server binary alike.
+func NeedsSetup() ServerOption {
+	return func(c *serverConfig) { c.needsSetup = true }
 }
 
 // WithEmulatorOptions lets fn adjust the emulator's options before it
@@ -63,6 +75,9 @@ func startServer(opts ...ServerOption) (*Server, func() error, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.needsSetup {
+		cfg.opts.RootPassword = ""
+	}
 	emu, err := emulator.New(cfg.opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start emulator: %w", err)
@@ -81,5 +96,5 @@ func startServer(opts ...ServerOption) (*Server, func() error, error) {
 		}
 		return nil
 	}
-	return &Server{URL: hs.URL, RootUser: "root", RootPassword: cfg.opts.RootPassword, Emulator: emu}, stop, nil
+	return &Server{URL: hs.URL, RootUser: "root", RootPassword: cfg.opts.RootPassword, Emulator: emu, Target: TargetEmulator}, stop, nil
 }
