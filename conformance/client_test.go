@@ -12,11 +12,12 @@ import (
 	"github.com/kalamstack/kalam-go/transport/mock"
 )
 
-// The client suite against the emulator over the native transport (real
-// sockets) ...
-func TestClientEmulatorNative(t *testing.T) {
+// The client suite over the native transport (real sockets) against the
+// KalamDB the environment names (kalamtest.Start): the emulator by default,
+// a real server binary, an external URL or a container ...
+func TestClientNative(t *testing.T) {
 	conformance.Client(t, func(t *testing.T) conformance.Target {
-		srv := kalamtest.NewServer(t)
+		srv := kalamtest.Start(t)
 		return conformance.Target{URL: srv.URL, User: srv.RootUser, Password: srv.RootPassword}
 	})
 }

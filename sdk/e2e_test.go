@@ -21,9 +21,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// e2eServer is the KalamDB the environment names (kalamtest.Start): the
+// emulator by default, a real server binary or a container when set. The
+// tests use fixed names, so an external server they would share is skipped.
 func e2eServer(t *testing.T, opts ...kalamtest.ServerOption) *kalamtest.Server {
 	t.Helper()
-	return kalamtest.NewServer(t, opts...)
+	srv := kalamtest.Start(t, opts...)
+	if srv.Target == kalamtest.TargetURL {
+		t.Skip("the end-to-end tests need a fresh server per test; an external KALAMDB_URL runs the conformance suite only")
+	}
+	return srv
 }
 
 func e2eClient(t *testing.T, srv *kalamtest.Server, opts ...sdk.Option) *sdk.Client {
@@ -214,22 +221,22 @@ func TestE2ETokenExpiryRenews(t *testing.T) {
 	srv := e2eServer(t, kalamtest.WithEmulatorOptions(func(o *emulator.Options) { o.TokenTTL, o.RefreshTTL = time.Minute, time.Hour }))
 	c := e2eClient(t, srv)
 	mustQuery(t, c, "SELECT 1 AS ok")
-	srv.Emulator.Advance(10 * time.Minute) // past the 60 s leeway; refresh token still valid
+	srv.NeedEmulator(t, "clock").Advance(10 * time.Minute) // past the 60 s leeway; refresh token still valid
 	mustQuery(t, c, "SELECT 1 AS ok")
-	tr := srv.Emulator.Traffic()
+	tr := srv.NeedEmulator(t, "traffic log").Traffic()
 	require.EqualValues(t, 1, tr.ByRoute["POST /v1/api/auth/login"])
 	require.EqualValues(t, 1, tr.ByRoute["POST /v1/api/auth/refresh"], "an expired access token is refreshed")
 	require.EqualValues(t, 3, tr.ByRoute["POST /v1/api/sql"], "the rejected query is retried once")
 
-	srv.Emulator.Advance(30 * 24 * time.Hour) // the refresh token expired too: log in again
+	srv.NeedEmulator(t, "clock").Advance(30 * 24 * time.Hour) // the refresh token expired too: log in again
 	mustQuery(t, c, "SELECT 1 AS ok")
-	tr = srv.Emulator.Traffic()
+	tr = srv.NeedEmulator(t, "traffic log").Traffic()
 	require.EqualValues(t, 2, tr.ByRoute["POST /v1/api/auth/login"], "a failed refresh falls back to login")
 	require.EqualValues(t, 2, tr.ByRoute["POST /v1/api/auth/refresh"])
 }
 
 func TestE2ESetupRequired(t *testing.T) {
-	srv := e2eServer(t, kalamtest.WithEmulatorOptions(func(o *emulator.Options) { o.RootPassword = "" }))
+	srv := e2eServer(t, kalamtest.NeedsSetup())
 	c, err := sdk.New(srv.URL, sdk.WithBasicAuth("root", ""))
 	require.NoError(t, err)
 	defer c.Close()
@@ -253,9 +260,9 @@ func TestE2ERateLimitRetried(t *testing.T) {
 	srv := e2eServer(t)
 	c := e2eClient(t, srv, sdk.WithRetryBackoff(time.Millisecond, 5*time.Millisecond))
 	mustQuery(t, c, "SELECT 1 AS ok") // logs in
-	srv.Emulator.FailNextPath("/v1/api/sql", 2, 429, `{"status":"error","results":[],"took":0.1,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many queries per second. Please slow down."}}`)
+	srv.NeedEmulator(t, "fault injection").FailNextPath("/v1/api/sql", 2, 429, `{"status":"error","results":[],"took":0.1,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many queries per second. Please slow down."}}`)
 	mustQuery(t, c, "SELECT 1 AS ok")
-	require.EqualValues(t, 4, srv.Emulator.Traffic().ByRoute["POST /v1/api/sql"], "1 + 2 rejected + 1 accepted")
+	require.EqualValues(t, 4, srv.NeedEmulator(t, "traffic log").Traffic().ByRoute["POST /v1/api/sql"], "1 + 2 rejected + 1 accepted")
 }
 
 func TestE2EHealth(t *testing.T) {
@@ -315,7 +322,7 @@ func TestE2EConcurrentInserts(t *testing.T) {
 	count, err := res.Rows()[0].Int64("n")
 	require.NoError(t, err)
 	require.EqualValues(t, n, count)
-	require.EqualValues(t, 2, srv.Emulator.Traffic().ByRoute["POST /v1/api/auth/login"], "one login per client: concurrent first calls share it")
+	require.EqualValues(t, 2, srv.NeedEmulator(t, "traffic log").Traffic().ByRoute["POST /v1/api/auth/login"], "one login per client: concurrent first calls share it")
 }
 
 // Q11 of the official suites: a closed port is a transport error, not a hang
@@ -330,7 +337,7 @@ func TestE2EUnreachableServerAndTinyTimeout(t *testing.T) {
 	require.True(t, sdk.IsRetryable(err))
 
 	srv := e2eServer(t)
-	srv.Emulator.DelayNext(1, 300*time.Millisecond) // the login
+	srv.NeedEmulator(t, "fault injection").DelayNext(1, 300*time.Millisecond) // the login
 	slow := e2eClient(t, srv, sdk.WithTimeout(20*time.Millisecond), sdk.WithMaxRetries(0))
 	_, err = slow.Query(context.Background(), "SELECT 1")
 	require.ErrorIs(t, err, context.DeadlineExceeded)

@@ -8,8 +8,8 @@ package sdk_test
 // KALAMDB_USER and KALAMDB_PASSWORD).
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +23,7 @@ import (
 
 type faultEnv struct {
 	t      *testing.T
-	srv    *kalamtest.Server // nil against KALAMDB_URL
+	srv    *kalamtest.Server // any target: the faults are in the proxy
 	proxy  *kalamtest.Proxy
 	client *sdk.Client // through the proxy
 	writer *sdk.Client // straight to the server
@@ -46,12 +46,8 @@ const (
 
 func newFaultEnv(t *testing.T, opts ...sdk.Option) *faultEnv {
 	t.Helper()
-	url, user, pass := os.Getenv("KALAMDB_URL"), os.Getenv("KALAMDB_USER"), os.Getenv("KALAMDB_PASSWORD")
-	var srv *kalamtest.Server
-	if url == "" {
-		srv = kalamtest.NewServer(t)
-		url, user, pass = srv.URL, srv.RootUser, srv.RootPassword
-	}
+	srv := kalamtest.Start(t)
+	url, user, pass := srv.URL, srv.RootUser, srv.RootPassword
 	e := &faultEnv{t: t, srv: srv, proxy: kalamtest.NewProxy(t, url)}
 	var err error
 	e.writer, err = sdk.New(url, sdk.WithBasicAuth(user, pass))
@@ -153,16 +149,21 @@ func (e *faultEnv) reconnected(want int) {
 	})
 }
 
-// serverSubscriptions waits until the emulator holds exactly n live
-// subscriptions (the writer has none). Against KALAMDB_URL it checks
-// nothing: the real server's system.live is not read here.
+// serverSubscriptions waits until the server holds exactly n live
+// subscriptions (the writer has none): the emulator's counters, or a real
+// server's system.live.
 func (e *faultEnv) serverSubscriptions(n int) {
 	e.t.Helper()
-	if e.srv == nil {
-		return
-	}
 	eventually(e.t, fmt.Sprintf("%d subscriptions on the server", n), func() bool {
-		return e.srv.Emulator.WebSocketStats().Subscriptions == n
+		if e.srv.Emulator != nil {
+			return e.srv.Emulator.WebSocketStats().Subscriptions == n
+		}
+		res, err := e.writer.Query(context.Background(), "SELECT COUNT(*) AS n FROM system.live")
+		if err != nil || len(res.Rows()) != 1 {
+			return false
+		}
+		got, err := res.Rows()[0].Int64("n")
+		return err == nil && got == int64(n)
 	})
 }
 
