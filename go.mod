@@ -10,6 +10,7 @@ require (
 )
 
 require (
+	github.com/jmoiron/sqlx v1.4.0 // indirect
 	github.com/ncruces/go-sqlite3-wasm/v6 v6.5.35401 // indirect
 	github.com/ncruces/julianday v1.0.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
