@@ -156,3 +156,11 @@ func TestSplitDDLKeepsLines(t *testing.T) {
 	assert.ErrorIs(t, run(context.Background(), []string{"-h"}, &buf), flag.ErrHelp)
 	assert.Contains(t, buf.String(), "-schema")
 }
+
+// The example's generated package is what its go:generate line produces.
+func TestExampleIsUpToDate(t *testing.T) {
+	t.Chdir("../../examples/kalamgen")
+	dir := t.TempDir()
+	require.NoError(t, run(context.Background(), []string{"-schema", "schema/chat.sql", "-o", dir, "-package", "chat"}, io.Discard))
+	assert.Equal(t, read(t, "chat/chat_kalam.go"), read(t, filepath.Join(dir, "chat_kalam.go")), "run go generate ./examples/kalamgen")
+}
