@@ -42,8 +42,15 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tx.ExecContext(ctx, "INSERT INTO orders (id, item, price) VALUES ($1, $2, $3)", int64(9007199254740993), "book", "12.50")
-	tx.ExecContext(ctx, "INSERT INTO orders (id, item, price) VALUES ($1, $2, $3)", 2, "pen", "1.25")
+	for _, o := range []struct {
+		id          int64
+		item, price string
+	}{{9007199254740993, "book", "12.50"}, {2, "pen", "1.25"}} {
+		// Queued: nothing is sent until Commit.
+		if _, err := tx.ExecContext(ctx, "INSERT INTO orders (id, item, price) VALUES ($1, $2, $3)", o.id, o.item, o.price); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if err := tx.Commit(); err != nil { // one BEGIN; ...; COMMIT request
 		log.Fatal(err)
 	}
