@@ -436,11 +436,21 @@ func TestErrorsArgumentsAndCancellation(t *testing.T) {
 	_, err = db.Exec("SELECT $1", map[string]int{})
 	assert.ErrorContains(t, err, "unsupported type map[string]int")
 
-	srv.Emulator.DelayNext(1, 2*time.Second)
-	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	// A request stuck in the network ends with its context.
+	proxy := kalamtest.NewProxy(t, srv.URL)
+	pu, _ := url.Parse(proxy.URL)
+	pu.User = url.UserPassword(srv.RootUser, srv.RootPassword)
+	slow, err := sql.Open("kalamdb", pu.String())
+	require.NoError(t, err)
+	defer slow.Close()
+	require.NoError(t, slow.PingContext(ctx)) // logged in; now stall the link
+	proxy.Blackhole(true)
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	_, err = db.QueryContext(cctx, "SELECT 1")
+	_, err = slow.QueryContext(cctx, "SELECT 1")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, driver.ErrBadConn)
+	proxy.Blackhole(false)
 
 	require.NoError(t, db.PingContext(ctx))
 	c, err := db.Conn(ctx)

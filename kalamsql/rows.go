@@ -16,9 +16,10 @@ import (
 // rows iterates over a reply the SDK already holds in memory (KalamDB sends
 // a whole result at once), one result set per statement.
 type rows struct {
-	sets []*sdk.StatementResult
-	set  int
-	pos  int
+	sets    []*sdk.StatementResult
+	set     int
+	pos     int
+	targets []any // decode targets of the current set, reused row to row
 }
 
 var (
@@ -63,7 +64,7 @@ func (r *rows) NextResultSet() error {
 		return io.EOF
 	}
 	r.set++
-	r.pos = 0
+	r.pos, r.targets = 0, nil
 	return nil
 }
 
@@ -78,15 +79,19 @@ func (r *rows) Next(dest []driver.Value) error {
 	}
 	row := all[r.pos]
 	r.pos++
-	targets := make([]any, len(cur.Columns))
-	for i, c := range cur.Columns {
-		targets[i] = target(c.Type.Kind)
+	if r.targets == nil {
+		r.targets = make([]any, len(cur.Columns))
+		for i, c := range cur.Columns {
+			r.targets[i] = target(c.Type.Kind)
+		}
 	}
-	if err := row.Scan(targets...); err != nil {
+	// Scan overwrites every target (nil or a fresh value), and driverValue
+	// copies the value out, so reusing them is safe.
+	if err := row.Scan(r.targets...); err != nil {
 		return err
 	}
 	for i, c := range cur.Columns {
-		v, err := driverValue(c.Type.Kind, targets[i])
+		v, err := driverValue(c.Type.Kind, r.targets[i])
 		if err != nil {
 			return fmt.Errorf("kalamsql: column %q: %w", c.Name, err)
 		}
