@@ -241,6 +241,12 @@ func normalize(v any, depth int) (any, error) {
 			return nil, nil
 		}
 		return x, nil
+	case time.Duration:
+		// The TIME form the driver returns; an integer would be ambiguous.
+		if x < 0 || x >= 24*time.Hour {
+			return nil, fmt.Errorf("time.Duration %v is not a time of day (0 to 24h); pass an integer for other uses", x)
+		}
+		return formatTimeOfDay(x), nil
 	case json.RawMessage:
 		// A JSON document for a Json column travels as its text.
 		if x == nil {

@@ -29,8 +29,9 @@
 // sqlx.DOLLAR)). Arguments are the SDK's: nil, bool, integers, floats,
 // strings, UTF-8 []byte, time.Time, json.Number, json.RawMessage (sent as
 // its text, for JSON columns), sdk.Decimal and other TextMarshalers,
-// 16-byte UUID arrays, driver.Valuers (sql.Null*). Named arguments are
-// refused.
+// 16-byte UUID arrays, driver.Valuers (sql.Null*). A time.Time is sent as
+// an RFC 3339 timestamp and a time.Duration as a TIME ("15:04:05.999999");
+// pass a DATE as "2006-01-02". Named arguments are refused.
 //
 // Cells come back as: BOOLEAN bool; SMALLINT, INT, BIGINT int64 (exact);
 // FLOAT, DOUBLE float64; DECIMAL its exact text, which scans into string or

@@ -92,7 +92,7 @@ func TestTypesRoundTrip(t *testing.T) {
 	res, err := db.Exec(`INSERT INTO all_types (id, b, si, i, f, d, dec, txt, raw, doc, ts, dt, day, tod, u, emb)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		big, true, int16(-7), int32(42), float32(1.5), 2.25, dec, "héllo", []byte("bytes"),
-		json.RawMessage(`{"k":[1,2]}`), ts, ts, "2024-05-06", "10:11:12.5", uuid, "[0.5,1,2]")
+		json.RawMessage(`{"k":[1,2]}`), ts, ts, "2024-05-06", 10*time.Hour+11*time.Minute+12*time.Second+500*time.Millisecond, uuid, "[0.5,1,2]")
 	require.NoError(t, err)
 	n, err := res.RowsAffected()
 	require.NoError(t, err)
@@ -435,6 +435,8 @@ func TestErrorsArgumentsAndCancellation(t *testing.T) {
 	assert.ErrorContains(t, err, `named argument "x"`)
 	_, err = db.Exec("SELECT $1", map[string]int{})
 	assert.ErrorContains(t, err, "unsupported type map[string]int")
+	_, err = db.Exec("SELECT $1", 25*time.Hour)
+	assert.ErrorContains(t, err, "not a time of day")
 
 	// A request stuck in the network ends with its context.
 	proxy := kalamtest.NewProxy(t, srv.URL)

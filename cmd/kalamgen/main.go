@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kalamgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	schema := fs.String("schema", "", "DDL `files or directories` (comma-separated) applied to an in-process emulator")
-	srvURL := fs.String("url", "", "a running server, `http://user:password@host:port` or http://host:port/?token=JWT (needs a dba or system user)")
+	srvURL := fs.String("url", "", "a running server, `http://user:password@host:port` or http://host:port/?token=JWT (needs a dba or system user; a missing password is read from $KALAMDB_PASSWORD)")
 	namespace := fs.String("namespace", "", "generate only this `namespace`")
 	tablesFlag := fs.String("tables", "", "generate only these `tables` (comma-separated, name or namespace.name)")
 	out := fs.String("o", ".", "output `directory`, or a .go file for a single namespace")
@@ -143,6 +143,9 @@ func schemaFromServer(ctx context.Context, raw, namespace string) ([]table, stri
 	cfg, err := kalamsql.ParseDSN(raw)
 	if err != nil {
 		return nil, "", fmt.Errorf("-url: %s", strings.TrimPrefix(err.Error(), "kalamsql: "))
+	}
+	if cfg.User != "" && cfg.Password == "" {
+		cfg.Password = os.Getenv("KALAMDB_PASSWORD") // keeps secrets out of go:generate lines
 	}
 	opts := []sdk.Option{sdk.WithMaxRetries(1)}
 	if cfg.Token != "" {

@@ -82,6 +82,13 @@ func TestFromServerMatchesFromDDL(t *testing.T) {
 	_, body, _ := strings.Cut(fromServer, "\n")
 	_, want, _ := strings.Cut(read(t, golden), "\n")
 	assert.Equal(t, want, body)
+
+	// The password may come from the environment instead of the URL.
+	t.Setenv("KALAMDB_PASSWORD", srv.RootPassword)
+	u.User = url.User(srv.RootUser)
+	dir, err = gen(t, "-url", u.String(), "-namespace", "app", "-tables", "products")
+	require.NoError(t, err)
+	assert.Contains(t, read(t, filepath.Join(dir, "app_kalam.go")), "type Products struct")
 }
 
 func TestFiltersAndOptions(t *testing.T) {
