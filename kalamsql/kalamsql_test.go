@@ -20,7 +20,9 @@ import (
 
 	"github.com/kalamstack/kalam-go/kalamsql"
 	"github.com/kalamstack/kalam-go/kalamtest"
+	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/kalamstack/kalam-go/transport/mock"
 )
 
 func dsn(srv *kalamtest.Server, query string) string {
@@ -522,4 +524,25 @@ func mustDec(t *testing.T, s string) sdk.Decimal {
 	d, err := sdk.ParseDecimal(s)
 	require.NoError(t, err)
 	return d
+}
+
+// NewConnector takes SDK options: here the in-memory transport to an
+// emulator with no socket. Closing the DB closes the client it made.
+func TestNewConnectorOverInMemoryTransport(t *testing.T) {
+	emu, err := emulator.New(emulator.Options{RootPassword: "MemPw1!"})
+	require.NoError(t, err)
+	defer emu.Close()
+	conn, err := kalamsql.NewConnector("http://root:MemPw1!@kalamdb.invalid/?namespace=mem&timeout=5s", sdk.WithTransport(mock.New(emu)))
+	require.NoError(t, err)
+	db := sql.OpenDB(conn)
+	_, err = db.Exec("CREATE NAMESPACE mem; CREATE SHARED TABLE mem.kv (k TEXT PRIMARY KEY, v BIGINT)")
+	require.NoError(t, err)
+	_, err = db.Exec("INSERT INTO kv (k, v) VALUES ($1, $2)", "answer", uint64(42))
+	require.NoError(t, err)
+	var v int64
+	require.NoError(t, db.QueryRow("SELECT v FROM kv WHERE k = $1", "answer").Scan(&v))
+	assert.EqualValues(t, 42, v)
+	require.NoError(t, db.Close())
+	_, err = conn.Client().Query(context.Background(), "SELECT 1")
+	assert.ErrorIs(t, err, sdk.ErrClosed)
 }
