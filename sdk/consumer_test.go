@@ -25,10 +25,14 @@ type topicFake struct {
 	*fakeServer
 	mu       sync.Mutex
 	consumes []map[string]any
+	probes   []map[string]any // consumes of 0 records
 	acks     []map[string]any
 	// consume and ack answer call n (0-based) with a status and a body.
 	consume func(n int, req map[string]any) (int, string)
 	ack     func(n int, req map[string]any) (int, string)
+	// probe answers a consume of 0 records, by default with the start the
+	// request names (0 for Latest and Earliest): a group with no commit.
+	probe func(n int, req map[string]any) (int, string)
 }
 
 func newTopicFake(t *testing.T) *topicFake {
@@ -39,8 +43,22 @@ func newTopicFake(t *testing.T) *topicFake {
 	f.ack = func(n int, req map[string]any) (int, string) {
 		return 200, fmt.Sprintf(`{"success":true,"acknowledged_offset":%v}`, req["upto_offset"])
 	}
+	f.probe = func(_ int, req map[string]any) (int, string) {
+		next := "0"
+		if m, ok := req["start"].(map[string]any); ok {
+			next = fmt.Sprint(m["Offset"])
+		}
+		return 200, `{"messages":[],"next_offset":` + next + `,"has_more":true}`
+	}
 	f.other = f.serveTopics
 	return f
+}
+
+// probeAt makes probes answer as a server whose group starts at next.
+func probeAt(next uint64) func(int, map[string]any) (int, string) {
+	return func(int, map[string]any) (int, string) {
+		return 200, fmt.Sprintf(`{"messages":[],"next_offset":%d,"has_more":true}`, next)
+	}
 }
 
 func (f *topicFake) serveTopics(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +81,11 @@ func (f *topicFake) serveTopics(w http.ResponseWriter, r *http.Request) {
 	var n int
 	switch r.URL.Path {
 	case "/v1/api/topics/consume":
+		if req["limit"] == json.Number("0") {
+			n, answer = len(f.probes), f.probe
+			f.probes = append(f.probes, req)
+			break
+		}
 		n, answer = len(f.consumes), f.consume
 		f.consumes = append(f.consumes, req)
 	case "/v1/api/topics/ack":
@@ -86,6 +109,12 @@ func (f *topicFake) consumeCalls() []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]map[string]any(nil), f.consumes...)
+}
+
+func (f *topicFake) probeCalls() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any(nil), f.probes...)
 }
 
 func (f *topicFake) ackCalls() []map[string]any {
@@ -232,9 +261,16 @@ func TestConsumerStartPositions(t *testing.T) {
 	for reset, want := range map[sdk.OffsetReset]string{sdk.Latest: `"Latest"`, sdk.Earliest: `"Earliest"`, sdk.AtOffset(42): `{"Offset":42}`} {
 		f := newTopicFake(t)
 		k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: reset, PollTimeout: time.Millisecond})
+		f.probe = probeAt(7)
 		_, err := k.Poll(context.Background())
 		require.NoError(t, err)
-		require.Equal(t, want, mustJSON(t, f.consumeCalls()[0]["start"]), reset.String())
+		// The start is resolved by a consume of 0 records, which claims
+		// nothing; reading then continues from the offset it answered.
+		require.Equal(t, want, mustJSON(t, f.probeCalls()[0]["start"]), reset.String())
+		require.Equal(t, `{"Offset":7}`, mustJSON(t, f.consumeCalls()[0]["start"]), reset.String())
+		pos, ok := k.Position()
+		require.True(t, ok)
+		require.Equal(t, uint64(7), pos)
 	}
 }
 
@@ -385,6 +421,7 @@ func TestConsumerEmptyBodyKeepsPosition(t *testing.T) {
 		}
 		return 200, `{"messages":[],"next_offset":5,"has_more":false}`
 	}
+	f.probe = probeAt(3) // the group committed offset 2
 	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Millisecond})
 	_, err := k.Poll(context.Background())
 	require.NoError(t, err)
