@@ -493,19 +493,70 @@ func TestConsumerIdlePollIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 0)
 
-	// Each wait is at least half its nominal value; the last one may be cut
-	// short by the timeout and is followed by one final request.
+	bound := idleBound(timeout)
+	got := len(f.consumeCalls())
+	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("idle Poll made %d requests, want 2..%d", got, bound))
+}
+
+// idleBound is the most consume requests an idle Poll can make in timeout:
+// each wait is at least half its nominal value; the last one may be cut
+// short by the timeout and is followed by one final request.
+func idleBound(timeout time.Duration) int {
 	first, maxWait := sdk.ConsumerIdleWaits()
 	bound, elapsed := 1, time.Duration(0)
 	for w := first; ; w = min(w*2, maxWait) {
 		elapsed += w / 2
 		bound++
 		if elapsed >= timeout {
-			break
+			return bound
 		}
 	}
-	got := len(f.consumeCalls())
-	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("idle Poll made %d requests, want 2..%d", got, bound))
+}
+
+// Issue 9 item 11: a server that keeps answering with records the consumer
+// already delivered is paced like an empty poll, not asked again at once.
+func TestConsumerRepeatedRecordsArePaced(t *testing.T) {
+	f := newTopicFake(t)
+	f.consume = func(int, map[string]any) (int, string) { return 200, batch(0, 3) }
+	c, _ := newClient(t, f, basic())
+	timeout := 500 * time.Millisecond
+	k, err := c.Consumer(sdk.ConsumerConfig{Group: "g", Topic: "shop.events", AutoOffsetReset: sdk.Earliest, PollTimeout: timeout})
+	require.NoError(t, err)
+	defer k.Close(context.Background())
+	recs, err := k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+
+	recs, err = k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 0, "0..2 are not handed out twice")
+	got := len(f.consumeCalls()) - 1
+	bound := idleBound(timeout) + sdk.ConsumerMaxDupRun()
+	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("a Poll answered only with redeliveries made %d requests, want 2..%d", got, bound))
+}
+
+// Redeliveries whose offsets climb (a server working through an expired
+// claim) are followed at once by the next request, and the new record
+// after them is returned.
+func TestConsumerClimbingRedeliveriesAreFollowed(t *testing.T) {
+	f := newTopicFake(t)
+	f.consume = func(n int, _ map[string]any) (int, string) {
+		if n == 0 {
+			return 200, batch(0, 6)
+		}
+		if n <= 3 {
+			return 200, batch(uint64(n-1)*2, uint64(n)*2) // 0-1, 2-3, 4-5 again
+		}
+		return 200, batch(6, 7)
+	}
+	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Minute})
+	sdk.SetConsumerPacing(k, time.Hour, time.Hour) // a pause would outlast the test
+	recs, err := k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 6)
+	recs, err = k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []uint64{6}, offsetsOf(recs))
 }
 
 func TestConsumerCommitAsync(t *testing.T) {
