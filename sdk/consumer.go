@@ -171,18 +171,39 @@ func checkName(field, v string) error {
 // over POST /v1/api/topics/consume and /ack. Its methods are safe for
 // concurrent use; Polls run one at a time. Close it when done.
 //
-// Delivery is at least once: the committed offset is the highest offset up
-// to which every record this consumer delivered was marked processed, so a
-// record is never committed unprocessed, and a consumer that stops without
-// committing leaves its records to the next member of the group.
+// # Delivery: at least once, across members and restarts
 //
-// The server keeps an in-memory claim cursor per group: records delivered
-// but not committed go to no other consumer of the group until the server's
-// visibility timeout (60 s by default) expires, after which they are
-// redelivered. Commits are group-wide and cover every offset up to the one
-// committed, so run one consumer per group and partition at a time: a
-// second live consumer's commit would also cover records the first one is
-// still processing.
+// A commit acknowledges every offset up to the one committed, for the whole
+// group. So a consumer never commits past an offset it has not itself
+// delivered and seen processed (MarkProcessed, or a handler of Run that
+// returned nil), or that the group had committed already: the committed
+// offset only ever covers processed records. Every record is therefore
+// processed at least once by some member, whichever members crash, restart
+// or lose replies; a record may be processed more than once (by a member
+// that crashed before committing it and by the one it is redelivered to).
+//
+// The server hands each record of a group out once: it keeps an in-memory
+// claim cursor per group and partition, and records delivered but not
+// committed go to no other consumer until its visibility timeout (60 s by
+// default) expires; it then redelivers them, to whichever member asks next.
+// A consumer that receives records above ones it never received (claimed
+// by a member that is busy or crashed, or sent in a consume reply that was
+// lost) has a gap: it keeps delivering newer records but holds its commits
+// before the gap until the server redelivers it (after the timeout) or the
+// group's committed offset passes it (the member holding it committed).
+// CommitResult.Held and Offsets report such a wait; a warning is logged.
+// A consumer starts where the group's committed offset says; a group with
+// no commit starts at AutoOffsetReset, resolved by each member when it
+// starts, so with Latest a member that starts after another crashed without
+// ever committing begins after the newest record and does not read the
+// crashed member's records: commit early, or use Earliest, when that
+// matters. After a server restart the claims are forgotten and the group
+// resumes after its committed offset.
+//
+// Several live members of a group may share a partition: they receive
+// disjoint batches and each commits only past what the group processed,
+// but a member's commits can wait up to the visibility timeout for
+// another's. One member per group and partition commits most promptly.
 type Consumer struct {
 	client *Client
 	cfg    ConsumerConfig
