@@ -696,9 +696,12 @@ func (k *Consumer) autoCommit() {
 	k.reportAuto(res, err)
 }
 
+// hasUncommittedProcessed reports processed records a later commit may
+// cover: now, or once a gap before them resolves.
 func (k *Consumer) hasUncommittedProcessed() bool {
 	_, ok := k.commitTarget()
-	return ok
+	_, held := k.gapBlocks()
+	return ok || held
 }
 
 // reportAuto tells OnCommit and the log about an automatic commit that
@@ -892,8 +895,14 @@ func (k *Consumer) probe(ctx context.Context, what string, start any, budget tim
 	if err != nil {
 		return 0, err
 	}
-	if resp == nil || !resp.hasNext {
+	// A server that sent records here would have claimed them, and its
+	// next_offset would not be the group's start: fail loudly rather than
+	// start past records nobody processed.
+	switch {
+	case resp == nil || !resp.hasNext:
 		return 0, fmt.Errorf("sdk: consumer %s: %w", what, &ResponseError{HTTPStatus: 200, Reason: "a consume of 0 records answered without next_offset"})
+	case len(resp.records) > 0:
+		return 0, fmt.Errorf("sdk: consumer %s: %w", what, &ResponseError{HTTPStatus: 200, Reason: fmt.Sprintf("a consume of 0 records answered with %d records", len(resp.records))})
 	}
 	return resp.nextOffset, nil
 }

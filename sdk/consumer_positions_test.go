@@ -170,3 +170,41 @@ func TestConsumerGapCommittedByAnotherMember(t *testing.T) {
 	off, _ := committedOffset(t, c, "g")
 	require.EqualValues(t, 9, off)
 }
+
+// With auto commit, a member waiting on a gap keeps trying on its
+// interval, so it commits once the member holding the gap commits it,
+// with no new record to prompt it.
+func TestConsumerAutoCommitResolvesGapLater(t *testing.T) {
+	srv, c := topicEnv(t)
+	insertOrders(t, c, 0, 10)
+	ctx := context.Background()
+	a := positionsConsumer(t, c, "g")
+	commits := make(chan sdk.CommitResult, 100)
+	b := newConsumer(t, c, sdk.ConsumerConfig{Group: "g", AutoOffsetReset: sdk.Earliest, MaxPollRecords: 5, PollTimeout: 100 * time.Millisecond,
+		AutoCommitInterval: 10 * time.Millisecond, OnCommit: func(r sdk.CommitResult, err error) {
+			if err == nil {
+				commits <- r
+			}
+		}})
+	ra := pollN(t, a, 5)
+	consumes := func() int64 { return srv.Emulator.Traffic().ByRoute["POST /v1/api/topics/consume"] }
+	markAll(t, b, pollN(t, b, 5))
+	// Let b's auto commit find the gap open a few times (each attempt
+	// reads the group's committed offset) before a commits it.
+	before := consumes()
+	require.Eventually(t, func() bool { return consumes() >= before+3 }, 10*time.Second, time.Millisecond)
+	select {
+	case r := <-commits:
+		t.Fatalf("b committed %d over a's open claim", r.Offset)
+	default:
+	}
+	markAll(t, a, ra)
+	_, err := a.Commit(ctx)
+	require.NoError(t, err)
+	select {
+	case r := <-commits:
+		require.EqualValues(t, 9, r.Offset)
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never committed past the gap a committed")
+	}
+}

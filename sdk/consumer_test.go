@@ -639,3 +639,22 @@ func TestConsumerCloseLeavesNoGoroutines(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// The start is read with a consume of 0 records; a reply to it holding
+// records, or no next_offset, is refused rather than trusted.
+func TestConsumerStartProbeIsChecked(t *testing.T) {
+	for name, body := range map[string]string{
+		"records":        batch(0, 2),
+		"no next_offset": `{"messages":[],"has_more":true}`,
+		"empty body":     "",
+	} {
+		f := newTopicFake(t)
+		f.probe = func(int, map[string]any) (int, string) { return 200, body }
+		k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Second})
+		_, err := k.Poll(context.Background())
+		require.ErrorIs(t, err, sdk.ErrUnexpectedResponse, name)
+		require.Empty(t, f.consumeCalls(), name)
+		_, _, err = k.Committed(context.Background())
+		require.ErrorIs(t, err, sdk.ErrUnexpectedResponse, name)
+	}
+}
