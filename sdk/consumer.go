@@ -211,7 +211,7 @@ type Consumer struct {
 	// shorten them.
 	idleFirst, retryFirst time.Duration
 
-	pollMu   sync.Mutex // one Poll at a time
+	polling  chan struct{} // holds a token while a Poll or Seek runs: one at a time
 	commitMu sync.Mutex // acks are sent one at a time, in increasing order
 	// handling is held by Run while a handler runs and its record is
 	// marked, so that Close commits a record whose handler just finished.
@@ -255,7 +255,7 @@ func (c *Client) Consumer(cfg ConsumerConfig) (*Consumer, error) {
 	}
 	life, end := context.WithCancel(context.Background())
 	return &Consumer{client: c, cfg: cfg, idleFirst: idleWaitFirst, retryFirst: retryWaitFirst,
-		processed: map[uint64]struct{}{}, life: life, endLife: end}, nil
+		polling: make(chan struct{}, 1), processed: map[uint64]struct{}{}, life: life, endLife: end}, nil
 }
 
 // Config returns the consumer's settings with defaults filled in.
@@ -295,10 +295,12 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	if ctx == nil {
 		return nil, errors.New("sdk: Consumer.Poll: nil context")
 	}
-	k.pollMu.Lock()
-	defer k.pollMu.Unlock()
 	ctx, stop := k.bind(ctx)
 	defer stop()
+	if err := k.lockPoll(ctx); err != nil {
+		return nil, err
+	}
+	defer k.unlockPoll()
 	if err := k.alive(ctx); err != nil {
 		return nil, err
 	}
@@ -342,6 +344,19 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		idle = min(idle*2, idleWaitMax)
 	}
 }
+
+// lockPoll waits for the Poll or Seek in progress, if any, unless ctx ends
+// first.
+func (k *Consumer) lockPoll(ctx context.Context) error {
+	select {
+	case k.polling <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx)
+	}
+}
+
+func (k *Consumer) unlockPoll() { <-k.polling }
 
 // maxDupRun bounds the consume requests one Poll makes at once in a row
 // for replies holding only records it already delivered.
@@ -947,14 +962,17 @@ func (k *Consumer) Offsets() ConsumerOffsets {
 // those records to the group again.
 var ErrSeekBeforeStart = errors.New("sdk: offset is before the consumer group's start")
 
-// Seek moves where this consumer reads next. Before the first Poll it
-// first resolves the start as Poll would (a request).
+// Seek moves where this consumer reads next. It waits for a Poll in
+// progress; before the first Poll it resolves the start as Poll would (a
+// request).
 //
 // Forward (offset above Position): the records in between are skipped by
 // the application's choice and count as processed, so the next commit
 // covers them (as Kafka's seek). Nothing else is released: records
 // delivered and not processed, and gaps awaiting redelivery, still hold
-// commits.
+// commits. Once the group has committed, the server ignores where a
+// consume asks to start and resends the skipped records until a commit
+// covers them (they are dropped), so commit soon after a long forward Seek.
 //
 // Backward (offset below Position): the records from offset on that this
 // consumer delivered are forgotten, processed or not, and delivered again
@@ -966,13 +984,15 @@ func (k *Consumer) Seek(ctx context.Context, offset uint64) error {
 	if ctx == nil {
 		return errors.New("sdk: Consumer.Seek: nil context")
 	}
-	k.pollMu.Lock()
-	defer k.pollMu.Unlock()
+	ctx, stop := k.bind(ctx)
+	defer stop()
+	if err := k.lockPoll(ctx); err != nil {
+		return err
+	}
+	defer k.unlockPoll()
 	if err := k.alive(ctx); err != nil {
 		return err
 	}
-	ctx, stop := k.bind(ctx)
-	defer stop()
 	if err := k.ensureStarted(ctx, time.Now().Add(k.cfg.RequestTimeout)); err != nil {
 		return err
 	}
@@ -1031,8 +1051,8 @@ func (k *Consumer) Close(ctx context.Context) error {
 		<-drained
 	}
 	k.endLife()
-	k.pollMu.Lock() // wait for a Poll in progress to notice
-	k.pollMu.Unlock()
+	k.polling <- struct{}{} // wait for a Poll in progress to notice
+	k.unlockPoll()
 	if k.cfg.ManualCommit {
 		return nil
 	}

@@ -658,3 +658,26 @@ func TestConsumerStartProbeIsChecked(t *testing.T) {
 		require.ErrorIs(t, err, sdk.ErrUnexpectedResponse, name)
 	}
 }
+
+// Seek waits for a Poll in progress, but no longer than its context.
+func TestConsumerSeekWaitsForPollWithinContext(t *testing.T) {
+	f := newTopicFake(t)
+	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Minute})
+	sdk.SetConsumerPacing(k, time.Hour, time.Millisecond)
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	polled := make(chan error, 1)
+	go func() {
+		_, err := k.Poll(pollCtx)
+		polled <- err
+	}()
+	require.Eventually(t, func() bool { return len(f.consumeCalls()) > 0 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, k.Seek(ctx, 5), context.DeadlineExceeded)
+	stopPoll()
+	require.ErrorIs(t, <-polled, context.Canceled)
+	require.NoError(t, k.Seek(context.Background(), 5))
+	pos, ok := k.Position()
+	require.True(t, ok)
+	require.EqualValues(t, 5, pos)
+}
