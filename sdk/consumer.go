@@ -212,7 +212,7 @@ type Consumer struct {
 	idleFirst, retryFirst time.Duration
 
 	polling  chan struct{} // holds a token while a Poll or Seek runs: one at a time
-	commitMu sync.Mutex // acks are sent one at a time, in increasing order
+	commitMu sync.Mutex    // acks are sent one at a time, in increasing order
 	// handling is held by Run while a handler runs and its record is
 	// marked, so that Close commits a record whose handler just finished.
 	handling sync.Mutex
