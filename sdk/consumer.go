@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -170,18 +171,39 @@ func checkName(field, v string) error {
 // over POST /v1/api/topics/consume and /ack. Its methods are safe for
 // concurrent use; Polls run one at a time. Close it when done.
 //
-// Delivery is at least once: the committed offset is the highest offset up
-// to which every record this consumer delivered was marked processed, so a
-// record is never committed unprocessed, and a consumer that stops without
-// committing leaves its records to the next member of the group.
+// # Delivery: at least once, across members and restarts
 //
-// The server keeps an in-memory claim cursor per group: records delivered
-// but not committed go to no other consumer of the group until the server's
-// visibility timeout (60 s by default) expires, after which they are
-// redelivered. Commits are group-wide and cover every offset up to the one
-// committed, so run one consumer per group and partition at a time: a
-// second live consumer's commit would also cover records the first one is
-// still processing.
+// A commit acknowledges every offset up to the one committed, for the whole
+// group. So a consumer never commits past an offset it has not itself
+// delivered and seen processed (MarkProcessed, or a handler of Run that
+// returned nil), or that the group had committed already: the committed
+// offset only ever covers processed records. Every record is therefore
+// processed at least once by some member, whichever members crash, restart
+// or lose replies; a record may be processed more than once (by a member
+// that crashed before committing it and by the one it is redelivered to).
+//
+// The server hands each record of a group out once: it keeps an in-memory
+// claim cursor per group and partition, and records delivered but not
+// committed go to no other consumer until its visibility timeout (60 s by
+// default) expires; it then redelivers them, to whichever member asks next.
+// A consumer that receives records above ones it never received (claimed
+// by a member that is busy or crashed, or sent in a consume reply that was
+// lost) has a gap: it keeps delivering newer records but holds its commits
+// before the gap until the server redelivers it (after the timeout) or the
+// group's committed offset passes it (the member holding it committed).
+// CommitResult.Held and Offsets report such a wait; a warning is logged.
+// A consumer starts where the group's committed offset says; a group with
+// no commit starts at AutoOffsetReset, resolved by each member when it
+// starts, so with Latest a member that starts after another crashed without
+// ever committing begins after the newest record and does not read the
+// crashed member's records: commit early, or use Earliest, when that
+// matters. After a server restart the claims are forgotten and the group
+// resumes after its committed offset.
+//
+// Several live members of a group may share a partition: they receive
+// disjoint batches and each commits only past what the group processed,
+// but a member's commits can wait up to the visibility timeout for
+// another's. One member per group and partition commits most promptly.
 type Consumer struct {
 	client *Client
 	cfg    ConsumerConfig
@@ -189,20 +211,30 @@ type Consumer struct {
 	// shorten them.
 	idleFirst, retryFirst time.Duration
 
-	pollMu   sync.Mutex // one Poll at a time
-	commitMu sync.Mutex // acks are sent one at a time, in increasing order
+	polling  chan struct{} // holds a token while a Poll or Seek runs: one at a time
+	commitMu sync.Mutex    // acks are sent one at a time, in increasing order
 	// handling is held by Run while a handler runs and its record is
 	// marked, so that Close commits a record whose handler just finished.
 	handling sync.Mutex
 
-	mu           sync.Mutex
-	closed       bool
-	started      bool     // a consume has answered; position is set
-	position     uint64   // the next offset to ask for
-	pending      []uint64 // delivered and not committed, ascending
-	processed    map[uint64]struct{}
-	committed    uint64
+	mu      sync.Mutex
+	closed  bool
+	started bool // the start was resolved; base and position are set
+	// base is where commits continue: every offset below it is committed
+	// by the group (by this consumer or another member) or was skipped by
+	// Seek. position is one past the highest offset delivered or skipped.
+	base, position uint64
+	pending        []uint64 // delivered and not committed, ascending, all >= base
+	processed      map[uint64]struct{}
+	skips          []offRange // skipped by a forward Seek, ascending, disjoint
+	// held are delivered records that Run handed back (the one whose
+	// handler failed and the rest of its batch): Poll returns them first.
+	held         []Record
+	committed    uint64 // the last offset this consumer acknowledged
 	hasCommitted bool
+	highest      uint64 // the highest offset marked processed
+	hasHighest   bool
+	warnedGap    uint64 // 1 + the gap start last logged, 0 for none
 	autoTimer    *time.Timer
 
 	// life ends waits and requests when Close starts; background commits
@@ -223,7 +255,7 @@ func (c *Client) Consumer(cfg ConsumerConfig) (*Consumer, error) {
 	}
 	life, end := context.WithCancel(context.Background())
 	return &Consumer{client: c, cfg: cfg, idleFirst: idleWaitFirst, retryFirst: retryWaitFirst,
-		processed: map[uint64]struct{}{}, life: life, endLife: end}, nil
+		polling: make(chan struct{}, 1), processed: map[uint64]struct{}{}, life: life, endLife: end}, nil
 }
 
 // Config returns the consumer's settings with defaults filled in.
@@ -239,8 +271,14 @@ type CommitResult struct {
 	Offset    uint64
 	HasOffset bool
 	// Sent is false when nothing new was processed since the last commit,
-	// so no request was made.
+	// so no ack was sent.
 	Sent bool
+	// HeldAt, when Held, is the first offset this consumer has not
+	// received while it holds processed records above it: commits stop
+	// before it until the server redelivers it or the group's committed
+	// offset passes it (see Consumer).
+	HeldAt uint64
+	Held   bool
 }
 
 // Poll returns the next records, waiting up to PollTimeout for some to
@@ -250,22 +288,41 @@ type CommitResult struct {
 // returned at once. After Close it returns ErrClosed.
 //
 // Records delivered once by this consumer are not returned again, even when
-// the server redelivers them; see Consumer.
+// the server redelivers them, except those Run handed back after a failed
+// handler or a cancelled context, which Poll returns first. A record that
+// fills a gap (see Consumer) may come after higher offsets.
 func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	if ctx == nil {
 		return nil, errors.New("sdk: Consumer.Poll: nil context")
 	}
-	k.pollMu.Lock()
-	defer k.pollMu.Unlock()
 	ctx, stop := k.bind(ctx)
 	defer stop()
+	if err := k.lockPoll(ctx); err != nil {
+		return nil, err
+	}
+	defer k.unlockPoll()
+	if err := k.alive(ctx); err != nil {
+		return nil, err
+	}
+	if recs := k.takeHeld(); len(recs) > 0 {
+		return recs, nil
+	}
 	deadline := time.Now().Add(k.cfg.PollTimeout)
+	if err := k.ensureStarted(ctx, deadline); err != nil {
+		return nil, err
+	}
 	idle := k.idleFirst
+	// Replies of only records this consumer already has are retried at
+	// once while their offsets climb (the server is working through a
+	// redelivered range), a bounded number of times; otherwise they count
+	// as an empty poll, so a server that repeats itself is not hammered.
+	var dupTop uint64
+	dupRun := 0
 	for {
 		if err := k.alive(ctx); err != nil {
 			return nil, err
 		}
-		recs, progressed, err := k.fetch(ctx, deadline)
+		recs, top, dups, err := k.fetch(ctx, deadline)
 		if err != nil {
 			return nil, err
 		}
@@ -276,9 +333,9 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		if left <= 0 {
 			return []Record{}, nil
 		}
-		if progressed {
-			// Only redeliveries of records this consumer already has: the
-			// server moved on, so ask again at once.
+		if dups && (dupRun == 0 || top > dupTop) && dupRun < maxDupRun {
+			dupTop = top
+			dupRun++
 			continue
 		}
 		if err := k.sleep(ctx, min(jitterHalf(idle), left)); err != nil {
@@ -286,6 +343,44 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		}
 		idle = min(idle*2, idleWaitMax)
 	}
+}
+
+// lockPoll waits for the Poll or Seek in progress, if any, unless ctx ends
+// first.
+func (k *Consumer) lockPoll(ctx context.Context) error {
+	select {
+	case k.polling <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx)
+	}
+}
+
+func (k *Consumer) unlockPoll() { <-k.polling }
+
+// maxDupRun bounds the consume requests one Poll makes at once in a row
+// for replies holding only records it already delivered.
+const maxDupRun = 8
+
+// takeHeld returns up to MaxPollRecords of the records Run handed back,
+// skipping any marked processed or committed since.
+func (k *Consumer) takeHeld() []Record {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []Record
+	n := 0
+	for ; n < len(k.held) && len(out) < k.cfg.MaxPollRecords; n++ {
+		r := k.held[n]
+		if _, done := k.processed[r.Offset]; done || r.Offset < k.base || !k.isPending(r.Offset) {
+			continue
+		}
+		out = append(out, r)
+	}
+	k.held = append(k.held[:0], k.held[n:]...)
+	if len(k.held) == 0 {
+		k.held = nil
+	}
+	return out
 }
 
 // bind ties ctx to the consumer's lifetime.
@@ -368,49 +463,166 @@ func (k *Consumer) retry(ctx context.Context, what string, budget time.Time, op 
 	}
 }
 
+// ensureStarted resolves where this consumer starts, once: a consume of
+// zero records answers with the group's start (its committed offset + 1,
+// or AutoOffsetReset resolved) without claiming anything. Commits begin
+// there, so records other members hold below the first one this consumer
+// receives are waited for, not committed over.
+func (k *Consumer) ensureStarted(ctx context.Context, deadline time.Time) error {
+	k.mu.Lock()
+	started := k.started
+	k.mu.Unlock()
+	if started {
+		return nil
+	}
+	start, err := k.probe(ctx, "consume", k.cfg.AutoOffsetReset.wire(), deadline)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.started {
+		k.base, k.position, k.started = start, start, true
+	}
+	return nil
+}
+
 // fetch makes one consume exchange (with transient retries until deadline)
-// and returns the records new to this consumer; progressed reports that the
-// server returned records this consumer had already delivered.
-func (k *Consumer) fetch(ctx context.Context, deadline time.Time) (recs []Record, progressed bool, err error) {
+// and returns the records new to this consumer. When it returns none, dups
+// reports that the reply held records this consumer already has, and top
+// is the highest of them.
+func (k *Consumer) fetch(ctx context.Context, deadline time.Time) (recs []Record, top uint64, dups bool, err error) {
 	var resp *consumeResponse
 	err = k.retry(ctx, "consume", deadline, func() error {
 		var e error
-		resp, e = k.consumeOnce(ctx)
+		resp, e = k.consumeOnce(ctx, startOffset{k.readFrom()}, uint64(k.cfg.MaxPollRecords))
 		return e
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	if resp == nil { // an empty 200 body: an empty batch
-		return nil, false, nil
+		return nil, 0, false, nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
 		// Undelivered records stay claimed and return after the server's
 		// visibility timeout.
-		return nil, false, ErrClosed
+		return nil, 0, false, ErrClosed
 	}
 	for i := range resp.records {
 		r := &resp.records[i]
-		if k.started && r.Offset < k.position {
+		if r.Offset < k.base || k.skipped(r.Offset) || k.isPending(r.Offset) {
+			top = max(top, r.Offset)
 			continue
 		}
-		if k.started && len(recs) == 0 && r.Offset > k.position {
-			// Acks are group-wide and "up to", so a commit past this gap
-			// also covers records this consumer never saw.
-			k.client.log.Warn("kalamdb consumer: the server skipped offsets; they are claimed by another consumer of the group (run one per group and partition), committed by it, or were in a lost reply, and return after the server's visibility timeout if uncommitted",
-				"topic", k.cfg.Topic, "group", k.cfg.Group, "partition", k.cfg.Partition, "from", k.position, "to", r.Offset-1)
-		}
 		recs = append(recs, *r)
-		k.pending = append(k.pending, r.Offset)
-		k.position = r.Offset + 1
+		k.insertPending(r.Offset)
+		k.position = max(k.position, r.Offset+1)
 	}
-	if resp.hasNext && (!k.started || resp.nextOffset > k.position) {
-		k.position = resp.nextOffset
+	if gap := k.walk(false); gap < k.position && k.warnedGap != gap+1 {
+		k.warnedGap = gap + 1
+		k.client.log.Warn("kalamdb consumer: records were not delivered to this consumer (claimed by another member of the group, or in a lost reply); commits wait before them until the server redelivers them after its visibility timeout or the group's committed offset passes them",
+			"topic", k.cfg.Topic, "group", k.cfg.Group, "partition", k.cfg.Partition, "waiting_at", gap)
 	}
-	k.started = true
-	return recs, len(recs) == 0 && len(resp.records) > 0, nil
+	return recs, top, len(recs) == 0 && len(resp.records) > 0, nil
+}
+
+// readFrom is the offset a consume asks for: the first one this consumer
+// lacks. While a gap is open the server answers from its claim cursor
+// (new records) until the gap's claim expires and the cursor rewinds.
+func (k *Consumer) readFrom() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.walk(false)
+}
+
+// offRange is the offsets [from, to).
+type offRange struct{ from, to uint64 }
+
+// walk returns the first offset at or above base that this consumer has
+// not delivered or skipped, or, with processed, not also seen processed:
+// commits may cover everything below it.
+func (k *Consumer) walk(processed bool) uint64 {
+	next := k.base
+	i, j := 0, 0
+	for {
+		switch {
+		case j < len(k.skips) && k.skips[j].from <= next:
+			next = max(next, k.skips[j].to)
+			j++
+		case i < len(k.pending) && k.pending[i] < next:
+			i++
+		case i < len(k.pending) && k.pending[i] == next:
+			if processed {
+				if _, ok := k.processed[next]; !ok {
+					return next
+				}
+			}
+			next++
+			i++
+		default:
+			return next
+		}
+	}
+}
+
+func (k *Consumer) skipped(off uint64) bool {
+	for _, s := range k.skips {
+		if off >= s.from && off < s.to {
+			return true
+		}
+	}
+	return false
+}
+
+// search returns where off is or would be in pending.
+func (k *Consumer) search(off uint64) int {
+	lo, hi := 0, len(k.pending)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if k.pending[m] < off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (k *Consumer) isPending(off uint64) bool {
+	i := k.search(off)
+	return i < len(k.pending) && k.pending[i] == off
+}
+
+func (k *Consumer) insertPending(off uint64) {
+	if n := len(k.pending); n == 0 || k.pending[n-1] < off {
+		k.pending = append(k.pending, off)
+		return
+	}
+	k.pending = slices.Insert(k.pending, k.search(off), off)
+}
+
+// advanceBase moves base to off, forgetting what lies below it.
+func (k *Consumer) advanceBase(off uint64) {
+	if off <= k.base {
+		return
+	}
+	k.base = off
+	n := k.search(off)
+	for _, o := range k.pending[:n] {
+		delete(k.processed, o)
+	}
+	k.pending = append(k.pending[:0], k.pending[n:]...)
+	kept := k.skips[:0]
+	for _, s := range k.skips {
+		if s.to > off {
+			kept = append(kept, offRange{max(s.from, off), s.to})
+		}
+	}
+	k.skips = kept
+	k.position = max(k.position, off)
 }
 
 // MarkProcessed records that rec is done, making it eligible for the next
@@ -431,44 +643,43 @@ func (k *Consumer) markProcessed(rec Record, duringClose bool) error {
 	if k.closed && !duringClose {
 		return ErrClosed
 	}
-	if k.hasCommitted && rec.Offset <= k.committed {
-		return nil
+	if k.started && rec.Offset < k.base {
+		return nil // committed
 	}
 	if !k.isPending(rec.Offset) {
 		return fmt.Errorf("sdk: MarkProcessed: offset %d of %s was not delivered by this consumer's Poll", rec.Offset, k.cfg.Topic)
 	}
 	k.processed[rec.Offset] = struct{}{}
+	if !k.hasHighest || rec.Offset > k.highest {
+		k.highest, k.hasHighest = rec.Offset, true
+	}
 	if !k.closed && !k.cfg.ManualCommit && k.autoTimer == nil {
 		k.autoTimer = time.AfterFunc(k.cfg.AutoCommitInterval, k.autoCommit)
 	}
 	return nil
 }
 
-func (k *Consumer) isPending(off uint64) bool {
-	lo, hi := 0, len(k.pending)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if k.pending[m] < off {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+// commitTarget is the highest offset with every offset from base up to it
+// delivered to this consumer and processed (or skipped by Seek).
+func (k *Consumer) commitTarget() (uint64, bool) {
+	if !k.started {
+		return 0, false
 	}
-	return lo < len(k.pending) && k.pending[lo] == off
+	next := k.walk(true)
+	if next == k.base {
+		return 0, false
+	}
+	return next - 1, true
 }
 
-// commitTarget is the highest pending offset with every delivered record up
-// to it processed.
-func (k *Consumer) commitTarget() (uint64, bool) {
-	var upto uint64
-	found := false
-	for _, off := range k.pending {
-		if _, ok := k.processed[off]; !ok {
-			break
-		}
-		upto, found = off, true
+// gapBlocks reports the first offset this consumer lacks when it holds
+// processed records beyond it that a commit cannot cover.
+func (k *Consumer) gapBlocks() (uint64, bool) {
+	if !k.started || len(k.processed) == 0 {
+		return 0, false
 	}
-	return upto, found
+	gap := k.walk(false)
+	return gap, gap < k.position && k.hasHighest && k.highest > gap
 }
 
 // autoCommit runs on the auto-commit timer, armed by MarkProcessed while
@@ -500,9 +711,12 @@ func (k *Consumer) autoCommit() {
 	k.reportAuto(res, err)
 }
 
+// hasUncommittedProcessed reports processed records a later commit may
+// cover: now, or once a gap before them resolves.
 func (k *Consumer) hasUncommittedProcessed() bool {
 	_, ok := k.commitTarget()
-	return ok
+	_, held := k.gapBlocks()
+	return ok || held
 }
 
 // reportAuto tells OnCommit and the log about an automatic commit that
@@ -562,13 +776,29 @@ func (k *Consumer) CommitAsync(ctx context.Context, done func(CommitResult, erro
 	}()
 }
 
-// commit acks the commit target, if it moved.
+// commit acks the commit target, if it moved. When a gap holds it back,
+// it first asks the server for the group's committed offset: another
+// member may have committed the gap.
 func (k *Consumer) commit(ctx context.Context) (CommitResult, error) {
 	k.commitMu.Lock()
 	defer k.commitMu.Unlock()
 	k.mu.Lock()
-	res := CommitResult{Topic: k.cfg.Topic, Group: k.cfg.Group, Partition: k.cfg.Partition, Offset: k.committed, HasOffset: k.hasCommitted}
+	_, blocked := k.gapBlocks()
+	k.mu.Unlock()
+	if blocked {
+		c, ok, err := k.committedOffset(ctx)
+		if err != nil {
+			return k.result(false), fmt.Errorf("sdk: reading the committed offset of group %q on %s: %w", k.cfg.Group, k.cfg.Topic, err)
+		}
+		if ok {
+			k.mu.Lock()
+			k.advanceBase(c + 1)
+			k.mu.Unlock()
+		}
+	}
+	k.mu.Lock()
 	upto, ok := k.commitTarget()
+	res := k.result(false)
 	k.mu.Unlock()
 	if !ok {
 		return res, nil
@@ -590,31 +820,194 @@ func (k *Consumer) commit(ctx context.Context) (CommitResult, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.committed, k.hasCommitted = upto, true
-	n := 0
-	for n < len(k.pending) && k.pending[n] <= upto {
-		delete(k.processed, k.pending[n])
-		n++
-	}
-	k.pending = append(k.pending[:0], k.pending[n:]...)
-	return CommitResult{Topic: k.cfg.Topic, Group: k.cfg.Group, Partition: k.cfg.Partition, Offset: upto, HasOffset: true, Sent: true}, nil
+	k.advanceBase(upto + 1)
+	return k.result(true), nil
+}
+
+// result describes the consumer's commit state; k.mu is held.
+func (k *Consumer) result(sent bool) CommitResult {
+	res := CommitResult{Topic: k.cfg.Topic, Group: k.cfg.Group, Partition: k.cfg.Partition,
+		Offset: k.committed, HasOffset: k.hasCommitted, Sent: sent}
+	res.HeldAt, res.Held = k.gapBlocks()
+	return res
 }
 
 // rewind makes off the next offset to deliver, forgetting delivered records
-// from off on, so that a redelivery of them is accepted. The server resends
-// them only after its visibility timeout (http-api §8.1 step 3).
+// from off on: commits wait at off until the server redelivers them (after
+// its visibility timeout, http-api §8.1 step 3).
 func (k *Consumer) rewind(off uint64) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if !k.started || off >= k.position {
 		return
 	}
 	k.position = off
-	n := len(k.pending)
-	for n > 0 && k.pending[n-1] >= off {
-		n--
-		delete(k.processed, k.pending[n])
+	n := k.search(off)
+	for _, o := range k.pending[n:] {
+		delete(k.processed, o)
 	}
 	k.pending = k.pending[:n]
+	kept := k.skips[:0]
+	for _, s := range k.skips {
+		if s.from < off {
+			kept = append(kept, offRange{s.from, min(s.to, off)})
+		}
+	}
+	k.skips = kept
+	held := k.held[:0]
+	for _, r := range k.held {
+		if r.Offset < off {
+			held = append(held, r)
+		}
+	}
+	k.held = held
+	k.warnedGap = 0
+}
+
+// Position returns the offset after the highest one this consumer has
+// delivered or skipped to: where reading continues. ok is false until the
+// first Poll (or Seek) has resolved the start. Records that fill a gap
+// below it may still arrive (see Consumer).
+func (k *Consumer) Position() (offset uint64, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.position, k.started
+}
+
+// Committed asks the server for the group's committed offset on this
+// consumer's partition: every record up to and including it was processed
+// by some member. ok is false when the group has committed nothing.
+func (k *Consumer) Committed(ctx context.Context) (offset uint64, ok bool, err error) {
+	if ctx == nil {
+		return 0, false, errors.New("sdk: Consumer.Committed: nil context")
+	}
+	if err := k.alive(ctx); err != nil {
+		return 0, false, err
+	}
+	ctx, stop := k.bind(ctx)
+	defer stop()
+	return k.committedOffset(ctx)
+}
+
+// committedOffset reads the group's committed offset with a consume of zero
+// records from Earliest: the server answers with its start, the committed
+// offset + 1, or 0 when the group has none; nothing is claimed.
+func (k *Consumer) committedOffset(ctx context.Context) (uint64, bool, error) {
+	next, err := k.probe(ctx, "committed-offset read", "Earliest", time.Now().Add(k.cfg.RequestTimeout))
+	if err != nil || next == 0 {
+		return 0, false, err
+	}
+	return next - 1, true, nil
+}
+
+// probe makes a consume of zero records from start and returns the
+// server's next_offset.
+func (k *Consumer) probe(ctx context.Context, what string, start any, budget time.Time) (uint64, error) {
+	var resp *consumeResponse
+	err := k.retry(ctx, what, budget, func() error {
+		var e error
+		resp, e = k.consumeOnce(ctx, start, 0)
+		return e
+	})
+	if err != nil {
+		return 0, err
+	}
+	// A server that sent records here would have claimed them, and its
+	// next_offset would not be the group's start: fail loudly rather than
+	// start past records nobody processed.
+	switch {
+	case resp == nil || !resp.hasNext:
+		return 0, fmt.Errorf("sdk: consumer %s: %w", what, &ResponseError{HTTPStatus: 200, Reason: "a consume of 0 records answered without next_offset"})
+	case len(resp.records) > 0:
+		return 0, fmt.Errorf("sdk: consumer %s: %w", what, &ResponseError{HTTPStatus: 200, Reason: fmt.Sprintf("a consume of 0 records answered with %d records", len(resp.records))})
+	}
+	return resp.nextOffset, nil
+}
+
+// ConsumerOffsets is a snapshot of a consumer's positions.
+type ConsumerOffsets struct {
+	// Position is where reading continues (see Consumer.Position);
+	// meaningful when Started.
+	Position uint64
+	Started  bool
+	// Committed is the last offset this consumer committed; meaningful
+	// when HasCommitted. Consumer.Committed asks the server for the
+	// group's.
+	Committed    uint64
+	HasCommitted bool
+	// HighestProcessed is the highest offset marked processed; meaningful
+	// when HasProcessed.
+	HighestProcessed uint64
+	HasProcessed     bool
+	// HeldAt, when Held, is the first offset this consumer has not
+	// received while it holds processed records above it: commits wait
+	// there until the server redelivers it or the group's committed offset
+	// passes it.
+	HeldAt uint64
+	Held   bool
+}
+
+// Offsets returns the consumer's positions as it knows them, without a
+// request.
+func (k *Consumer) Offsets() ConsumerOffsets {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o := ConsumerOffsets{Position: k.position, Started: k.started, Committed: k.committed, HasCommitted: k.hasCommitted,
+		HighestProcessed: k.highest, HasProcessed: k.hasHighest}
+	o.HeldAt, o.Held = k.gapBlocks()
+	return o
+}
+
+// ErrSeekBeforeStart is returned by Seek for an offset below where the
+// group's delivery starts (its committed offset + 1, or where
+// AutoOffsetReset put a group with no commit): the server does not deliver
+// those records to the group again.
+var ErrSeekBeforeStart = errors.New("sdk: offset is before the consumer group's start")
+
+// Seek moves where this consumer reads next. It waits for a Poll in
+// progress; before the first Poll it resolves the start as Poll would (a
+// request).
+//
+// Forward (offset above Position): the records in between are skipped by
+// the application's choice and count as processed, so the next commit
+// covers them (as Kafka's seek). Nothing else is released: records
+// delivered and not processed, and gaps awaiting redelivery, still hold
+// commits. Once the group has committed, the server ignores where a
+// consume asks to start and resends the skipped records until a commit
+// covers them (they are dropped), so commit soon after a long forward Seek.
+//
+// Backward (offset below Position): the records from offset on that this
+// consumer delivered are forgotten, processed or not, and delivered again
+// when the server redelivers them, which it does only after its visibility
+// timeout (60 s by default); commits wait at offset until then. The server
+// never redelivers what the group committed, so an offset below the
+// group's start fails with ErrSeekBeforeStart.
+func (k *Consumer) Seek(ctx context.Context, offset uint64) error {
+	if ctx == nil {
+		return errors.New("sdk: Consumer.Seek: nil context")
+	}
+	ctx, stop := k.bind(ctx)
+	defer stop()
+	if err := k.lockPoll(ctx); err != nil {
+		return err
+	}
+	defer k.unlockPoll()
+	if err := k.alive(ctx); err != nil {
+		return err
+	}
+	if err := k.ensureStarted(ctx, time.Now().Add(k.cfg.RequestTimeout)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case offset < k.base:
+		return fmt.Errorf("sdk: Consumer.Seek(%d) on %s for group %q: the group starts at offset %d: %w", offset, k.cfg.Topic, k.cfg.Group, k.base, ErrSeekBeforeStart)
+	case offset < k.position:
+		k.rewind(offset)
+	case offset > k.position:
+		k.skips = append(k.skips, offRange{k.position, offset})
+		k.position = offset
+	}
+	return nil
 }
 
 // Close stops the consumer: a Poll in progress returns ErrClosed, pending
@@ -658,8 +1051,8 @@ func (k *Consumer) Close(ctx context.Context) error {
 		<-drained
 	}
 	k.endLife()
-	k.pollMu.Lock() // wait for a Poll in progress to notice
-	k.pollMu.Unlock()
+	k.polling <- struct{}{} // wait for a Poll in progress to notice
+	k.unlockPoll()
 	if k.cfg.ManualCommit {
 		return nil
 	}
@@ -675,7 +1068,8 @@ func (k *Consumer) Close(ctx context.Context) error {
 type RunHandler func(ctx context.Context, rec Record) error
 
 // HandlerError is returned by Run when the handler fails: the record at
-// Offset and those after it are not committed.
+// Offset and those after it are not committed; the consumer's next Poll or
+// Run returns them first.
 type HandlerError struct {
 	Topic  string
 	Offset uint64
@@ -693,12 +1087,13 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 // commits after each batch; otherwise auto commit does.
 //
 // When handle fails, Run commits the records processed before it and
-// returns a *HandlerError: the failed record and the rest of its batch are
-// not committed, and the server redelivers them (to this consumer or another
-// of the group) after its visibility timeout. When ctx ends or the consumer
-// is closed, Run commits what was processed and returns nil. Any other
-// error (a failed poll or commit) is returned after committing what was
-// processed.
+// returns a *HandlerError. The failed record and the rest of its batch stay
+// with this consumer, uncommitted: the next Poll or Run returns them first.
+// Likewise when ctx ends mid-batch: Run commits what was processed and
+// returns nil, and the unhandled records come first next time. If the
+// consumer is closed instead, the server redelivers them to the group after
+// its visibility timeout. Any other error (a failed poll or commit) is
+// returned after committing what was processed.
 func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 	if ctx == nil {
 		return errors.New("sdk: Consumer.Run: nil context")
@@ -714,9 +1109,9 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 			}
 			return errors.Join(err, k.finalCommit(ctx))
 		}
-		for _, rec := range recs {
+		for i, rec := range recs {
 			if ctx.Err() != nil {
-				k.rewind(rec.Offset)
+				k.handBack(recs[i:])
 				return k.finalCommit(ctx)
 			}
 			closing, herr, err := k.handleOne(ctx, handle, rec)
@@ -724,7 +1119,7 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 				return nil // Close commits what was processed
 			}
 			if herr != nil {
-				k.rewind(rec.Offset)
+				k.handBack(recs[i:])
 				herr = &HandlerError{Topic: rec.Topic, Offset: rec.Offset, Err: herr}
 				if cerr := k.finalCommit(ctx); cerr != nil {
 					return errors.Join(herr, cerr)
@@ -732,6 +1127,7 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 				return herr
 			}
 			if err != nil {
+				k.handBack(recs[i:])
 				return err
 			}
 		}
@@ -744,6 +1140,14 @@ func (k *Consumer) Run(ctx context.Context, handle RunHandler) error {
 			}
 		}
 	}
+}
+
+// handBack keeps records Run did not finish for the next Poll, ahead of
+// any held already (they were delivered before those).
+func (k *Consumer) handBack(recs []Record) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held = append(slices.Clone(recs), k.held...)
 }
 
 // handleOne runs handle on rec and marks it processed, under k.handling so

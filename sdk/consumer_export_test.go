@@ -11,3 +11,7 @@ func SetConsumerPacing(k *Consumer, idleFirst, retryFirst time.Duration) {
 // ConsumerIdleWaits returns the idle pacing constants for the request-bound
 // test.
 func ConsumerIdleWaits() (first, max time.Duration) { return idleWaitFirst, idleWaitMax }
+
+// ConsumerMaxDupRun is how many replies of only redeliveries one Poll
+// follows at once before it paces its requests.
+func ConsumerMaxDupRun() int { return maxDupRun }

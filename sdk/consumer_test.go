@@ -25,10 +25,14 @@ type topicFake struct {
 	*fakeServer
 	mu       sync.Mutex
 	consumes []map[string]any
+	probes   []map[string]any // consumes of 0 records
 	acks     []map[string]any
 	// consume and ack answer call n (0-based) with a status and a body.
 	consume func(n int, req map[string]any) (int, string)
 	ack     func(n int, req map[string]any) (int, string)
+	// probe answers a consume of 0 records, by default with the start the
+	// request names (0 for Latest and Earliest): a group with no commit.
+	probe func(n int, req map[string]any) (int, string)
 }
 
 func newTopicFake(t *testing.T) *topicFake {
@@ -39,8 +43,22 @@ func newTopicFake(t *testing.T) *topicFake {
 	f.ack = func(n int, req map[string]any) (int, string) {
 		return 200, fmt.Sprintf(`{"success":true,"acknowledged_offset":%v}`, req["upto_offset"])
 	}
+	f.probe = func(_ int, req map[string]any) (int, string) {
+		next := "0"
+		if m, ok := req["start"].(map[string]any); ok {
+			next = fmt.Sprint(m["Offset"])
+		}
+		return 200, `{"messages":[],"next_offset":` + next + `,"has_more":true}`
+	}
 	f.other = f.serveTopics
 	return f
+}
+
+// probeAt makes probes answer as a server whose group starts at next.
+func probeAt(next uint64) func(int, map[string]any) (int, string) {
+	return func(int, map[string]any) (int, string) {
+		return 200, fmt.Sprintf(`{"messages":[],"next_offset":%d,"has_more":true}`, next)
+	}
 }
 
 func (f *topicFake) serveTopics(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +81,11 @@ func (f *topicFake) serveTopics(w http.ResponseWriter, r *http.Request) {
 	var n int
 	switch r.URL.Path {
 	case "/v1/api/topics/consume":
+		if req["limit"] == json.Number("0") {
+			n, answer = len(f.probes), f.probe
+			f.probes = append(f.probes, req)
+			break
+		}
 		n, answer = len(f.consumes), f.consume
 		f.consumes = append(f.consumes, req)
 	case "/v1/api/topics/ack":
@@ -86,6 +109,12 @@ func (f *topicFake) consumeCalls() []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]map[string]any(nil), f.consumes...)
+}
+
+func (f *topicFake) probeCalls() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any(nil), f.probes...)
 }
 
 func (f *topicFake) ackCalls() []map[string]any {
@@ -232,9 +261,16 @@ func TestConsumerStartPositions(t *testing.T) {
 	for reset, want := range map[sdk.OffsetReset]string{sdk.Latest: `"Latest"`, sdk.Earliest: `"Earliest"`, sdk.AtOffset(42): `{"Offset":42}`} {
 		f := newTopicFake(t)
 		k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: reset, PollTimeout: time.Millisecond})
+		f.probe = probeAt(7)
 		_, err := k.Poll(context.Background())
 		require.NoError(t, err)
-		require.Equal(t, want, mustJSON(t, f.consumeCalls()[0]["start"]), reset.String())
+		// The start is resolved by a consume of 0 records, which claims
+		// nothing; reading then continues from the offset it answered.
+		require.Equal(t, want, mustJSON(t, f.probeCalls()[0]["start"]), reset.String())
+		require.Equal(t, `{"Offset":7}`, mustJSON(t, f.consumeCalls()[0]["start"]), reset.String())
+		pos, ok := k.Position()
+		require.True(t, ok)
+		require.Equal(t, uint64(7), pos)
 	}
 }
 
@@ -385,6 +421,7 @@ func TestConsumerEmptyBodyKeepsPosition(t *testing.T) {
 		}
 		return 200, `{"messages":[],"next_offset":5,"has_more":false}`
 	}
+	f.probe = probeAt(3) // the group committed offset 2
 	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Millisecond})
 	_, err := k.Poll(context.Background())
 	require.NoError(t, err)
@@ -456,19 +493,70 @@ func TestConsumerIdlePollIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 0)
 
-	// Each wait is at least half its nominal value; the last one may be cut
-	// short by the timeout and is followed by one final request.
+	bound := idleBound(timeout)
+	got := len(f.consumeCalls())
+	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("idle Poll made %d requests, want 2..%d", got, bound))
+}
+
+// idleBound is the most consume requests an idle Poll can make in timeout:
+// each wait is at least half its nominal value; the last one may be cut
+// short by the timeout and is followed by one final request.
+func idleBound(timeout time.Duration) int {
 	first, maxWait := sdk.ConsumerIdleWaits()
 	bound, elapsed := 1, time.Duration(0)
 	for w := first; ; w = min(w*2, maxWait) {
 		elapsed += w / 2
 		bound++
 		if elapsed >= timeout {
-			break
+			return bound
 		}
 	}
-	got := len(f.consumeCalls())
-	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("idle Poll made %d requests, want 2..%d", got, bound))
+}
+
+// Issue 9 item 11: a server that keeps answering with records the consumer
+// already delivered is paced like an empty poll, not asked again at once.
+func TestConsumerRepeatedRecordsArePaced(t *testing.T) {
+	f := newTopicFake(t)
+	f.consume = func(int, map[string]any) (int, string) { return 200, batch(0, 3) }
+	c, _ := newClient(t, f, basic())
+	timeout := 500 * time.Millisecond
+	k, err := c.Consumer(sdk.ConsumerConfig{Group: "g", Topic: "shop.events", AutoOffsetReset: sdk.Earliest, PollTimeout: timeout})
+	require.NoError(t, err)
+	defer k.Close(context.Background())
+	recs, err := k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+
+	recs, err = k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 0, "0..2 are not handed out twice")
+	got := len(f.consumeCalls()) - 1
+	bound := idleBound(timeout) + sdk.ConsumerMaxDupRun()
+	require.True(t, got >= 2 && got <= bound, fmt.Sprintf("a Poll answered only with redeliveries made %d requests, want 2..%d", got, bound))
+}
+
+// Redeliveries whose offsets climb (a server working through an expired
+// claim) are followed at once by the next request, and the new record
+// after them is returned.
+func TestConsumerClimbingRedeliveriesAreFollowed(t *testing.T) {
+	f := newTopicFake(t)
+	f.consume = func(n int, _ map[string]any) (int, string) {
+		if n == 0 {
+			return 200, batch(0, 6)
+		}
+		if n <= 3 {
+			return 200, batch(uint64(n-1)*2, uint64(n)*2) // 0-1, 2-3, 4-5 again
+		}
+		return 200, batch(6, 7)
+	}
+	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Minute})
+	sdk.SetConsumerPacing(k, time.Hour, time.Hour) // a pause would outlast the test
+	recs, err := k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 6)
+	recs, err = k.Poll(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []uint64{6}, offsetsOf(recs))
 }
 
 func TestConsumerCommitAsync(t *testing.T) {
@@ -550,4 +638,46 @@ func TestConsumerCloseLeavesNoGoroutines(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// The start is read with a consume of 0 records; a reply to it holding
+// records, or no next_offset, is refused rather than trusted.
+func TestConsumerStartProbeIsChecked(t *testing.T) {
+	for name, body := range map[string]string{
+		"records":        batch(0, 2),
+		"no next_offset": `{"messages":[],"has_more":true}`,
+		"empty body":     "",
+	} {
+		f := newTopicFake(t)
+		f.probe = func(int, map[string]any) (int, string) { return 200, body }
+		k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Second})
+		_, err := k.Poll(context.Background())
+		require.ErrorIs(t, err, sdk.ErrUnexpectedResponse, name)
+		require.Empty(t, f.consumeCalls(), name)
+		_, _, err = k.Committed(context.Background())
+		require.ErrorIs(t, err, sdk.ErrUnexpectedResponse, name)
+	}
+}
+
+// Seek waits for a Poll in progress, but no longer than its context.
+func TestConsumerSeekWaitsForPollWithinContext(t *testing.T) {
+	f := newTopicFake(t)
+	k := mockConsumer(t, f, sdk.ConsumerConfig{AutoOffsetReset: sdk.Earliest, PollTimeout: time.Minute})
+	sdk.SetConsumerPacing(k, time.Hour, time.Millisecond)
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	polled := make(chan error, 1)
+	go func() {
+		_, err := k.Poll(pollCtx)
+		polled <- err
+	}()
+	require.Eventually(t, func() bool { return len(f.consumeCalls()) > 0 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, k.Seek(ctx, 5), context.DeadlineExceeded)
+	stopPoll()
+	require.ErrorIs(t, <-polled, context.Canceled)
+	require.NoError(t, k.Seek(context.Background(), 5))
+	pos, ok := k.Position()
+	require.True(t, ok)
+	require.EqualValues(t, 5, pos)
 }

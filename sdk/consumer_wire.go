@@ -100,19 +100,13 @@ type consumeResponse struct {
 	hasNext    bool
 }
 
-// consumeOnce makes one consume request. A nil response with a nil error
-// is an empty 200 body, which the official client also reads as an empty
-// batch.
-func (k *Consumer) consumeOnce(ctx context.Context) (*consumeResponse, error) {
-	k.mu.Lock()
-	start := k.cfg.AutoOffsetReset.wire()
-	if k.started {
-		start = startOffset{k.position}
-	}
-	k.mu.Unlock()
+// consumeOnce makes one consume request for up to limit records from
+// start. A nil response with a nil error is an empty 200 body, which the
+// official client also reads as an empty batch.
+func (k *Consumer) consumeOnce(ctx context.Context, start any, limit uint64) (*consumeResponse, error) {
 	b, err := json.Marshal(consumeRequest{
 		TopicID: k.cfg.Topic, GroupID: k.cfg.Group, Start: start,
-		Limit: uint64(k.cfg.MaxPollRecords), PartitionID: k.cfg.Partition,
+		Limit: limit, PartitionID: k.cfg.Partition,
 		TimeoutSeconds: uint64((k.cfg.PollTimeout + time.Second - 1) / time.Second),
 	})
 	if err != nil {

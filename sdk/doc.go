@@ -117,5 +117,8 @@
 //
 // Poll waits up to PollTimeout for records with a backoff (the server
 // answers at once even when empty); commits cover only the highest
-// contiguous processed offset; Run drives a handler at-least-once.
+// contiguous processed offset, never a record this consumer did not
+// receive (see Consumer for at-least-once across members and restarts);
+// Run drives a handler at-least-once; Seek, Position and Committed move
+// and report positions.
 package sdk

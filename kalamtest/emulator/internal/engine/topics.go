@@ -57,13 +57,17 @@ func (e *Engine) consume(req ConsumeRequest, claims bool) (ConsumeResult, error)
 		key := claimKey{req.TopicID, req.GroupID, req.PartitionID}
 		cs = e.claims[key]
 		if cs == nil {
-			cs = &claimState{}
+			// As the server's ClaimState::new(start_offset): the first
+			// consume of a group sets its cursor, even when it returns
+			// nothing, so a later consume cannot start below it.
+			cs = &claimState{cursor: start}
 			e.claims[key] = cs
 		}
-		// Expired claims rewind the cursor for redelivery.
+		// Claims older than the visibility timeout (strictly) expire and
+		// rewind the cursor for redelivery.
 		kept := cs.claims[:0]
 		for _, c := range cs.claims {
-			if now.Sub(c.at) >= e.opts.VisibilityTimeout {
+			if now.Sub(c.at) > e.opts.VisibilityTimeout {
 				cs.cursor = min(cs.cursor, c.first)
 				continue
 			}
@@ -101,7 +105,8 @@ func (e *Engine) consume(req ConsumeRequest, claims bool) (ConsumeResult, error)
 		last := res.Messages[n-1].Offset
 		res.NextOffset = last + 1
 		if cs != nil {
-			cs.claims = append(cs.claims, claim{first: res.Messages[0].Offset, last: last, at: now})
+			// The claim starts at the effective start, as the server's.
+			cs.claims = append(cs.claims, claim{first: from, last: last, at: now})
 			cs.cursor = last + 1
 		}
 	}
@@ -131,7 +136,9 @@ func (e *Engine) startOffset(req ConsumeRequest) (uint64, error) {
 	return uint64(hw[0][0].(int64)), nil
 }
 
-// Ack commits a group's offset through upto inclusive (http-api §8.2).
+// Ack commits a group's offset through upto inclusive (http-api §8.2). As
+// the server's TopicOffset::ack, the committed offset never goes down: a
+// lower ack is accepted and changes nothing.
 func (e *Engine) Ack(id Identity, topic, group string, partition uint32, upto uint64) *Error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -149,11 +156,15 @@ func (e *Engine) Ack(id Identity, topic, group string, partition uint32, upto ui
 
 func (e *Engine) ack(topic, group string, partition uint32, upto uint64) error {
 	if err := e.exec(`INSERT INTO _kv_offsets (topic, grp, part, off, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (topic, grp, part) DO UPDATE SET off = excluded.off, updated_at = excluded.updated_at`,
+		ON CONFLICT (topic, grp, part) DO UPDATE SET off = excluded.off, updated_at = excluded.updated_at WHERE excluded.off > off`,
 		topic, group, int64(partition), int64(upto), e.opts.Now().UnixMilli()); err != nil {
 		return err
 	}
-	if cs := e.claims[claimKey{topic, group, partition}]; cs != nil {
+	key := claimKey{topic, group, partition}
+	if cs := e.claims[key]; cs == nil {
+		// No claim state yet: the server seeds one from the acked offset.
+		e.claims[key] = &claimState{cursor: upto + 1}
+	} else {
 		kept := cs.claims[:0]
 		for _, c := range cs.claims {
 			if c.last > upto {

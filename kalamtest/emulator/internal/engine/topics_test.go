@@ -86,6 +86,7 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 		want string
 	}{
 		{"latest is empty", func() ConsumeResult { return consume("late", "latest", 0, 10) }, "|next=5|more=false"},
+		{"the first consume set the cursor", func() ConsumeResult { return consume("late", "offset", 0, 10) }, "|next=0|more=false"},
 		{"first claim", func() ConsumeResult { return consume("g", "earliest", 0, 2) }, "0,1|next=2|more=true"},
 		{"claims advance without ack", func() ConsumeResult { return consume("g", "earliest", 0, 2) }, "2,3|next=4|more=true"},
 		{"seeking back has no effect", func() ConsumeResult { return consume("g", "offset", 0, 10) }, "4|next=5|more=false"},
@@ -95,8 +96,12 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 			}
 			return consume("g", "earliest", 0, 10)
 		}, "|next=2|more=false"},
+		{"a claim lives the whole visibility timeout", func() ConsumeResult {
+			clock.Advance(30 * time.Second)
+			return consume("g", "earliest", 0, 10)
+		}, "|next=2|more=false"},
 		{"expired claims are redelivered", func() ConsumeResult {
-			clock.Advance(31 * time.Second)
+			clock.Advance(time.Millisecond)
 			return consume("g", "earliest", 0, 10)
 		}, "2,3,4|next=5|more=false"},
 		{"committed offset beats start", func() ConsumeResult {
@@ -105,6 +110,13 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 			}
 			clock.Advance(31 * time.Second)
 			return consume("g", "latest", 0, 10)
+		}, "4|next=5|more=false"},
+		{"a lower ack changes nothing", func() ConsumeResult {
+			if err := e.Ack(svc, "app.tp", "g", 0, 1); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(31 * time.Second)
+			return consume("g", "earliest", 0, 10)
 		}, "4|next=5|more=false"},
 		{"limit 0 reports more", func() ConsumeResult { return consume("z", "earliest", 0, 0) }, "|next=0|more=true"},
 	}
