@@ -47,6 +47,7 @@ type Engine struct {
 		role Role
 	}
 	closed bool
+	guard  guard
 
 	feed *feed
 }
@@ -84,6 +85,11 @@ func New(opts Options) (*Engine, error) {
 		e.feed.close()
 		conn.Close()
 		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	if err := conn.SetAuthorizer(e.authorize); err != nil {
+		e.feed.close()
+		conn.Close()
+		return nil, fmt.Errorf("database %q: install authorizer: %w", path, err)
 	}
 	return e, nil
 }
