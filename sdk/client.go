@@ -211,6 +211,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeDone()
 		c.rt.close()
+		c.auth.secrets.Close()
 		c.log.Debug("kalamdb client closed")
 	})
 	return nil

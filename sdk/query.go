@@ -133,7 +133,7 @@ func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, erro
 }
 
 // sqlPreview shortens SQL for error messages: string literals are elided
-// (they may hold passwords), and the cut never splits a UTF-8 character
+// and secrets redacted, and the cut never splits a UTF-8 character
 // (the official client panics there: sdk-features §4 X2).
 func sqlPreview(sql string) string {
 	var b strings.Builder
@@ -151,6 +151,12 @@ func sqlPreview(sql string) string {
 		}
 	}
 	s := strings.Join(strings.Fields(b.String()), " ")
+	// Other literals ("…", $$…$$) and the client's own secrets are redacted
+	// before the cut, which would hide half a secret from the match.
+	if len(s) > 16<<10 {
+		s = s[:16<<10]
+	}
+	s = redactSecrets(s)
 	const max = 60
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max]) + "…"
