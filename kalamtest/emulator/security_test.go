@@ -161,3 +161,23 @@ func TestUserFromListShapesStayScoped(t *testing.T) {
 		})
 	}
 }
+
+// Issue 9 item 13 asked that trailing garbage after ALTER USER … SET
+// PASSWORD '…' be rejected, but the real parser (kalamdb-dialect
+// ddl/user_commands.rs, AlterUserStatement::parse) reads the value and
+// ignores what follows, so the emulator keeps doing the same: the quoted
+// value, and only it, becomes the password.
+func TestAlterUserPasswordTrailingTokensAsReal(t *testing.T) {
+	s, url := engineEnv(t, Options{SQLRateLimit: -1})
+	e := &testEnv{t: t, s: s, url: url}
+	root := e.token("root", testRootPassword)
+	wantStatus(t, e.sql(root, `{"sql":"CREATE USER 'carol' WITH PASSWORD 'CarolPass123!' ROLE user"}`), http.StatusOK)
+	wantStatus(t, e.sql(root, `{"sql":"ALTER USER carol SET PASSWORD 'NewCarol123!' ROLE dba garbage"}`), http.StatusOK)
+	e.token("carol", "NewCarol123!")
+	r := e.postJSON("/v1/api/auth/login", `{"user":"carol","password":"NewCarol123! ROLE dba garbage"}`)
+	assert.Equal(t, http.StatusUnauthorized, r.status, "the trailing tokens are not part of the password")
+	res, err := s.ExecAs("root", "SELECT role FROM system.users WHERE user_id = 'carol'")
+	require.NoError(t, err)
+	require.Len(t, res[0].Rows, 1)
+	assert.Equal(t, `"user"`, string(res[0].Rows[0][0]), "nor do they change the role")
+}
