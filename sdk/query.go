@@ -259,7 +259,8 @@ func decodeResult(status int, contentType string, body []byte) (*Result, error) 
 	for i := range sr.Results {
 		sres, err := newStatementResult(&sr.Results[i])
 		if err != nil {
-			return nil, fmt.Errorf("sdk: result %d: %w", i, err)
+			// KalamDB never sends such a result: a structural fault.
+			return nil, unexpected(status, contentType, fmt.Sprintf("result %d: %v", i, err), body, err)
 		}
 		res.all[i] = sres
 	}
@@ -307,6 +308,10 @@ func newStatementResult(w *wireResult) (*StatementResult, error) {
 		rows, err := splitRows(w.Rows, len(s.Columns))
 		if err != nil {
 			return nil, err
+		}
+		// row_count is the number of rows sent (the server sums its batches).
+		if w.RowCount != "" && s.RowCount != len(rows) {
+			return nil, fmt.Errorf("row_count is %d but %d rows were sent", s.RowCount, len(rows))
 		}
 		s.rows = make([]Row, len(rows))
 		for i, cells := range rows {
