@@ -86,6 +86,12 @@ func TestUserCannotBypassCatalog(t *testing.T) {
 		`SELECT count(*) FROM (SELECT 1) AS x, "u$app$notes"`,
 		`SELECT (WITH "u$app$notes" AS (SELECT 1) SELECT 1), (SELECT count(*) FROM "u$app$notes")`,
 		`SELECT (WITH pragma_table_list AS (SELECT 1) SELECT 1), (SELECT count(*) FROM pragma_table_list)`,
+		// Reads that name no column still reveal row counts and rowids.
+		`SELECT rowid FROM (SELECT 1) AS x, "u$app$notes"`,
+		`SELECT EXISTS (SELECT 1 FROM (SELECT 1) AS x, "u$app$notes")`,
+		`SELECT 1 FROM (SELECT 1) AS x, "u$app$notes" LIMIT 1`,
+		`SELECT (SELECT max(rowid) FROM (SELECT 1) AS x, "u$app$notes")`,
+		`SELECT * FROM app.notes WHERE EXISTS (SELECT 1 FROM [u$app$notes] WHERE _owner = 'bob')`,
 		// Table-valued and PRAGMA functions.
 		`SELECT * FROM pragma_table_info('u$app$notes')`,
 		`SELECT * FROM (SELECT 1) AS x, pragma_table_list`,

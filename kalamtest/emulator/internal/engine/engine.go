@@ -86,11 +86,6 @@ func New(opts Options) (*Engine, error) {
 		conn.Close()
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
-	if err := conn.SetAuthorizer(e.authorize); err != nil {
-		e.feed.close()
-		conn.Close()
-		return nil, fmt.Errorf("database %q: install authorizer: %w", path, err)
-	}
 	return e, nil
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -72,7 +73,16 @@ func (e *Engine) guarded(sql string, allow map[string]bool, tr *translation) (st
 	}
 	e.guard.active, e.guard.allow, e.guard.ctes = true, allow, ctes
 	e.guard.denied.action, e.guard.denied.name = 0, ""
-	done = func() { e.guard.active, e.guard.allow, e.guard.ctes = false, nil, nil }
+	// Installed only while needed: every callback costs the engine's own
+	// statements too.
+	if err := e.conn.SetAuthorizer(e.authorize); err != nil {
+		e.guard.active = false
+		return nil, "", func() {}, fmt.Errorf("install authorizer: %w", err)
+	}
+	done = func() {
+		e.guard.active, e.guard.allow, e.guard.ctes = false, nil, nil
+		_ = e.conn.SetAuthorizer(nil)
+	}
 	stmt, tail, err = e.conn.Prepare(sql)
 	return stmt, tail, done, err
 }
