@@ -173,3 +173,43 @@ func TestOpaqueTokenEchoRedacted(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(append(all, cerr.Error()), "\n"), "rejected", "the server's auth_error text reaches the application, redacted")
 }
+
+// A close reason that echoes the token is redacted too, in the events and
+// in the error the caller gets.
+func TestCloseReasonEchoRedacted(t *testing.T) {
+	const token = "opaque-session-close-5e8d1b"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ws.Write(r.Context(), websocket.MessageText, []byte(`{"type":"auth_success","user":"u","role":"user","protocol":{"serialization":"json","compression":"none"}}`))
+		ws.Close(websocket.StatusPolicyViolation, "bye "+r.Header.Get("Authorization"))
+	})
+	var logs syncBuffer
+	var mu sync.Mutex
+	var events []string
+	c, err := sdk.New("http://kalam.test", sdk.WithTransport(mock.New(h)), sdk.WithToken(token),
+		sdk.WithReconnect(time.Millisecond, time.Millisecond, 1), debugLogger(&logs),
+		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) {
+			if ev.Err != nil {
+				mu.Lock()
+				events = append(events, ev.Err.Error())
+				mu.Unlock()
+			}
+		}))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Connect(context.Background()))
+	var all []string
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		all = append(all[:0], events...)
+		return strings.Contains(strings.Join(all, "\n"), "bye")
+	}, 10*time.Second, time.Millisecond, "an event carries the close reason")
+	for _, s := range append(all, logs.String()) {
+		assert.NotContains(t, s, token)
+	}
+}

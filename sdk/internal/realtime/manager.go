@@ -310,9 +310,12 @@ func (m *Manager) run() {
 		if m.ctx.Err() != nil {
 			return
 		}
+		// Server text (a close reason, an error message) may echo a
+		// secret; what reaches events, logs and callers is redacted.
+		err = redact.Error(err)
 		if err == nil {
 			attempt, rejected, hadConn = 0, false, true
-			reason := m.serve(lc)
+			reason := redact.Error(m.serve(lc))
 			if m.ctx.Err() != nil {
 				return
 			}

@@ -53,6 +53,28 @@ func String(s string) string {
 	return s
 }
 
+// Error returns err with String applied to its text, still unwrapping to
+// err (errors.Is and errors.As see through it); err itself when its text
+// holds nothing to hide.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := String(msg); red != msg {
+		return &redacted{err: err, msg: red}
+	}
+	return err
+}
+
+type redacted struct {
+	err error
+	msg string
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
+
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), sub)
 }

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -50,4 +51,17 @@ func TestKnownSecretJSONEscaped(t *testing.T) {
 	defer s.Close()
 	s.Keep("quo\"te\\back")
 	assert.False(t, strings.Contains(String(`{"p":"quo\"te\\back"}`), "back"))
+}
+
+func TestErrorKeepsChain(t *testing.T) {
+	var s Set
+	defer s.Close()
+	s.Keep("opaque-secret-1")
+	base := errors.New("closed: reason opaque-secret-1")
+	err := Error(fmt.Errorf("wrapped: %w", base))
+	assert.NotContains(t, err.Error(), "opaque-secret-1")
+	assert.ErrorIs(t, err, base)
+	plain := errors.New("nothing to hide")
+	assert.Same(t, plain, Error(plain))
+	assert.NoError(t, Error(nil))
 }
