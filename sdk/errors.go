@@ -61,8 +61,9 @@ type ServerError struct {
 	// Message is the server's human-readable text.
 	Message string
 	// Details is extra context (for admins: the failing SQL); often empty.
-	// JWTs and PASSWORD '...' literals in Message and Details are replaced
-	// by [REDACTED].
+	// JWTs, PASSWORD literals (however quoted) and the exact passwords and
+	// tokens this process's clients send are replaced by [REDACTED] in
+	// Message and Details.
 	Details string
 	// RetryAfter is the server's hint (Retry-After header or
 	// retry_after_seconds), zero when absent.
