@@ -402,7 +402,7 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 			if !replayable {
 				return nil, fmt.Errorf("%w: rate limited, and the upload cannot be resent because a file reader is not an io.Seeker: %w", ErrBodyNotReplayable, serr)
 			}
-			if left, ok := timeLeft(ctx); ok && se.RetryAfter > left {
+			if left, ok := timeLeft(ctx); ok && se.RetryAfter > 0 && se.RetryAfter > left {
 				// Sleeping into the deadline would only trade the server's
 				// answer for a timeout.
 				return nil, fmt.Errorf("%w (Retry-After %v exceeds the %v left before the call's deadline)", serr, se.RetryAfter, left.Round(time.Millisecond))
