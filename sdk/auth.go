@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
 // Credentials is what an AuthProvider hands the client: either a ready
@@ -52,6 +54,7 @@ func WithBasicAuth(user, password string) Option {
 		a := c.auth
 		a.modes++
 		a.user, a.password, a.hasBasic = user, password, true
+		a.secrets.Keep(password)
 		return nil
 	}
 }
@@ -68,6 +71,7 @@ func WithToken(jwt string) Option {
 		a := c.auth
 		a.modes++
 		a.static, a.access, a.gen = jwt, jwt, 1
+		a.secrets.Keep(jwt)
 		return nil
 	}
 }
@@ -94,6 +98,9 @@ type authState struct {
 	hasBasic bool
 	static   string
 	provider AuthProvider
+	// secrets are the passwords and tokens this client sends, hidden in
+	// every error and log line (opaque tokens match no pattern).
+	secrets redact.Set
 
 	mu      sync.Mutex
 	access  string
@@ -119,6 +126,8 @@ func (a *authState) validate() error {
 func (a *authState) canRenew() bool { return a.hasBasic || a.provider != nil }
 
 func (a *authState) set(access, refresh string) {
+	a.secrets.Add(access)
+	a.secrets.Add(refresh)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.access = access
@@ -284,6 +293,7 @@ func (c *Client) Login(ctx context.Context, user, password string) (*LoginRespon
 }
 
 func (c *Client) login(ctx context.Context, user, password string) (*LoginResponse, error) {
+	c.auth.secrets.Keep(password) // before sending: a reply may echo it
 	body, err := json.Marshal(map[string]string{"user": user, "password": password})
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encoding login: %w", err)
@@ -402,6 +412,8 @@ type SetupResponse struct {
 // ErrAlreadyConfigured; weak passwords come back as a *ServerError with code
 // "weak_password".
 func (c *Client) Setup(ctx context.Context, req SetupRequest) (*SetupResponse, error) {
+	c.auth.secrets.Keep(req.Password)
+	c.auth.secrets.Keep(req.RootPassword)
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encoding setup: %w", err)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kalamstack/kalam-go/transport"
@@ -211,6 +212,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeDone()
 		c.rt.close()
+		c.auth.secrets.Close()
 		c.log.Debug("kalamdb client closed")
 	})
 	return nil
@@ -235,21 +237,50 @@ func (c *Client) boundContext(ctx context.Context) (context.Context, context.Can
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(c.done, func() { cancel(ErrClosed) })
 	var timer *time.Timer
+	var cd *callDeadline
 	if c.timeout > 0 {
 		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+			cd = &callDeadline{at: time.Now().Add(c.timeout)}
+			cd.armed.Store(true)
 			timer = time.AfterFunc(c.timeout, func() { cancel(errCallTimeout) })
 		}
 	}
 	stopTimer := func() {
 		if timer != nil {
 			timer.Stop()
+			cd.armed.Store(false)
 		}
+	}
+	if cd != nil {
+		ctx = context.WithValue(ctx, callDeadlineKey{}, cd)
 	}
 	return ctx, func() {
 		stop()
 		stopTimer()
 		cancel(context.Canceled)
 	}, stopTimer, nil
+}
+
+// callDeadline is when the client's own timeout ends a call, which the
+// context cannot carry as a deadline since a streamed download disarms it.
+type callDeadline struct {
+	at    time.Time
+	armed atomic.Bool
+}
+
+type callDeadlineKey struct{}
+
+// timeLeft is how long the call may still run: the earlier of the
+// context's deadline and the client's timeout; ok is false when unbounded.
+func timeLeft(ctx context.Context) (left time.Duration, ok bool) {
+	dl, ok := ctx.Deadline()
+	if cd, _ := ctx.Value(callDeadlineKey{}).(*callDeadline); cd != nil && cd.armed.Load() && (!ok || cd.at.Before(dl)) {
+		dl, ok = cd.at, true
+	}
+	if !ok {
+		return 0, false
+	}
+	return time.Until(dl), true
 }
 
 // ctxError reports why a call's context ended: the client closed, the
@@ -370,6 +401,11 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 			// so any statement may be resent.
 			if !replayable {
 				return nil, fmt.Errorf("%w: rate limited, and the upload cannot be resent because a file reader is not an io.Seeker: %w", ErrBodyNotReplayable, serr)
+			}
+			if left, ok := timeLeft(ctx); ok && se.RetryAfter > 0 && se.RetryAfter > left {
+				// Sleeping into the deadline would only trade the server's
+				// answer for a timeout.
+				return nil, fmt.Errorf("%w (Retry-After %v exceeds the %v left before the call's deadline)", serr, se.RetryAfter, left.Round(time.Millisecond))
 			}
 			c.log.Warn("kalamdb rate limited; retrying", "path", pathOnly(rq.path), "attempt", attempt+1)
 			if werr := c.wait(ctx, attempt, se.RetryAfter); werr != nil {

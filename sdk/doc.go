@@ -16,7 +16,10 @@
 // a context; when the context has no earlier deadline the client applies
 // its own timeout (WithTimeout, default 30 s as in the official client).
 // Logs go to WithLogger's slog.Logger (silent by default) and never contain
-// passwords or tokens; neither do error strings.
+// passwords or tokens; neither do error strings. Besides JWTs and PASSWORD
+// literals, the exact passwords and tokens a client sends (opaque ones too)
+// are redacted wherever a server or proxy echoes them, until Close. Secrets
+// shorter than 4 bytes cannot be told from ordinary text and are not.
 //
 // # Authentication
 //

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
 // Sentinel errors. Match them with errors.Is; a *ServerError matches the
@@ -60,8 +61,9 @@ type ServerError struct {
 	// Message is the server's human-readable text.
 	Message string
 	// Details is extra context (for admins: the failing SQL); often empty.
-	// JWTs and PASSWORD '...' literals in Message and Details are replaced
-	// by [REDACTED].
+	// JWTs, PASSWORD literals (however quoted) and the exact passwords and
+	// tokens this process's clients send are replaced by [REDACTED] in
+	// Message and Details.
 	Details string
 	// RetryAfter is the server's hint (Retry-After header or
 	// retry_after_seconds), zero when absent.
@@ -298,9 +300,14 @@ func describeJSONError(err error) string {
 const snippetMax = 200
 
 // snippet returns the start of body for error messages: valid UTF-8, at most
-// snippetMax bytes, with anything that looks like a JWT redacted.
+// snippetMax bytes, with secrets redacted before the cut (a secret cut in
+// half would no longer match).
 func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
+	const scan = 16 << 10 // secrets are far shorter
+	if len(body) > scan {
+		body = body[:scan]
+	}
+	s := redactSecrets(strings.TrimSpace(string(body)))
 	if len(s) > snippetMax {
 		cut := snippetMax
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -308,29 +315,11 @@ func snippet(body []byte) string {
 		}
 		s = s[:cut] + "…"
 	}
-	return redactSecrets(strings.ToValidUTF8(s, "\uFFFD"))
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-var (
-	jwtPattern      = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	passwordLiteral = regexp.MustCompile(`(?i)(password\s*)'(?:[^']|'')*'?`)
-)
-
-// redactSecrets hides JWTs and the literal after PASSWORD (admins get the
-// failing SQL echoed in details, e.g. CREATE USER ... WITH PASSWORD '...').
-func redactSecrets(s string) string {
-	s = redactTokens(s)
-	if !strings.Contains(strings.ToLower(s), "password") {
-		return s
-	}
-	return passwordLiteral.ReplaceAllString(s, "$1'[REDACTED]'")
-}
-
-// redactTokens hides JWTs so that server text echoed into an error string
-// never leaks a credential.
-func redactTokens(s string) string {
-	if !strings.Contains(s, "eyJ") {
-		return s
-	}
-	return jwtPattern.ReplaceAllString(s, "[REDACTED]")
-}
+// redactSecrets hides the passwords and tokens this process's clients
+// send, JWTs, and the literal after PASSWORD (admins get the failing SQL
+// echoed in details, e.g. CREATE USER ... WITH PASSWORD '...'). The
+// realtime package uses the same function (internal/redact).
+func redactSecrets(s string) string { return redact.String(s) }

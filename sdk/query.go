@@ -133,7 +133,7 @@ func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, erro
 }
 
 // sqlPreview shortens SQL for error messages: string literals are elided
-// (they may hold passwords), and the cut never splits a UTF-8 character
+// and secrets redacted, and the cut never splits a UTF-8 character
 // (the official client panics there: sdk-features §4 X2).
 func sqlPreview(sql string) string {
 	var b strings.Builder
@@ -151,6 +151,12 @@ func sqlPreview(sql string) string {
 		}
 	}
 	s := strings.Join(strings.Fields(b.String()), " ")
+	// Other literals ("…", $$…$$) and the client's own secrets are redacted
+	// before the cut, which would hide half a secret from the match.
+	if len(s) > 16<<10 {
+		s = s[:16<<10]
+	}
+	s = redactSecrets(s)
 	const max = 60
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max]) + "…"
@@ -253,7 +259,8 @@ func decodeResult(status int, contentType string, body []byte) (*Result, error) 
 	for i := range sr.Results {
 		sres, err := newStatementResult(&sr.Results[i])
 		if err != nil {
-			return nil, fmt.Errorf("sdk: result %d: %w", i, err)
+			// KalamDB never sends such a result: a structural fault.
+			return nil, unexpected(status, contentType, fmt.Sprintf("result %d: %v", i, err), body, err)
 		}
 		res.all[i] = sres
 	}
@@ -301,6 +308,10 @@ func newStatementResult(w *wireResult) (*StatementResult, error) {
 		rows, err := splitRows(w.Rows, len(s.Columns))
 		if err != nil {
 			return nil, err
+		}
+		// row_count is the number of rows sent (the server sums its batches).
+		if w.RowCount != "" && s.RowCount != len(rows) {
+			return nil, fmt.Errorf("row_count is %d but %d rows were sent", s.RowCount, len(rows))
 		}
 		s.rows = make([]Row, len(rows))
 		for i, cells := range rows {

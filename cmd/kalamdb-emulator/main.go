@@ -150,7 +150,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 30 * time.Second, Protocols: new(http.Protocols)}
+	// Header and keep-alive timeouts as the real server (the emulator itself
+	// bounds request bodies).
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: emulator.DefaultReadHeaderTimeout, IdleTimeout: 75 * time.Second, Protocols: new(http.Protocols)}
 	// HTTP/1.1 and h2c with prior knowledge, as the real server's bind_auto_h2c.
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)

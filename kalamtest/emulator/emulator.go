@@ -33,22 +33,23 @@ const buildDate = "emulator"
 
 // Real-server defaults (http-api.md §11, §1.1, §7.2).
 const (
-	defaultJWTSecret      = "CHANGE_ME_IN_PRODUCTION"
-	defaultTokenTTL       = 24 * time.Hour
-	defaultSQLRateLimit   = 100
-	defaultAuthRateLimit  = 20
-	defaultIPRateLimit    = 200
-	defaultMaxBodyBytes   = 10 << 20
-	jsonBodyLimit         = 2 << 20 // actix-web's default JsonConfig limit
-	maxSQLLength          = 1 << 20 // MAX_SQL_QUERY_LENGTH
-	defaultMaxFileSize    = 25 << 20
-	defaultMaxFiles       = 20
-	absoluteMaxFilePart   = 100 << 20
-	maxFailedLogins       = 5
-	lockoutDuration       = 15 * time.Minute
-	jwtLeeway             = 60 * time.Second
-	loginUserMaxBytes     = 128
-	loginPasswordMaxBytes = 256
+	defaultJWTSecret       = "CHANGE_ME_IN_PRODUCTION"
+	defaultTokenTTL        = 24 * time.Hour
+	defaultSQLRateLimit    = 100
+	defaultAuthRateLimit   = 20
+	defaultIPRateLimit     = 200
+	defaultMaxBodyBytes    = 10 << 20
+	defaultReadBodyTimeout = 60 * time.Second
+	jsonBodyLimit          = 2 << 20 // actix-web's default JsonConfig limit
+	maxSQLLength           = 1 << 20 // MAX_SQL_QUERY_LENGTH
+	defaultMaxFileSize     = 25 << 20
+	defaultMaxFiles        = 20
+	absoluteMaxFilePart    = 100 << 20
+	maxFailedLogins        = 5
+	lockoutDuration        = 15 * time.Minute
+	jwtLeeway              = 60 * time.Second
+	loginUserMaxBytes      = 128
+	loginPasswordMaxBytes  = 256
 )
 
 // Options configure a Server. The zero value is a server configured like a
@@ -99,6 +100,13 @@ type Options struct {
 	// WebSocket tunes the /v1/ws limits (zero fields: the real defaults,
 	// negative: off).
 	WebSocket WebSocketLimits
+	// ReadHeaderTimeout bounds, for Listen, how long a client may take to
+	// send a request's headers (0: 5 s, the real client_request_timeout);
+	// ReadBodyTimeout how long it may then take to send the body (0: 60 s),
+	// wherever the emulator is served. A client stalled mid-request thus
+	// cannot hold a connection forever.
+	ReadHeaderTimeout time.Duration
+	ReadBodyTimeout   time.Duration
 }
 
 // WebSocketLimits are the /v1/ws limits and timeouts (ws-protocol.md §8.2):
@@ -123,18 +131,19 @@ type backend interface {
 
 // Server is the emulated KalamDB. It is safe for concurrent use.
 type Server struct {
-	opts       Options
-	db         backend
-	clock      *clock
-	jwtSecret  []byte
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	maxBody    int64
-	maxFile    int64
-	maxFiles   int
-	anyOrigin  bool
-	origins    map[string]bool
-	logger     *slog.Logger
+	opts        Options
+	db          backend
+	clock       *clock
+	jwtSecret   []byte
+	accessTTL   time.Duration
+	refreshTTL  time.Duration
+	maxBody     int64
+	bodyTimeout time.Duration
+	maxFile     int64
+	maxFiles    int
+	anyOrigin   bool
+	origins     map[string]bool
+	logger      *slog.Logger
 
 	sqlLimiter  *rateLimiter
 	authLimiter *rateLimiter
@@ -193,6 +202,10 @@ func newServer(opts Options, clk *clock, db backend) *Server {
 	s.refreshTTL = opts.RefreshTTL
 	if s.refreshTTL <= 0 {
 		s.refreshTTL = 7 * s.accessTTL
+	}
+	s.bodyTimeout = opts.ReadBodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = defaultReadBodyTimeout
 	}
 	s.maxBody = opts.MaxBodyBytes
 	if s.maxBody == 0 {
@@ -259,6 +272,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.faults.apply(rec, r) {
 		return
 	}
+	limitBodyTime(w, r, s.bodyTimeout)
 	if s.maxBody > 0 && r.ContentLength > s.maxBody {
 		// http-api.md §1.1: checked on Content-Length before routing and auth,
 		// even for loopback peers; chunked bodies skip it.

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
 // RawRow is one row as the server sent it: column name to JSON value.
@@ -163,11 +165,15 @@ func gunzip(p []byte, limit int64) ([]byte, error) {
 }
 
 func truncate(b []byte) string {
-	const max = 80
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	const max, scan = 80, 16 << 10
+	if len(b) > scan {
+		b = b[:scan]
 	}
-	return string(b)
+	s := redact.String(string(b)) // before the cut: half a secret would not match
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }
 
 // Client messages (ws-protocol §4). They are always sent as JSON text,

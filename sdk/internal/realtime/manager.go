@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -309,9 +310,12 @@ func (m *Manager) run() {
 		if m.ctx.Err() != nil {
 			return
 		}
+		// Server text (a close reason, an error message) may echo a
+		// secret; what reaches events, logs and callers is redacted.
+		err = redact.Error(err)
 		if err == nil {
 			attempt, rejected, hadConn = 0, false, true
-			reason := m.serve(lc)
+			reason := redact.Error(m.serve(lc))
 			if m.ctx.Err() != nil {
 				return
 			}
@@ -421,7 +425,8 @@ func (m *Manager) authenticate(ctx context.Context, conn transport.Conn, tok str
 			}
 			return proto, nil
 		case TypeAuthError:
-			return "", fmt.Errorf("%w: %s", ErrAuth, msg.Message)
+			// The server may echo the token it refused.
+			return "", fmt.Errorf("%w: %s", ErrAuth, redact.String(msg.Message))
 		default:
 			return "", fmt.Errorf("realtime: expected auth_success, the server sent %q", msg.Type)
 		}
@@ -540,7 +545,7 @@ func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
 			m.rateLimited(lc, msg)
 			return
 		case "protocol", "subscribe", "invalid_subscription":
-			m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}})
+			m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: redact.String(msg.Message)}})
 			return
 		}
 	}
@@ -568,7 +573,7 @@ func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
 // (and unsubscribed) rather than delivered twice.
 func (m *Manager) rateLimited(lc *liveConn, msg *ServerMessage) {
 	rate := lc.pacer.slowDown()
-	err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}
+	err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: redact.String(msg.Message)}
 	m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("the server dropped a message; now sending at most %.0f messages/s and repeating unanswered requests: %w", rate, err)})
 	lc.mu.Lock()
 	pending := lc.repeatPending

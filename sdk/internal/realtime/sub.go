@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
 // SubOptions are what the application asked for.
@@ -305,7 +307,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		}
 		s.pushLocked(lc, d)
 	case TypeError:
-		err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: msg.Message}
+		err := &ServerError{SubscriptionID: msg.SubscriptionID, Code: msg.Code, Message: redact.String(msg.Message)}
 		if !s.acked {
 			s.phase = phaseDone
 			s.ackWait <- err

@@ -47,6 +47,7 @@ type Engine struct {
 		role Role
 	}
 	closed bool
+	guard  guard
 
 	feed *feed
 }

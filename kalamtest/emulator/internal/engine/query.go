@@ -30,6 +30,8 @@ type translation struct {
 	// itemTypes types computed select-list items by position (nil: unknown).
 	itemTypes []*kType
 	sql       string
+	shadow    string   // sql with CTEs that read no table (guard.go)
+	ctes      []string // the client's own CTE names
 	binds     map[string]any
 	refs      []*tableRef
 	topLimit  bool
@@ -38,6 +40,19 @@ type translation struct {
 type translateOpts struct {
 	dml bool // expose __kv_rowid and scope USER rows to the writer
 }
+
+// fromState is where translate's walk is in a FROM clause at one depth.
+type fromState uint8
+
+const (
+	fromNone  fromState = iota // not in a FROM clause
+	fromItem                   // the next token starts a FROM item
+	fromAfter                  // past an item: alias, ON/USING condition, join words
+)
+
+// joinWord are clause words that keep a FROM clause going.
+var joinWord = map[string]bool{"JOIN": true, "INNER": true, "LEFT": true, "RIGHT": true, "FULL": true,
+	"CROSS": true, "OUTER": true, "ON": true, "USING": true, "NATURAL": true}
 
 var compareOps = map[string]bool{"=": true, "==": true, "!=": true, "<>": true, "<": true, ">": true, "<=": true, ">=": true}
 
@@ -75,15 +90,17 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 
 	// Names of the query's own CTEs shadow tables.
 	userCTEs := map[string]bool{}
+	var ctes []string
 	for i := 0; i+2 < len(sp); i++ {
 		if sig(i+1).upper() == "AS" && sig(i+2).text == "(" && (sig(i-1).upper() == "WITH" || sig(i-1).upper() == "RECURSIVE" || sig(i-1).text == ",") {
 			if n, ok := sig(i).ident(); ok {
 				userCTEs[n] = true
+				ctes = append(ctes, n)
 			}
 		}
 	}
 
-	tr := &translation{binds: map[string]any{}}
+	tr := &translation{binds: map[string]any{}, ctes: ctes}
 	maxParam := 0
 	for i := range sp {
 		if t := sig(i); t.kind == tkParam {
@@ -97,7 +114,12 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 	if maxParam > len(s.params) {
 		return nil, execErr("Parameter count mismatch: expected %d parameters, got %d", maxParam, len(s.params))
 	}
+	// Per parenthesis depth: whether a SELECT is open there, and where in
+	// a FROM clause the walk is. Every item of a FROM list or JOIN, however
+	// parenthesised, is resolved through the catalog (issue 9: a name the
+	// walk missed used to reach SQLite raw).
 	selectAt := []bool{false}
+	fromAt := []fromState{fromNone}
 	depthOf := make([]int, len(sp))
 	var topOrder, topGroup, topSetOp, topDistinct, topJoin bool
 	limitAt := -1
@@ -109,14 +131,33 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		depthOf[i] = d
 		switch {
 		case t.text == "(" && t.kind == tkPunct:
+			inner := fromNone
+			if fromAt[d] == fromItem {
+				// A parenthesised item: a subquery, VALUES, or a
+				// table/join list whose names are items too.
+				fromAt[d], inner = fromAfter, fromItem
+			}
 			selectAt = append(selectAt, false)
+			fromAt = append(fromAt, inner)
 			continue
 		case t.text == ")" && t.kind == tkPunct:
 			if len(selectAt) > 1 {
 				selectAt = selectAt[:len(selectAt)-1]
+				fromAt = fromAt[:len(fromAt)-1]
 			}
 			continue
-		case t.kind != tkWord:
+		case t.text == "," && t.kind == tkPunct:
+			if fromAt[d] == fromAfter {
+				fromAt[d] = fromItem
+				if d == 0 {
+					topJoin = true
+				}
+			}
+			continue
+		case t.kind != tkWord && t.kind != tkQIdent:
+			if fromAt[d] == fromItem {
+				fromAt[d] = fromAfter // not a name: SQLite judges it (and the authorizer guards it)
+			}
 			continue
 		}
 		u := t.upper()
@@ -142,95 +183,92 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 			}
 		}
 		switch u {
-		case "SELECT":
-			selectAt[d] = true
+		case "SELECT", "VALUES", "WITH":
+			selectAt[d] = selectAt[d] || u == "SELECT"
+			fromAt[d] = fromNone
+			continue
 		case "CURRENT_TIMESTAMP", "CURRENT_USER", "CURRENT_ROLE", "LOCALTIMESTAMP":
 			if sig(i+1).text != "(" {
 				fn := map[string]string{"CURRENT_TIMESTAMP": "now()", "LOCALTIMESTAMP": "now()", "CURRENT_USER": "current_user()", "CURRENT_ROLE": "current_role()"}[u]
 				toks[sp[i]].text = fn
 			}
-		case "FROM", "JOIN":
-			if !selectAt[d] && !o.dml {
+			continue
+		case "FROM":
+			// FROM outside a SELECT is EXTRACT(x FROM y), TRIM(... FROM y).
+			if selectAt[d] {
+				fromAt[d] = fromItem
+			}
+			continue
+		case "JOIN":
+			if selectAt[d] || fromAt[d] != fromNone {
+				fromAt[d] = fromItem
+			}
+			continue
+		}
+		if fromAt[d] == fromAfter && clauseEnd[u] && !joinWord[u] {
+			fromAt[d] = fromNone
+		}
+		if fromAt[d] != fromItem {
+			continue
+		}
+		fromAt[d] = fromAfter
+		parts := []string{}
+		k := i
+		for {
+			n, ok := sig(k).ident()
+			if !ok {
+				break
+			}
+			parts = append(parts, n)
+			if sig(k+1).text == "." {
+				k += 2
 				continue
 			}
-			for {
-				j := i + 1
-				if sig(j).text == "(" || !(sig(j).kind == tkWord || sig(j).kind == tkQIdent) {
-					break
-				}
-				parts := []string{}
-				k := j
-				for {
-					n, ok := sig(k).ident()
-					if !ok {
-						break
-					}
-					parts = append(parts, n)
-					if sig(k+1).text == "." {
-						k += 2
-						continue
-					}
-					break
-				}
-				last := j + 2*(len(parts)-1)
-				if sig(last+1).text == "(" { // a table function, not a table
-					break
-				}
-				for x := j; x <= last; x++ {
-					depthOf[x] = d
-				}
-				if len(parts) == 1 && userCTEs[parts[0]] {
-					i = last
-				} else {
-					ref, se := e.resolveRef(parts, s, o)
-					if se != nil {
-						return nil, se
-					}
-					ref.cte = fmt.Sprintf("__kv%d", len(tr.refs)+1)
-					hasAlias := false
-					if next := sig(last + 1); next.upper() == "AS" || (next.kind == tkWord && !clauseEnd[next.upper()]) || next.kind == tkQIdent {
-						hasAlias = true
-						an := sig(last + 1)
-						if an.upper() == "AS" {
-							an = sig(last + 2)
-						}
-						ref.alias, _ = an.ident()
-					} else {
-						ref.alias = parts[len(parts)-1]
-					}
-					for x := j + 1; x <= last; x++ {
-						blank(x)
-					}
-					if hasAlias {
-						toks[sp[j]].text = quoteIdent(ref.cte)
-					} else {
-						toks[sp[j]].text = quoteIdent(ref.cte) + " AS " + quoteIdent(ref.alias)
-					}
-					tr.refs = append(tr.refs, ref)
-					if d == 0 {
-						topRefs++
-						topRef = ref
-					}
-					i = last
-				}
-				if u != "FROM" {
-					break
-				}
-				// FROM a [alias], b [alias], ...: skip to the comma, if any.
-				for i+1 < len(sp) && !clauseEnd[sig(i+1).upper()] && !strings.Contains(",();", sig(i+1).text) {
-					i++
-					depthOf[i] = d
-				}
-				if sig(i+1).text != "," {
-					break
-				}
-				i++
-				depthOf[i] = d
-				if d == 0 {
-					topJoin = true
-				}
-			}
+			break
 		}
+		last := i + 2*(len(parts)-1)
+		if sig(last+1).text == "(" {
+			// KalamDB registers no table function a client can name here;
+			// DataFusion's planner answers as for an unknown table.
+			return nil, execErr("Table not found: Error during planning: table function '%s' not found", strings.Join(parts, "."))
+		}
+		for x := i; x <= last; x++ {
+			depthOf[x] = d
+		}
+		if len(parts) == 1 && userCTEs[parts[0]] {
+			i = last
+			continue
+		}
+		ref, se := e.resolveRef(parts, s, o)
+		if se != nil {
+			return nil, se
+		}
+		ref.cte = fmt.Sprintf("__kv%d", len(tr.refs)+1)
+		hasAlias := false
+		if next := sig(last + 1); next.upper() == "AS" || (next.kind == tkWord && !clauseEnd[next.upper()]) || next.kind == tkQIdent {
+			hasAlias = true
+			an := sig(last + 1)
+			if an.upper() == "AS" {
+				an = sig(last + 2)
+			}
+			ref.alias, _ = an.ident()
+		} else {
+			ref.alias = parts[len(parts)-1]
+		}
+		for x := i + 1; x <= last; x++ {
+			blank(x)
+		}
+		if hasAlias {
+			toks[sp[i]].text = quoteIdent(ref.cte)
+		} else {
+			toks[sp[i]].text = quoteIdent(ref.cte) + " AS " + quoteIdent(ref.alias)
+		}
+		tr.refs = append(tr.refs, ref)
+		if d == 0 {
+			topRefs++
+			topRef = ref
+		}
+		i = last
 	}
 	// ns.table.col → alias.col
 	for i := 0; i+4 < len(sp); i++ {
@@ -430,26 +468,33 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 
 	tr.itemTypes = selectItemTypes(orig, depthOf, tr.refs)
 
-	body := join(toks)
-	if len(tr.refs) > 0 {
+	// The statement reads each table through its visibility CTE. The
+	// shadow is the same statement over CTEs that read nothing: what it
+	// reads is what the client's own text reads, which must be nothing
+	// physical (see guard.go).
+	withCTEs := func(body func(r *tableRef) string) string {
+		if len(tr.refs) == 0 {
+			return join(toks)
+		}
 		ctes := make([]string, len(tr.refs))
 		for i, r := range tr.refs {
-			ctes[i] = quoteIdent(r.cte) + " AS (" + e.cteBody(r, s, o, tr.binds) + ")"
+			ctes[i] = quoteIdent(r.cte) + " AS (" + body(r) + ")"
 		}
 		prefix := strings.Join(ctes, ", ")
-		if sig(0).upper() == "WITH" {
-			at := 0
-			if sig(1).upper() == "RECURSIVE" {
-				at = 1
-			}
-			toks2 := toks
-			toks2[sp[at]].text += " " + prefix + ","
-			body = join(toks2)
-		} else {
-			body = "WITH " + prefix + " " + body
+		if sig(0).upper() != "WITH" {
+			return "WITH " + prefix + " " + join(toks)
 		}
+		at := 0
+		if sig(1).upper() == "RECURSIVE" {
+			at = 1
+		}
+		kw := toks[sp[at]].text
+		toks[sp[at]].text += " " + prefix + ","
+		defer func() { toks[sp[at]].text = kw }()
+		return join(toks)
 	}
-	tr.sql = body
+	tr.sql = withCTEs(func(r *tableRef) string { return e.cteBody(r, s, o, tr.binds) })
+	tr.shadow = withCTEs(func(r *tableRef) string { return shadowBody(r, o) })
 	return tr, nil
 }
 
@@ -735,6 +780,18 @@ func (e *Engine) cteBody(r *tableRef, s *session, o translateOpts, binds map[str
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(cols, ", "), quoteIdent(t.phys()), strings.Join(where, " AND "))
 }
 
+// shadowBody has the columns cteBody has, and reads no table.
+func shadowBody(r *tableRef, o translateOpts) string {
+	cols := make([]string, 0, len(r.columns())+1)
+	if o.dml && r.tbl != nil {
+		cols = append(cols, "NULL AS __kv_rowid")
+	}
+	for _, c := range r.columns() {
+		cols = append(cols, "NULL AS "+quoteIdent(c.Name))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " WHERE 0"
+}
+
 // outCol is one result column.
 type outCol struct {
 	name  string
@@ -745,7 +802,32 @@ type outCol struct {
 
 // run executes a translation, keeping at most limit rows.
 func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, *stmtErr) {
-	stmt, tail, err := e.conn.Prepare(tr.sql)
+	// The client's own text may read no physical table: its shadow, with
+	// CTEs that read nothing, must prepare with nothing readable.
+	shadow, _, done, err := e.guarded(tr.shadow, nil, tr)
+	if shadow != nil {
+		shadow.Close()
+	}
+	done()
+	if se := e.deniedErr(); se != nil {
+		return nil, nil, se
+	}
+	if err != nil {
+		return nil, nil, e.sqliteErr(err, tr)
+	}
+	allow := make(map[string]bool, len(tr.refs))
+	for _, r := range tr.refs {
+		if r.sys != nil {
+			allow[strings.ToLower(r.sys.phys())] = true
+		} else {
+			allow[strings.ToLower(r.tbl.phys())] = true
+		}
+	}
+	stmt, tail, done, err := e.guarded(tr.sql, allow, tr)
+	defer done()
+	if se := e.deniedErr(); se != nil {
+		return nil, nil, se
+	}
 	if err != nil {
 		return nil, nil, e.sqliteErr(err, tr)
 	}
@@ -799,6 +881,9 @@ func (e *Engine) runTranslation(tr *translation, limit int) ([]outCol, [][]any, 
 		rows = append(rows, row)
 	}
 	if err := stmt.Err(); err != nil {
+		if se := e.deniedErr(); se != nil {
+			return nil, nil, se
+		}
 		return nil, nil, e.sqliteErr(err, tr)
 	}
 	for i := range cols {
