@@ -335,7 +335,7 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 				return nil, ctxError(ctx)
 			}
 			terr := &TransportError{Method: rq.method, Path: pathOnly(rq.path), Err: err}
-			if rq.idempotent && replayable && attempt < c.maxRetries {
+			if rq.idempotent && replayable && attempt < c.maxRetries && !errors.Is(err, transport.ErrRefused) {
 				c.log.Warn("kalamdb request failed; retrying", "method", rq.method, "path", pathOnly(rq.path), "attempt", attempt+1, "error", err)
 				if werr := c.wait(ctx, attempt, 0); werr != nil {
 					return nil, werr

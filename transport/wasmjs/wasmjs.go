@@ -230,7 +230,7 @@ func (t *Transport) Do(ctx context.Context, req *transport.Request) (*transport.
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return fail("fetch failed: %w", err)
+		return fail("%w", diagnoseFetch(ctx, req.URL, err))
 	}
 
 	out := &transport.Response{StatusCode: resp.Get("status").Int(), Header: make(map[string][]string)}

@@ -52,12 +52,12 @@ func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOp
 			return c, nil
 		default:
 		}
-		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w (the browser does not tell why; a refused upgrade looks the same)", url, c.terminal())
+		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w; %w", url, c.terminal(), diagnoseDial(ctx, url))
 	case <-c.failed:
 		// Some runtimes (Node's undici) never follow a failed handshake's
 		// error event with a close event: give up on the socket here.
 		c.abandon()
-		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed (the browser does not tell why; a refused upgrade looks the same)", url)
+		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w", url, diagnoseDial(ctx, url))
 	case <-ctx.Done():
 		c.abandon()
 		return nil, ctx.Err()

@@ -47,7 +47,7 @@ func startFixtures(origin string) (*fixtures, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", conformance.TransportHandler())
-	mux.HandleFunc("POST /__kalam/control/{action}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /__control/{action}", func(w http.ResponseWriter, r *http.Request) {
 		switch r.PathValue("action") {
 		case "down":
 			proxy.Down()
@@ -69,7 +69,7 @@ func startFixtures(origin string) (*fixtures, error) {
 			"KALAM_EMULATOR_URL":      strings.TrimSuffix(proxy.URL, "/"),
 			"KALAM_REFUSING_URL":      refusing.URL,
 			"KALAM_EMULATOR_PASSWORD": BrowserRootPassword,
-			"KALAM_CONTROL_URL":       origin + "/__kalam/control/",
+			"KALAM_CONTROL_URL":       origin + "/__control/",
 		},
 		handler: mux,
 		close: func() {
