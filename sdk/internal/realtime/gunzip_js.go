@@ -49,7 +49,10 @@ func gunzip(p []byte, limit int64) ([]byte, error) {
 	}
 }
 
-var ignoreRejection = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+// It is a JavaScript built-in (Boolean, called with the reason and
+// ignoring it), not a Go function: a rejection may settle after the
+// program exited, when calling into Go would throw.
+var ignoreRejection = js.Global().Get("Boolean")
 
 // awaitPromise waits for a promise that always settles (a stream read).
 func awaitPromise(promise js.Value) (js.Value, error) {
