@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -181,7 +180,7 @@ func (c *Client) Download(ctx context.Context, namespace, table string, ref File
 		cancel()
 		return nil, fmt.Errorf("sdk: download %s: %w", pathOnly(p), err)
 	}
-	body := &verifyingReader{r: resp.Body, want: ref, h: sha256.New(), close: func() error {
+	body := &verifyingReader{r: resp.Body, want: ref, h: newFileHash(), close: func() error {
 		err := resp.Body.Close()
 		cancel()
 		return err
