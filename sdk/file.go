@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"unicode"
@@ -121,8 +120,8 @@ func isASCIIAlnum(s string) bool {
 // /v1/files/{namespace}/{table}/{sub}/{stored name}. (The official SDKs build
 // /api/v1/files/.../{id}, which the server does not serve.)
 func (f FileRef) DownloadPath(namespace, table string) string {
-	return "/v1/files/" + url.PathEscape(namespace) + "/" + url.PathEscape(table) + "/" +
-		url.PathEscape(f.Sub) + "/" + url.PathEscape(f.StoredName())
+	return "/v1/files/" + escape(namespace, escapeSegmentMode) + "/" + escape(table, escapeSegmentMode) + "/" +
+		escape(f.Sub, escapeSegmentMode) + "/" + escape(f.StoredName(), escapeSegmentMode)
 }
 
 // FileDownload is an open download. Read the content from it and Close it.
@@ -166,7 +165,7 @@ func (c *Client) Download(ctx context.Context, namespace, table string, ref File
 	}
 	p := ref.DownloadPath(namespace, table)
 	if cfg.userID != "" {
-		p += "?user_id=" + url.QueryEscape(cfg.userID)
+		p += "?user_id=" + escape(cfg.userID, escapeQueryMode)
 	}
 	ctx, cancel, stopTimer, err := c.boundContext(ctx)
 	if err != nil {
