@@ -17,7 +17,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -27,10 +26,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strings"
 
 	"github.com/kalamstack/kalam-go/examples/internal/target"
+	"github.com/kalamstack/kalam-go/wasm/chromium"
 )
 
 //go:embed index.html
@@ -87,7 +85,7 @@ func start(addr string) (_ *server, err error) {
 	if err := buildWasm(wasm); err != nil {
 		return nil, err
 	}
-	execJS, err := wasmExecJS()
+	execJS, err := chromium.WasmExecJS()
 	if err != nil {
 		return nil, err
 	}
@@ -124,37 +122,11 @@ func start(addr string) (_ *server, err error) {
 	return s, nil
 }
 
-// goTool is the go command of the toolchain running us.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 func buildWasm(out string) error {
-	cmd := exec.Command(goTool(), "build", "-ldflags=-s -w", "-trimpath", "-o", out, "github.com/kalamstack/kalam-go/examples/browser/app")
+	cmd := exec.Command(chromium.GoTool(), "build", "-ldflags=-s -w", "-trimpath", "-o", out, "github.com/kalamstack/kalam-go/examples/browser/app")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the page's wasm: %w\n%s", err, b)
 	}
 	return nil
-}
-
-func wasmExecJS() (string, error) {
-	root := runtime.GOROOT()
-	if out, err := exec.Command(goTool(), "env", "GOROOT").Output(); err == nil {
-		root = strings.TrimSpace(string(out))
-	}
-	for _, dir := range []string{"lib/wasm", "misc/wasm"} {
-		if p := filepath.Join(root, dir, "wasm_exec.js"); fileExists(p) {
-			return p, nil
-		}
-	}
-	return "", errors.New("wasm_exec.js not found in GOROOT (lib/wasm or misc/wasm)")
 }

@@ -25,9 +25,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,22 +51,8 @@ func main() {
 	os.Exit(code)
 }
 
-func wasmExecJS() (string, error) {
-	root := runtime.GOROOT()
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		root = strings.TrimSpace(string(out))
-	}
-	for _, dir := range []string{"lib/wasm", "misc/wasm"} {
-		p := filepath.Join(root, dir, "wasm_exec.js")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("wasm_exec.js not found under %s (lib/wasm or misc/wasm)", root)
-}
-
 func run(prog string, args []string) (int, error) {
-	execJS, err := wasmExecJS()
+	execJS, err := chromium.WasmExecJS()
 	if err != nil {
 		return 0, err
 	}
