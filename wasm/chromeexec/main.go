@@ -6,8 +6,10 @@
 //
 // It serves a page, Go's wasm_exec.js and the program from a loopback
 // origin, streams the program's stdout and stderr back, and exits with the
-// program's exit code. The program sees the runner's environment and its
-// arguments. After the program exits the runner waits (at most 3 s) until
+// program's exit code. The program gets its arguments and the runner's
+// KALAM_* and Go runtime (GODEBUG, GOGC, ...) environment variables; it
+// has no file system (wasm_exec.js's stub), and -count=1 avoids go test's
+// log file. After the program exits the runner waits (at most 3 s) until
 // the page's WebSockets have closed and fetches have settled, and fails if
 // any JavaScript exception was left uncaught, before or after the exit: a
 // late event calling into the exited program shows up that way.
@@ -51,6 +53,15 @@ func main() {
 	os.Exit(code)
 }
 
+// passEnv: KALAM_* and the Go runtime's own settings.
+func passEnv(k string) bool {
+	switch k {
+	case "GODEBUG", "GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMAXPROCS":
+		return true
+	}
+	return strings.HasPrefix(k, "KALAM_")
+}
+
 func run(prog string, args []string) (int, error) {
 	execJS, err := chromium.WasmExecJS()
 	if err != nil {
@@ -61,9 +72,11 @@ func run(prog string, args []string) (int, error) {
 		return 0, err
 	}
 	origin := "http://" + ln.Addr().String()
+	// The page gets only the variables a test may need, not the whole
+	// environment: the config is served to anything on loopback.
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
+		if k, v, ok := strings.Cut(kv, "="); ok && passEnv(k) {
 			env[k] = v
 		}
 	}
