@@ -298,6 +298,11 @@ func TestCancellation(t *testing.T) {
 	require.NoError(t, err)
 	defer sub.Close()
 
+	topic := strings.SplitN(tbl, ".", 2)[0] + ".events"
+	exec(t, ctx, c, "CREATE TOPIC "+topic)
+	consumer, err := c.Consumer(sdk.ConsumerConfig{Group: "cancel", Topic: topic, AutoOffsetReset: sdk.Earliest})
+	require.NoError(t, err)
+
 	control(t, "blackhole")
 	t.Cleanup(func() { control(t, "unblackhole") })
 	fresh := newClient(t, emulatorURL)
@@ -322,6 +327,7 @@ func TestCancellation(t *testing.T) {
 			_, err := c.Download(ctx, "ns", "t", sdk.FileRef{ID: "1", Sub: "f0001", Name: "a.txt"})
 			return err
 		},
+		"Poll": func(ctx context.Context) error { _, err := consumer.Poll(ctx); return err },
 		"Upload": func(ctx context.Context) error {
 			_, err := c.Query(ctx, "INSERT INTO "+tbl+" (id, body) VALUES (8, FILE(\"doc\"))",
 				sdk.File("doc", "a.txt", "text/plain", strings.NewReader("hello")))
