@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,31 +175,31 @@ func normalizeBaseURL(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
 		return "", errors.New("sdk: base URL is required (e.g. \"http://localhost:8080\")")
 	}
-	u, err := url.Parse(raw)
+	u, err := parseBaseURL(raw)
 	if err != nil {
-		// url.Error quotes the input; it may carry user info, so say less.
-		return "", fmt.Errorf("sdk: base URL cannot be parsed: %v", errors.Unwrap(err))
+		// Say what is wrong without quoting the input: it may carry user info.
+		return "", fmt.Errorf("sdk: base URL cannot be parsed: %v", err)
 	}
-	if u.User != nil {
+	if u.userInfo {
 		return "", errors.New("sdk: base URL must not contain user info; use WithBasicAuth or WithToken")
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("sdk: base URL %q: scheme must be http or https, got %q", raw, u.Scheme)
+	if u.scheme != "http" && u.scheme != "https" {
+		return "", fmt.Errorf("sdk: base URL %q: scheme must be http or https, got %q", raw, u.scheme)
 	}
-	if u.Host == "" || u.Hostname() == "" {
+	if u.host == "" || u.hostname() == "" {
 		return "", fmt.Errorf("sdk: base URL %q: host is missing", raw)
 	}
-	if u.RawQuery != "" || u.ForceQuery {
-		return "", fmt.Errorf("sdk: base URL %q: must not have a query (%q)", raw, u.RawQuery)
+	if u.hasQuery {
+		return "", fmt.Errorf("sdk: base URL %q: must not have a query (%q)", raw, u.query)
 	}
-	if u.Fragment != "" {
-		return "", fmt.Errorf("sdk: base URL %q: must not have a fragment (%q)", raw, u.Fragment)
+	if u.fragment != "" {
+		return "", fmt.Errorf("sdk: base URL %q: must not have a fragment (%q)", raw, u.fragment)
 	}
-	p := strings.TrimRight(u.EscapedPath(), "/")
+	p := strings.TrimRight(u.path, "/")
 	if p == "/v1" || strings.HasPrefix(p, "/v1/") || strings.Contains(p, "/v1/api") {
-		return "", fmt.Errorf("sdk: base URL %q: path %q looks like an API endpoint; give the server root (the client adds /v1/...)", raw, u.Path)
+		return "", fmt.Errorf("sdk: base URL %q: path %q looks like an API endpoint; give the server root (the client adds /v1/...)", raw, p)
 	}
-	return u.Scheme + "://" + u.Host + p, nil
+	return u.scheme + "://" + u.host + p, nil
 }
 
 // BaseURL returns the normalised server URL the client talks to.
@@ -366,7 +365,7 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 				return nil, ctxError(ctx)
 			}
 			terr := &TransportError{Method: rq.method, Path: pathOnly(rq.path), Err: err}
-			if rq.idempotent && replayable && attempt < c.maxRetries {
+			if rq.idempotent && replayable && attempt < c.maxRetries && !errors.Is(err, transport.ErrRefused) {
 				c.log.Warn("kalamdb request failed; retrying", "method", rq.method, "path", pathOnly(rq.path), "attempt", attempt+1, "error", err)
 				if werr := c.wait(ctx, attempt, 0); werr != nil {
 					return nil, werr

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
+	"github.com/kalamstack/kalam-go/transport"
 )
 
 // Sentinel errors. Match them with errors.Is; a *ServerError matches the
@@ -143,7 +144,8 @@ func (e *ResponseError) Is(target error) bool { return target == ErrUnexpectedRe
 
 // IsRetryable reports whether repeating the same request later may succeed:
 // rate limiting (except an IP ban), server overload or unavailability (HTTP
-// 502, 503, 504), transport failures and timeouts. Whether a retry is SAFE
+// 502, 503, 504), transport failures (except transport.ErrRefused, such as
+// an origin that CORS does not allow) and timeouts. Whether a retry is SAFE
 // depends on the statement: the client retries by itself only where it is.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, ErrClosed) {
@@ -170,7 +172,7 @@ func IsRetryable(err error) bool {
 	}
 	var te *TransportError
 	if errors.As(err, &te) {
-		return true
+		return !errors.Is(te.Err, transport.ErrRefused)
 	}
 	return errors.Is(err, errCallTimeout)
 }

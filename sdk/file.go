@@ -2,17 +2,14 @@ package sdk
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"mime/multipart"
-	"net/textproto"
-	"net/url"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"unicode"
@@ -123,8 +120,8 @@ func isASCIIAlnum(s string) bool {
 // /v1/files/{namespace}/{table}/{sub}/{stored name}. (The official SDKs build
 // /api/v1/files/.../{id}, which the server does not serve.)
 func (f FileRef) DownloadPath(namespace, table string) string {
-	return "/v1/files/" + url.PathEscape(namespace) + "/" + url.PathEscape(table) + "/" +
-		url.PathEscape(f.Sub) + "/" + url.PathEscape(f.StoredName())
+	return "/v1/files/" + escape(namespace, escapeSegmentMode) + "/" + escape(table, escapeSegmentMode) + "/" +
+		escape(f.Sub, escapeSegmentMode) + "/" + escape(f.StoredName(), escapeSegmentMode)
 }
 
 // FileDownload is an open download. Read the content from it and Close it.
@@ -168,7 +165,7 @@ func (c *Client) Download(ctx context.Context, namespace, table string, ref File
 	}
 	p := ref.DownloadPath(namespace, table)
 	if cfg.userID != "" {
-		p += "?user_id=" + url.QueryEscape(cfg.userID)
+		p += "?user_id=" + escape(cfg.userID, escapeQueryMode)
 	}
 	ctx, cancel, stopTimer, err := c.boundContext(ctx)
 	if err != nil {
@@ -182,7 +179,7 @@ func (c *Client) Download(ctx context.Context, namespace, table string, ref File
 		cancel()
 		return nil, fmt.Errorf("sdk: download %s: %w", pathOnly(p), err)
 	}
-	body := &verifyingReader{r: resp.Body, want: ref, h: sha256.New(), close: func() error {
+	body := &verifyingReader{r: resp.Body, want: ref, h: newFileHash(), close: func() error {
 		err := resp.Body.Close()
 		cancel()
 		return err
@@ -245,6 +242,9 @@ func File(placeholder, filename, mimeType string, r io.Reader) QueryOption {
 			if f.placeholder == placeholder {
 				return fmt.Errorf("sdk: File %q given twice", placeholder)
 			}
+		}
+		if strings.ContainsAny(mimeType, "\r\n") {
+			return fmt.Errorf("sdk: File %q: MIME type %q contains a line break", placeholder, mimeType)
 		}
 		if filename == "" {
 			filename = placeholder
@@ -313,10 +313,13 @@ var errUploadReleased = errors.New("sdk: upload attempt finished")
 
 func newUpload(sql string, params []byte, namespace string, files []*fileUpload, progress func(UploadProgress)) (*upload, error) {
 	u := &upload{sql: sql, params: params, namespace: namespace, files: files, progress: progress}
+	// The boundary only has to be absent from the content: 128 bits from
+	// math/rand/v2 (ChaCha8, seeded by the runtime from the system's
+	// entropy) do that as well as crypto/rand, which would add its
+	// DRBG and AES to browser builds.
 	var rb [16]byte
-	if _, err := rand.Read(rb[:]); err != nil {
-		return nil, fmt.Errorf("sdk: multipart boundary: %w", err)
-	}
+	binary.LittleEndian.PutUint64(rb[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(rb[8:], rand.Uint64())
 	u.boundary = "kalam-go-" + hex.EncodeToString(rb[:])
 	known := true
 	for _, f := range files {
@@ -392,40 +395,27 @@ func (u *upload) body() (requestBody, error) {
 // namespace_id, then one file:<placeholder> part per file. With dry set it
 // writes no file contents (to measure the overhead).
 func (u *upload) write(w io.Writer, dry bool) error {
-	mw := multipart.NewWriter(w)
-	if err := mw.SetBoundary(u.boundary); err != nil {
-		return fmt.Errorf("sdk: multipart boundary: %w", err)
-	}
-	if err := mw.WriteField("sql", u.sql); err != nil {
-		return err
-	}
+	fw := formWriter{w: w, boundary: u.boundary}
+	fw.field("sql", u.sql)
 	if len(u.params) > 0 {
-		if err := mw.WriteField("params", string(u.params)); err != nil {
-			return err
-		}
+		fw.field("params", string(u.params))
 	}
 	if u.namespace != "" {
-		if err := mw.WriteField("namespace_id", u.namespace); err != nil {
-			return err
-		}
+		fw.field("namespace_id", u.namespace)
 	}
 	for i, f := range u.files {
-		h := make(textproto.MIMEHeader)
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`,
-			quoteEscaper.Replace("file:"+f.placeholder), quoteEscaper.Replace(f.filename)))
 		mime := f.mime
 		if mime == "" {
 			mime = "application/octet-stream"
 		}
-		h.Set("Content-Type", mime)
-		part, err := mw.CreatePart(h)
-		if err != nil {
-			return err
+		fw.part(`form-data; name="`+quoteEscaper.Replace("file:"+f.placeholder)+`"; filename="`+quoteEscaper.Replace(f.filename)+`"`, mime)
+		if fw.err != nil {
+			return fw.err
 		}
 		if dry {
 			continue
 		}
-		pw := &progressWriter{w: part, report: u.progress, p: UploadProgress{FileIndex: i, Placeholder: f.placeholder, FileName: f.filename, TotalBytes: f.size}}
+		pw := &progressWriter{w: w, report: u.progress, p: UploadProgress{FileIndex: i, Placeholder: f.placeholder, FileName: f.filename, TotalBytes: f.size}}
 		// Copy in fixed chunks (hiding WriterTo) so progress is reported
 		// as the content flows rather than once per file.
 		n, err := io.CopyBuffer(pw, struct{ io.Reader }{f.r}, make([]byte, progressChunk))
@@ -437,7 +427,45 @@ func (u *upload) write(w io.Writer, dry bool) error {
 		}
 		pw.final()
 	}
-	return mw.Close()
+	fw.write("\r\n--" + fw.boundary + "--\r\n")
+	return fw.err
+}
+
+// formWriter writes multipart/form-data (RFC 7578) byte for byte as
+// mime/multipart.Writer does. It replaces that package because
+// mime/multipart links net and net/textproto into browser builds (about
+// 0.5 MB of wasm) for the few lines needed here.
+type formWriter struct {
+	w        io.Writer
+	boundary string
+	parts    int
+	err      error // sticky: the first write error
+}
+
+func (f *formWriter) write(s string) {
+	if f.err == nil {
+		_, f.err = io.WriteString(f.w, s)
+	}
+}
+
+// part starts a part with these headers (in mime/multipart's sorted
+// order); its content follows through f.w.
+func (f *formWriter) part(disposition, contentType string) {
+	sep := "\r\n--"
+	if f.parts == 0 {
+		sep = "--"
+	}
+	f.parts++
+	h := sep + f.boundary + "\r\nContent-Disposition: " + disposition + "\r\n"
+	if contentType != "" {
+		h += "Content-Type: " + contentType + "\r\n"
+	}
+	f.write(h + "\r\n")
+}
+
+func (f *formWriter) field(name, value string) {
+	f.part(`form-data; name="`+quoteEscaper.Replace(name)+`"`, "")
+	f.write(value)
 }
 
 const progressChunk = 32 << 10

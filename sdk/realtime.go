@@ -55,6 +55,7 @@ func (c *Client) manager() (*realtime.Manager, error) {
 		cfg.URL = wsURL(c.base, rt.compressOff, cfg.Serialization == "msgpack")
 		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
 		cfg.Token = c.wsToken
+		cfg.Probe = c.probeServer
 		cfg.Log = c.log
 		rt.mgr = realtime.New(cfg)
 	}

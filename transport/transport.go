@@ -134,6 +134,12 @@ type Conn interface {
 	Close(code StatusCode, reason string) error
 }
 
+// ErrRefused is wrapped by a transport error when the server is reachable
+// but refused the exchange in a way retrying cannot change, for instance a
+// browser withholding a response because CORS does not allow the page's
+// origin. Callers should not retry it.
+var ErrRefused = errors.New("transport: refused by the server (retrying cannot help)")
+
 // ErrConnClosed is returned (possibly wrapped) by Read and Write once the
 // connection was closed by this side, or was lost without a close frame.
 var ErrConnClosed = errors.New("transport: connection closed")

@@ -156,7 +156,10 @@ func await(ctx context.Context, promise js.Value) (js.Value, error) {
 
 // ignoreRejection handles a promise rejection whose cause is reported
 // elsewhere; unhandled rejections crash some runtimes (Node).
-var ignoreRejection = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+// It is a JavaScript built-in (Boolean, called with the reason and
+// ignoring it), not a Go function: a rejection may settle after the
+// program exited, when calling into Go would throw.
+var ignoreRejection = js.Global().Get("Boolean")
 
 func arg0(args []js.Value) js.Value {
 	if len(args) == 0 {
@@ -230,7 +233,7 @@ func (t *Transport) Do(ctx context.Context, req *transport.Request) (*transport.
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return fail("fetch failed: %w", err)
+		return fail("%w", diagnoseFetch(ctx, req.URL, err))
 	}
 
 	out := &transport.Response{StatusCode: resp.Get("status").Int(), Header: make(map[string][]string)}

@@ -52,12 +52,12 @@ func (t *Transport) Dial(ctx context.Context, url string, opts *transport.DialOp
 			return c, nil
 		default:
 		}
-		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w (the browser does not tell why; a refused upgrade looks the same)", url, c.terminal())
+		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w; %w", url, c.terminal(), diagnoseDial(ctx, url))
 	case <-c.failed:
 		// Some runtimes (Node's undici) never follow a failed handshake's
 		// error event with a close event: give up on the socket here.
 		c.abandon()
-		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed (the browser does not tell why; a refused upgrade looks the same)", url)
+		return nil, fmt.Errorf("transport/wasmjs: websocket dial %s failed: %w", url, diagnoseDial(ctx, url))
 	case <-ctx.Done():
 		c.abandon()
 		return nil, ctx.Err()
@@ -294,7 +294,8 @@ var errInvalidText = errors.New("transport/wasmjs: write: a text message must be
 
 // Close starts the closing handshake with code and reason. Browsers accept
 // only 1000 and 3000-4999: another code closes with 1000 and returns an
-// error naming the refused code. Later calls return nil.
+// error naming the refused code. Later calls return nil. The event
+// handlers are detached before Close returns.
 func (c *Conn) Close(code transport.StatusCode, reason string) error {
 	c.mu.Lock()
 	if c.closing {
@@ -313,7 +314,14 @@ func (c *Conn) Close(code transport.StatusCode, reason string) error {
 		invalid = errors.Join(invalid, fmt.Errorf("transport/wasmjs: websocket close: reason is %d bytes, the limit is 123; sent without it", len(reason)))
 		reason = ""
 	}
-	if _, err := jsCall("WebSocket.close", func() js.Value { return c.ws.Call("close", int(code), reason) }); err != nil {
+	_, err := jsCall("WebSocket.close", func() js.Value { return c.ws.Call("close", int(code), reason) })
+	// Nothing waits for the close event once Close was called (Read
+	// returns ErrConnClosed), and a program may exit as soon as Close
+	// returns: the browser's late close event would then call into an
+	// exited program and throw "Go program has already exited". So the
+	// handlers go now.
+	c.detach()
+	if err != nil {
 		return errors.Join(invalid, err)
 	}
 	return invalid

@@ -32,7 +32,7 @@ type liveConn struct {
 func newLiveConn(c transport.Conn, proto string, cfg Config) *liveConn {
 	idle := make(chan struct{})
 	close(idle)
-	return &liveConn{conn: c, proto: proto, pacer: newBucket(cfg.SendRate, cfg.SendBurst),
+	return &liveConn{conn: watchQuiet(c), proto: proto, pacer: newBucket(cfg.SendRate, cfg.SendBurst),
 		wake: make(chan struct{}, 1), idle: idle, forgot: map[string]bool{}}
 }
 

@@ -38,6 +38,9 @@ type Config struct {
 	MaxReconnectAttempts int
 	// NoReconnect turns automatic reconnection off.
 	NoReconnect bool
+	// Probe asks the server something over HTTP; a connection that cannot
+	// ping (browsers) calls it when the link has been quiet (quiet.go).
+	Probe func(ctx context.Context) error
 
 	// SendRate and SendBurst pace outgoing messages: at most burst+rate in
 	// any second, 40 by default against the server's 50.
@@ -304,7 +307,7 @@ func (m *Manager) Close() error {
 // repeat.
 func (m *Manager) run() {
 	defer m.wg.Done()
-	attempt, hadConn, rejected := 0, false, false
+	attempt, hadConn, rejected, hopeless := 0, false, false, false
 	for {
 		lc, err := m.dial(hadConn, rejected)
 		if m.ctx.Err() != nil {
@@ -323,11 +326,12 @@ func (m *Manager) run() {
 			err = reason
 		} else {
 			rejected = errors.Is(err, ErrAuth)
+			hopeless = m.retryCannotFix(err, hadConn)
 		}
 		attempt++
 		m.mu.Lock()
 		m.lastErr = err
-		if m.cfg.NoReconnect || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
+		if m.cfg.NoReconnect || hopeless || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
 			gave := fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err)
 			m.lastErr = gave
 			m.running = false
@@ -520,6 +524,9 @@ func (m *Manager) keepalive(lc *liveConn) {
 			// Browsers cannot send Ping frames; the server also counts an
 			// application ping as a heartbeat (it never answers it).
 			lc.send(PingMessage, true)
+			if m.probeQuietLink(lc) {
+				return
+			}
 			continue
 		}
 		ctx, cancel := context.WithTimeout(lc.ctx, m.cfg.PongTimeout)
