@@ -3,10 +3,8 @@ package sdk
 import (
 	"bytes"
 	"fmt"
-	mathrand "math/rand/v2"
 	"mime/multipart"
 	"net/textproto"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -50,35 +48,4 @@ func TestFileRejectsLineBreakInMIMEType(t *testing.T) {
 	var q queryConfig
 	err := File("doc", "a.txt", "text/plain\r\nX-Evil: 1", strings.NewReader("x"))(&q)
 	require.ErrorContains(t, err, "line break")
-}
-
-// The redaction scanners match the regular expressions they replace.
-func TestRedactionMatchesRegexps(t *testing.T) {
-	jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	pw := regexp.MustCompile(`(?i)(password\s*)'(?:[^']|'')*'?`)
-	oracle := func(s string) string {
-		if strings.Contains(s, "eyJ") {
-			s = jwt.ReplaceAllString(s, "[REDACTED]")
-		}
-		return pw.ReplaceAllString(s, "$1'[REDACTED]'")
-	}
-	cases := []string{
-		"", "plain", "token eyJhbGc.eyJzdWIi.sig rest", "eyJ", "eyJabc", "eyJa.b", "xeyJa.b.c.d", "eyJa..b",
-		"CREATE USER u WITH PASSWORD 'se''cret' ROLE x", "password'", "PassWord  \t'x", "password 'a'' ",
-		"password x 'y'", "paſſword 'k'", "password 'a' and password 'b'", "passwordpassword'z'", "pass word 'x'",
-		"é password\n'ü' eyJé.x", "password''''", "PASSWORD ''", "eyJx.eyJy.'password 'q'",
-	}
-	for _, c := range cases {
-		require.Equal(t, oracle(c), redactSecrets(c), "input %q", c)
-	}
-	// Random strings over the characters that matter.
-	alphabet := []string{"eyJ", ".", "a", "_", " ", "'", "password", "PASS", "word", "ſ", "\t", "é", "-", "Z"}
-	r := mathrand.New(mathrand.NewPCG(1, 2))
-	for range 20000 {
-		var b strings.Builder
-		for range r.IntN(12) {
-			b.WriteString(alphabet[r.IntN(len(alphabet))])
-		}
-		require.Equal(t, oracle(b.String()), redactSecrets(b.String()), "input %q", b.String())
-	}
 }
