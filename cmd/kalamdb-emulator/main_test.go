@@ -2,25 +2,30 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // http-api.md §11: the real environment variables and defaults.
 func TestLoadConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	cfg, err := loadConfig(nil, env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.host != "127.0.0.1" || cfg.port != "8080" || cfg.opts.TokenTTL != 24*time.Hour || cfg.opts.RootPassword != "" ||
-		cfg.opts.AllowRemoteSetup || cfg.opts.AllowedOrigins != nil || cfg.opts.DataPath != "" {
-		t.Fatalf("defaults %+v", cfg)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", cfg.host)
+	require.Equal(t, "8080", cfg.port)
+	require.False(t, cfg.opts.TokenTTL != 24*time.Hour)
+	require.Equal(t, "", cfg.opts.RootPassword)
+	require.False(t, cfg.opts.AllowRemoteSetup)
+	require.Nil(t, cfg.opts.AllowedOrigins)
+	require.Equal(t, "", cfg.opts.DataPath, "defaults %+v", cfg)
 	cfg, err = loadConfig([]string{"-port", "9000"}, env(map[string]string{
 		"KALAMDB_SERVER_HOST":                   "0.0.0.0",
 		"KALAMDB_SERVER_PORT":                   "8081",
@@ -31,22 +36,23 @@ func TestLoadConfig(t *testing.T) {
 		"KALAMDB_ALLOW_REMOTE_SETUP":            "yes",
 		"KALAMDB_DATA_DIR":                      "/tmp/kdb",
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.host != "0.0.0.0" || cfg.port != "9000" || cfg.opts.RootPassword != "pw" || cfg.opts.TokenTTL != 2*time.Hour ||
-		!cfg.opts.AllowRemoteSetup || len(cfg.opts.AllowedOrigins) != 2 || cfg.opts.AllowedOrigins[1] != "http://b.example" ||
-		cfg.opts.DataPath != "/tmp/kdb/kalamdb-emulator.db" || cfg.opts.JWTSecret != "s3cret-s3cret-s3cret-s3cret-s3cret" {
-		t.Fatalf("configured %+v", cfg)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0", cfg.host)
+	require.Equal(t, "9000", cfg.port)
+	require.Equal(t, "pw", cfg.opts.RootPassword)
+	require.False(t, cfg.opts.TokenTTL != 2*time.Hour)
+	require.True(t, cfg.opts.AllowRemoteSetup)
+	require.Len(t, cfg.opts.AllowedOrigins, 2)
+	require.Equal(t, "http://b.example", cfg.opts.AllowedOrigins[1])
+	require.Equal(t, "/tmp/kdb/kalamdb-emulator.db", cfg.opts.DataPath)
+	require.Equal(t, "s3cret-s3cret-s3cret-s3cret-s3cret", cfg.opts.JWTSecret, "configured %+v", cfg)
 	for _, bad := range []map[string]string{
 		{"KALAMDB_JWT_EXPIRY_HOURS": "soon"},
 		{"KALAMDB_ALLOW_REMOTE_SETUP": "maybe"},
 		{"KALAMDB_LOG_LEVEL": "loud"},
 	} {
-		if _, err := loadConfig(nil, env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
+		_, err := loadConfig(nil, env(bad))
+		assert.Error(t, err, "%v accepted", bad)
 	}
 }
 
@@ -58,9 +64,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 		return ""
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -69,21 +73,14 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	select {
 	case addr = <-ready:
 	case err := <-done:
-		t.Fatalf("run ended before listening: %v", err)
+		require.FailNow(t, fmt.Sprintf("run ended before listening: %v", err))
 	}
 	resp, err := http.Post("http://"+addr+"/v1/api/auth/login", "application/json", strings.NewReader(`{"user":"root","password":"RootPass123!"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login status %d", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "login status %d", resp.StatusCode)
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if _, err := http.Get("http://" + addr + "/health"); err == nil {
-		t.Fatal("server still answering after shutdown")
-	}
+	require.NoError(t, <-done, "run")
+	_, err = http.Get("http://" + addr + "/health")
+	require.Error(t, err, "server still answering after shutdown")
 }
