@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1", cfg.host)
 	require.Equal(t, "8080", cfg.port)
-	require.False(t, cfg.opts.TokenTTL != 24*time.Hour)
+	require.Equal(t, 24*time.Hour, cfg.opts.TokenTTL)
 	require.Equal(t, "", cfg.opts.RootPassword)
 	require.False(t, cfg.opts.AllowRemoteSetup)
 	require.Nil(t, cfg.opts.AllowedOrigins)
@@ -40,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 	require.Equal(t, "0.0.0.0", cfg.host)
 	require.Equal(t, "9000", cfg.port)
 	require.Equal(t, "pw", cfg.opts.RootPassword)
-	require.False(t, cfg.opts.TokenTTL != 2*time.Hour)
+	require.Equal(t, 2*time.Hour, cfg.opts.TokenTTL)
 	require.True(t, cfg.opts.AllowRemoteSetup)
 	require.Len(t, cfg.opts.AllowedOrigins, 2)
 	require.Equal(t, "http://b.example", cfg.opts.AllowedOrigins[1])
@@ -83,4 +86,71 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	require.NoError(t, <-done, "run")
 	_, err = http.Get("http://" + addr + "/health")
 	require.Error(t, err, "server still answering after shutdown")
+}
+
+// -h prints what the command is, its flags and the environment it reads.
+func TestHelp(t *testing.T) {
+	_, err := loadConfig([]string{"-h"}, func(string) string { return "" })
+	var help helpError
+	require.ErrorAs(t, err, &help)
+	for _, want := range []string{"standalone server", "setup_required", "-root-password", "-data-dir", "KALAMDB_ROOT_PASSWORD", "KALAMDB_DATA_DIR", "KALAMDB_LOG_LEVEL"} {
+		assert.Contains(t, help.usage, want)
+	}
+	_, err = loadConfig([]string{"-no-such-flag"}, func(string) string { return "" })
+	require.ErrorContains(t, err, "no-such-flag")
+	require.NotErrorAs(t, err, &help)
+}
+
+// The binary itself: -h exits 0 and prints to stdout.
+func TestHelpExitsZero(t *testing.T) {
+	if os.Getenv("KALAMDB_EMULATOR_TEST_MAIN") == "1" {
+		os.Args = []string{"kalamdb-emulator", "-h"}
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelpExitsZero$")
+	cmd.Env = append(os.Environ(), "KALAMDB_EMULATOR_TEST_MAIN=1")
+	out, err := cmd.Output()
+	require.NoError(t, err, "exit status of -h")
+	require.Contains(t, string(out), "Usage:\n  kalamdb-emulator [flags]")
+}
+
+// The banner says setup is required when root has no password, and that
+// the commands it prints work: setup, then login as the new user.
+func TestBannerSetupFlow(t *testing.T) {
+	cfg, err := loadConfig([]string{"-port", "0"}, func(string) string { return "" })
+	require.NoError(t, err)
+	var banner bytes.Buffer
+	cfg.banner = &banner
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		require.FailNow(t, fmt.Sprintf("run ended before listening: %v", err))
+	}
+	base := "http://" + addr
+	require.Contains(t, banner.String(), "Setup required")
+	require.Contains(t, banner.String(), base+"/v1/api/auth/setup")
+	post := func(path, body string) int {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusPreconditionRequired, post("/v1/api/auth/login", `{"user":"root","password":""}`))
+	require.Equal(t, http.StatusOK, post("/v1/api/auth/setup", `{"user":"admin","password":"AdminPass123!","root_password":"RootPass123!"}`))
+	require.Equal(t, http.StatusOK, post("/v1/api/auth/login", `{"user":"admin","password":"AdminPass123!"}`))
+	cancel()
+	require.NoError(t, <-done)
+
+	var configured bytes.Buffer
+	writeBanner(&configured, base, false, "/data")
+	require.Contains(t, configured.String(), `"user":"root"`)
+	require.Contains(t, configured.String(), "kept in /data")
+	require.NotContains(t, configured.String(), "Setup required")
 }
