@@ -210,7 +210,7 @@ func (c *Client) subscribe(ctx context.Context, sql string, cfg *subscribeConfig
 	rs, err := m.Subscribe(ctx, sql, cfg.rt)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sdk: subscribing: %w (%v)", ctxError(ctx), err)
+			return nil, realtimeCtxError("subscribing", ctx, err)
 		}
 		return nil, fmt.Errorf("sdk: subscribing: %w", translateErr(err))
 	}
