@@ -343,7 +343,10 @@ func containsFold(list []string, s string) bool {
 // Events iterates over the subscription's events until ctx ends, the
 // subscription is closed or fails. Errors are yielded with a nil Event;
 // after ErrOverflow the iteration continues, after any other error it
-// stops. Closing the subscription ends the iteration without an error.
+// stops. Cancelling ctx yields one last error, context.Cause(ctx)
+// (context.Canceled unless a cause was given), and leaves the subscription
+// open for another loop; closing the subscription ends the iteration
+// without an error.
 func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		for {
