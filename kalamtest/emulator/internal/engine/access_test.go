@@ -218,3 +218,30 @@ func TestStreamTTL(t *testing.T) {
 	r := mustExec(t, e, alice, `DELETE FROM app.ev WHERE kind = 'new'`)[0]
 	require.Equal(t, 1, r.RowCount, "stream delete: %+v", r)
 }
+
+// TestExecuteAsParsesLikeTheServer follows execute_as.rs: a quoted name
+// doubles its quotes and is trimmed, the bare form works, a trailing
+// semicolon after the parentheses is accepted; one inside them splits the
+// batch there (split_statements does not count parentheses): an error.
+func TestExecuteAsParsesLikeTheServer(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE USER 'o''brien' WITH PASSWORD 'p' ROLE user`)
+	for sql, want := range map[string]string{
+		`EXECUTE AS USER 'o''brien' (SELECT 1)`: "o'brien",
+		`EXECUTE AS USER ' alice ' (SELECT 1)`:  "alice",
+		`execute as user alice(SELECT 1)`:       "alice",
+		`EXECUTE AS USER 'alice' (SELECT ')');`: "alice",
+		`EXECUTE AS USER 'a(b' (SELECT 1)`:      "",
+	} {
+		t.Run(sql, func(t *testing.T) {
+			res, err := exec(e, root, sql)
+			if want == "" {
+				require.NotNil(t, err)
+				require.Contains(t, err.Message, "'a(b' was not found")
+				return
+			}
+			require.Nil(t, err, "%+v", err)
+			require.Equal(t, want, res[0].AsUser)
+		})
+	}
+}

@@ -228,7 +228,8 @@ func unwrapExecuteAs(toks []token) (inner, target string, ok bool) {
 	nameTok := toks[sigPos[3]]
 	switch nameTok.kind {
 	case tkString:
-		target = nameTok.stringValue()
+		// The server trims a quoted name (execute_as.rs parse_execute_as).
+		target = strings.TrimSpace(nameTok.stringValue())
 	case tkWord, tkQIdent:
 		target, _ = nameTok.ident()
 	default:
