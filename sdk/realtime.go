@@ -20,6 +20,7 @@ type realtimeState struct {
 	mu          sync.Mutex
 	mgr         *realtime.Manager
 	closed      bool
+	reg         subRegistry // open subscriptions, for Subscriptions
 }
 
 // close ends the shared WebSocket and waits for its goroutines.
