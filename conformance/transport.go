@@ -540,7 +540,7 @@ func (s *suite) abruptPeerClose(t *testing.T) {
 	_, _, err := c.Read(ctx)
 	require.ErrorIs(t, err, transport.ErrConnClosed, "Read after the peer dropped the connection: %v, want ErrConnClosed", err)
 	code := transport.CloseStatus(err)
-	require.False(t, code != -1, "CloseStatus %d for a connection lost without a close frame, want -1", code)
+	require.EqualValues(t, -1, code, "CloseStatus %d for a connection lost without a close frame, want -1", code)
 }
 
 func (s *suite) readCancelled(t *testing.T) {

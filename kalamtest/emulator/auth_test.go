@@ -71,7 +71,7 @@ func TestLoginResponseShape(t *testing.T) {
 	m = r.json(t)
 	require.EqualValues(t, false, m["admin_ui_access"])
 	require.EqualValues(t, "user", m["user"].(map[string]any)["role"])
-	require.False(t, m["user"].(map[string]any)["email"] != nil, "alice login %v", m)
+	require.Nil(t, m["user"].(map[string]any)["email"], "alice login %v", m)
 	_, present := m["user"].(map[string]any)["email"]
 	require.True(t, present, "email must be present as null")
 }

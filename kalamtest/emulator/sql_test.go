@@ -69,7 +69,7 @@ func TestSQLStreamedShape(t *testing.T) {
 	r := e.sql(token, `{"sql":"SELECT * FROM app.empty"}`)
 	m := r.json(t)
 	wantKeys(t, m, "status", "results", "took", "error")
-	require.False(t, m["error"] != nil, "error %v, want null", m["error"])
+	require.Nil(t, m["error"], "error %v, want null", m["error"])
 	res := m["results"].([]any)[0].(map[string]any)
 	wantKeys(t, res, "schema", "rows", "row_count", "as_user")
 	s, ok := res["schema"].([]any)

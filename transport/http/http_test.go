@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 	rt, ok := tr.HTTPClient().Transport.(*http.Transport)
 	require.True(t, ok, "default client transport is %T, want *http.Transport", tr.HTTPClient().Transport)
 	assert.GreaterOrEqual(t, rt.MaxIdleConnsPerHost, 10, "MaxIdleConnsPerHost %d, want at least 10", rt.MaxIdleConnsPerHost)
-	assert.False(t, rt.IdleConnTimeout != 90*time.Second, "IdleConnTimeout %v, want 90s", rt.IdleConnTimeout)
+	assert.EqualValues(t, 90*time.Second, rt.IdleConnTimeout, "IdleConnTimeout %v, want 90s", rt.IdleConnTimeout)
 	assert.NotNil(t, rt.Proxy, "no proxy function, want the environment's")
 	assert.False(t, rt.TLSClientConfig != nil && rt.TLSClientConfig.InsecureSkipVerify, "TLS verification is off by default")
 	assert.False(t, rt.Protocols == nil || rt.Protocols.HTTP2() || !rt.Protocols.HTTP1(), "protocols %v, want HTTP/1.1 only", rt.Protocols)

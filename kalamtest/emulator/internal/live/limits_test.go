@@ -132,7 +132,7 @@ func TestCutAllAndClose(t *testing.T) {
 	c.expect("subscription_ack")
 	e.srv.CutAll()
 	code, _ := c.expectClose()
-	require.False(t, code != -1, "CutAll: close code %d, want an abrupt end (no close frame)", code)
+	require.EqualValues(t, -1, code, "CutAll: close code %d, want an abrupt end (no close frame)", code)
 	waitFor(t, "subscriptions removed after CutAll", func() bool { st := e.srv.Stats(); return st.Subscriptions == 0 && st.Connections == 0 })
 
 	d := e.login("bob")

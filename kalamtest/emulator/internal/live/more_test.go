@@ -82,7 +82,7 @@ func TestStreamTable(t *testing.T) {
 	e.exec(aliceID, `INSERT INTO app.events (id, kind) VALUES (2, 'alice')`)
 	row := rowsOf(t, c.expect("change"), "rows")[0]
 	require.EqualValues(t, "2", row["id"])
-	require.False(t, row["_seq"] == nil)
+	require.NotNil(t, row["_seq"])
 	require.Len(t, row, 3, "stream insert row %v, want id, kind, _seq only", row)
 	c.quiet("q")
 }

@@ -101,7 +101,7 @@ func TestSnapshotLargerThanEngineCaps(t *testing.T) {
 	require.EqualValues(t, "ready", bcOf(t, b)["status"], "batch_size 1500: %d rows, bc %v", len(rows), bcOf(t, b))
 	_, ok := rows[0]["v"]
 	require.False(t, ok)
-	require.False(t, rows[0]["_seq"] == nil)
+	require.NotNil(t, rows[0]["_seq"])
 	require.Equal(t, "101", fmt.Sprint(rows[0]["id"]), "projected row %v: want id and _seq only, from id 101", rows[0])
 }
 
@@ -145,7 +145,7 @@ func TestChangeShapes(t *testing.T) {
 	require.EqualValues(t, "2", ins["id"])
 	require.EqualValues(t, "b", ins["title"])
 	require.EqualValues(t, false, ins["_deleted"])
-	require.False(t, ins["_commit_seq"] == nil, "insert row %v", ins)
+	require.NotNil(t, ins["_commit_seq"], "insert row %v", ins)
 	e.exec(rootID, `UPDATE app.todos SET title = 'B' WHERE id = 2`)
 	up := c.expect("change")
 	nr, or := rowsOf(t, up, "rows")[0], rowsOf(t, up, "old_values")[0]
