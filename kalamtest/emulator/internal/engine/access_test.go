@@ -231,13 +231,19 @@ func TestExecuteAsParsesLikeTheServer(t *testing.T) {
 		`EXECUTE AS USER ' alice ' (SELECT 1)`:  "alice",
 		`execute as user alice(SELECT 1)`:       "alice",
 		`EXECUTE AS USER 'alice' (SELECT ')');`: "alice",
-		`EXECUTE AS USER 'a(b' (SELECT 1)`:      "",
+		`EXECUTE AS USER 'a(b' (SELECT 1)`:      "not found",
+		`EXECUTE AS USER Alice (SELECT 1)`:      "not found", // names are case-sensitive, taken as written
+		`EXECUTE AS USER 'alice' (SELECT 1;)`:   "error",
 	} {
 		t.Run(sql, func(t *testing.T) {
 			res, err := exec(e, root, sql)
-			if want == "" {
+			switch want {
+			case "not found":
 				require.NotNil(t, err)
-				require.Contains(t, err.Message, "'a(b' was not found")
+				require.Contains(t, err.Message, "was not found")
+				return
+			case "error":
+				require.NotNil(t, err)
 				return
 			}
 			require.Nil(t, err, "%+v", err)

@@ -231,7 +231,9 @@ func unwrapExecuteAs(toks []token) (inner, target string, ok bool) {
 		// The server trims a quoted name (execute_as.rs parse_execute_as).
 		target = strings.TrimSpace(nameTok.stringValue())
 	case tkWord, tkQIdent:
-		target, _ = nameTok.ident()
+		// A bare name is taken as written, up to white space or '(':
+		// its case, and double quotes if any, are kept.
+		target = nameTok.text
 	default:
 		return "", "", false
 	}
