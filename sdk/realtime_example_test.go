@@ -82,8 +82,11 @@ func ExampleClient_LiveRows() {
 	}
 	defer live.Close()
 	for rows, err := range live.Updates(ctx) {
-		if err != nil {
-			panic(err)
+		switch {
+		case errors.Is(err, sdk.ErrOverflow):
+			continue // not fatal: a whole, fresh row set follows
+		case err != nil:
+			panic(err) // fatal (a cancelled ctx ends here too, with context.Canceled)
 		}
 		fmt.Println(len(rows), "todos")
 		if len(rows) == 1 {
