@@ -42,9 +42,11 @@ func Client(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"SQL/NamespaceAndBatch", s.namespaceAndBatch},
 		{"SQL/RowCap", s.rowCap},
 		{"SQL/PermissionDenied", s.permissionDenied},
+		{"SQL/AsUser", s.asUser},
 		{"Files/UploadDownload", s.files},
 		{"Realtime/SnapshotThenChanges", s.subscription},
 		{"Realtime/LiveRows", s.liveRows},
+		{"Realtime/Introspection", s.introspection},
 		{"Topics/Consumer", s.consumer},
 	} {
 		t.Run(c.name, c.run)
