@@ -126,12 +126,23 @@ func (s *Subscription) info() SubscriptionInfo {
 	return SubscriptionInfo{
 		ID: s.sub.ID(), Query: s.meta.query, LastSeq: seq, HasLastSeq: ok,
 		CreatedAt: s.meta.createdAt, LastEventAt: last,
-		State: SubscriptionState(s.sub.State()),
+		State: stateOf(s.sub.State()),
 	}
 }
 
-// Compile-time check that the two state lists stay in step.
-var _ = [1]struct{}{}[int(realtime.SubClosed)-int(SubscriptionClosed)]
+func stateOf(st realtime.SubState) SubscriptionState {
+	switch st {
+	case realtime.SubLoading:
+		return SubscriptionLoading
+	case realtime.SubLive:
+		return SubscriptionLive
+	case realtime.SubResyncing:
+		return SubscriptionResyncing
+	case realtime.SubClosed:
+		return SubscriptionClosed
+	}
+	return SubscriptionSubscribing
+}
 
 // LiveQuery is one row of the server's system.live table: a live query
 // registered on the server, by any client.
