@@ -23,7 +23,9 @@ var (
 	// ErrPermissionDenied: the caller's role may not do this (HTTP 403,
 	// PERMISSION_DENIED, INSUFFICIENT_PERMISSIONS, forbidden).
 	ErrPermissionDenied = errors.New("sdk: permission denied")
-	// ErrRateLimited: the server throttled the caller (HTTP 429).
+	// ErrRateLimited: the server throttled the caller (HTTP 429,
+	// RATE_LIMIT_EXCEEDED, rate_limited, IP_BANNED) or refused another
+	// connection from its address (TOO_MANY_CONNECTIONS).
 	ErrRateLimited = errors.New("sdk: rate limited")
 	// ErrNotFound: a table, file, topic, export or route does not exist.
 	// A missing table in SQL is reported by KalamDB as SQL_EXECUTION_ERROR
@@ -117,7 +119,9 @@ var codeSentinels = map[string]error{
 	"AUTHENTICATION_ERROR":     ErrInternal,
 }
 
-// ServerError is an error reported by KalamDB in one of its JSON error bodies.
+// ServerError is an error reported by KalamDB in one of its JSON error
+// bodies. The package doc has the table of codes and the sentinels they
+// match.
 type ServerError struct {
 	// Code is KalamDB's error code as sent: upper case on the SQL, topic and
 	// file endpoints (e.g. "TOKEN_EXPIRED", "SQL_EXECUTION_ERROR"), lower case
