@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Target is a KalamDB server the client suite runs against: the embedded
@@ -41,9 +42,11 @@ func Client(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"SQL/NamespaceAndBatch", s.namespaceAndBatch},
 		{"SQL/RowCap", s.rowCap},
 		{"SQL/PermissionDenied", s.permissionDenied},
+		{"SQL/AsUser", s.asUser},
 		{"Files/UploadDownload", s.files},
 		{"Realtime/SnapshotThenChanges", s.subscription},
 		{"Realtime/LiveRows", s.liveRows},
+		{"Realtime/Introspection", s.introspection},
 		{"Topics/Consumer", s.consumer},
 	} {
 		t.Run(c.name, c.run)
@@ -79,9 +82,8 @@ func (s clientSuite) env(t *testing.T) *env {
 
 func randomSuffix(t *testing.T) string {
 	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
 	return hex.EncodeToString(b[:])
 }
 
@@ -89,9 +91,7 @@ func (e *env) newClient(user, password string) *sdk.Client {
 	e.t.Helper()
 	opts := append([]sdk.Option{sdk.WithBasicAuth(user, password)}, e.target.Options...)
 	c, err := sdk.New(e.target.URL, opts...)
-	if err != nil {
-		e.t.Fatalf("sdk.New(%q): %v", e.target.URL, err)
-	}
+	require.NoError(e.t, err, "sdk.New(%q)", e.target.URL)
 	e.t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -99,9 +99,7 @@ func (e *env) newClient(user, password string) *sdk.Client {
 func (e *env) exec(sql string, opts ...sdk.QueryOption) *sdk.Result {
 	e.t.Helper()
 	res, err := e.client.Query(e.ctx, sql, opts...)
-	if err != nil {
-		e.t.Fatalf("%s: %v", sql, err)
-	}
+	require.NoError(e.t, err, "%s", sql)
 	return res
 }
 
@@ -111,9 +109,7 @@ func (e *env) table(name string) string { return e.ns + "." + name }
 func must[T any](v T, err error) func(*testing.T) T {
 	return func(t *testing.T) T {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return v
 	}
 }
@@ -129,25 +125,20 @@ func (s clientSuite) exactValues(t *testing.T) {
 	e.exec("INSERT INTO "+tbl+" (id, price, at, doc, ok) VALUES ($1, $2, $3, $4, $5)",
 		sdk.Args(big, "200.75", at, `{"k":[1,2]}`, true))
 	row := e.exec("SELECT id, price, at, doc, ok FROM "+tbl+" WHERE id = $1", sdk.Args(big)).Rows()
-	if len(row) != 1 {
-		t.Fatalf("%d rows, want 1", len(row))
-	}
+	require.Len(t, row, 1, "%d rows, want 1", len(row))
 	r := row[0]
-	if got := must(r.Int64("id"))(t); got != big {
-		t.Errorf("id %d, want %d", got, big)
-	}
+	got := must(r.Int64("id"))(t)
+	assert.Equal(t, big, got, "id %d, want %d", got, big)
 	if got := must(r.Decimal("price"))(t).String(); got != "200.75" {
-		t.Errorf("price %s, want 200.75", got)
+		assert.Fail(t, fmt.Sprintf("price %s, want 200.75", got))
 	}
 	if got := must(r.Time("at"))(t); !got.Equal(at) {
-		t.Errorf("at %s, want %s", got, at)
+		assert.Fail(t, fmt.Sprintf("at %s, want %s", got, at))
 	}
 	if got := string(must(r.JSON("doc"))(t)); got != `{"k":[1,2]}` {
-		t.Errorf("doc %s", got)
+		assert.Fail(t, fmt.Sprintf("doc %s", got))
 	}
-	if !must(r.Bool("ok"))(t) {
-		t.Error("ok false, want true")
-	}
+	assert.True(t, must(r.Bool("ok"))(t), "ok false, want true")
 }
 
 // Unqualified names resolve in the namespace option; a batch reports its
@@ -159,19 +150,13 @@ func (s clientSuite) namespaceAndBatch(t *testing.T) {
 	res := e.exec("INSERT INTO notes (id, body) VALUES (2, 'two'); SELECT body FROM notes ORDER BY id; INSERT INTO notes (id, body) VALUES (3, 'three')",
 		sdk.Namespace(e.ns))
 	all := res.Results()
-	if len(all) != 2 {
-		t.Fatalf("%d results, want the SELECT then one Inserted summary", len(all))
-	}
+	require.Len(t, all, 2, "%d results, want the SELECT then one Inserted summary", len(all))
 	var bodies []string
 	for _, r := range all[0].Rows() {
 		bodies = append(bodies, must(r.String("body"))(t))
 	}
-	if !slices.Equal(bodies, []string{"one", "two"}) {
-		t.Errorf("select in batch saw %q", bodies)
-	}
-	if all[1].RowCount != 2 {
-		t.Errorf("summary row_count %d, want 2", all[1].RowCount)
-	}
+	assert.True(t, slices.Equal(bodies, []string{"one", "two"}), "select in batch saw %q", bodies)
+	assert.Equal(t, 2, all[1].RowCount, "summary row_count %d, want 2", all[1].RowCount)
 }
 
 // A SELECT without LIMIT stops at the server's default cap, and the client
@@ -189,12 +174,9 @@ func (s clientSuite) rowCap(t *testing.T) {
 	}
 	e.exec("INSERT INTO " + tbl + " (id) VALUES " + values.String())
 	res := e.exec("SELECT id FROM " + tbl)
-	if len(res.Rows()) != sdk.DefaultRowCap || !res.MayBeCapped() {
-		t.Errorf("%d rows (capped %v), want %d and capped", len(res.Rows()), res.MayBeCapped(), sdk.DefaultRowCap)
-	}
-	if n := len(e.exec("SELECT id FROM " + tbl + " LIMIT 60").Rows()); n != 60 {
-		t.Errorf("LIMIT 60 gave %d rows", n)
-	}
+	assert.False(t, len(res.Rows()) != sdk.DefaultRowCap || !res.MayBeCapped(), "%d rows (capped %v), want %d and capped", len(res.Rows()), res.MayBeCapped(), sdk.DefaultRowCap)
+	n := len(e.exec("SELECT id FROM " + tbl + " LIMIT 60").Rows())
+	assert.Equal(t, 60, n, "LIMIT 60 gave %d rows", n)
 }
 
 // A plain user may not drop tables: ErrPermissionDenied, with the server's
@@ -207,9 +189,9 @@ func (s clientSuite) permissionDenied(t *testing.T) {
 	e.exec("CREATE USER '" + user + "' WITH PASSWORD 'ConfUser123!' ROLE user")
 	_, err := e.newClient(user, "ConfUser123!").Query(e.ctx, "DROP TABLE "+tbl)
 	var se *sdk.ServerError
-	if !errors.Is(err, sdk.ErrPermissionDenied) || !errors.As(err, &se) || se.HTTPStatus != 403 {
-		t.Fatalf("DROP TABLE as user: %v, want ErrPermissionDenied with HTTP 403", err)
-	}
+	require.ErrorIs(t, err, sdk.ErrPermissionDenied)
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 403, se.HTTPStatus, "DROP TABLE as user: %v, want ErrPermissionDenied with HTTP 403", err)
 }
 
 // A FILE column is uploaded from a reader and downloaded byte for byte.
@@ -221,15 +203,13 @@ func (s clientSuite) files(t *testing.T) {
 	e.exec("INSERT INTO "+tbl+` (id, doc) VALUES ($1, FILE("doc"))`, sdk.Args(1),
 		sdk.File("doc", "notes.txt", "text/plain", bytes.NewReader(content)))
 	ref := must(e.exec("SELECT doc FROM " + tbl + " WHERE id = 1").Rows()[0].File("doc"))(t)
-	if ref.Name != "notes.txt" || ref.Size != int64(len(content)) {
-		t.Fatalf("file ref %+v", ref)
-	}
+	require.Equal(t, "notes.txt", ref.Name)
+	require.Equal(t, int64(len(content)), ref.Size, "file ref %+v", ref)
 	dl := must(e.client.Download(e.ctx, e.ns, "docs", ref))(t)
 	defer dl.Close()
 	got, err := io.ReadAll(dl)
-	if err != nil || !bytes.Equal(got, content) {
-		t.Fatalf("download: %d bytes, err %v; want %d bytes back", len(got), err, len(content))
-	}
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(got, content), "download: %d bytes, err %v; want %d bytes back", len(got), err, len(content))
 }
 
 // A subscription delivers the whole snapshot over several batches, once
@@ -246,9 +226,7 @@ func (s clientSuite) subscription(t *testing.T) {
 	var snapshot []int64
 	var live []string
 	for ev, err := range sub.Events(e.ctx) {
-		if err != nil {
-			t.Fatalf("after snapshot %v and live %q: %v", snapshot, live, err)
-		}
+		require.NoError(t, err, "after snapshot %v and live %q", snapshot, live)
 		switch ev := ev.(type) {
 		case *sdk.InitialRows:
 			for _, r := range ev.Rows {
@@ -271,12 +249,8 @@ func (s clientSuite) subscription(t *testing.T) {
 		}
 	}
 	slices.Sort(snapshot)
-	if !slices.Equal(snapshot, []int64{1, 2, 3, 4, 5, 6, 7}) {
-		t.Errorf("snapshot ids %v, want 1..7 once each", snapshot)
-	}
-	if !slices.Equal(live, []string{"insert:new", "update:newer", "delete:1"}) {
-		t.Errorf("live events %q", live)
-	}
+	assert.True(t, slices.Equal(snapshot, []int64{1, 2, 3, 4, 5, 6, 7}), "snapshot ids %v, want 1..7 once each", snapshot)
+	assert.True(t, slices.Equal(live, []string{"insert:new", "update:newer", "delete:1"}), "live events %q", live)
 }
 
 // LiveRows emits the complete row set first, then the set after each change.
@@ -296,13 +270,11 @@ func (s clientSuite) liveRows(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	if got := bodies(); !slices.Equal(got, []string{"a", "b"}) {
-		t.Fatalf("first set %q", got)
-	}
+	got := bodies()
+	require.True(t, slices.Equal(got, []string{"a", "b"}), "first set %q", got)
 	e.exec("UPDATE " + tbl + " SET body = 'c' WHERE id = 2")
-	if got := bodies(); !slices.Equal(got, []string{"a", "c"}) {
-		t.Fatalf("after update %q", got)
-	}
+	got = bodies()
+	require.True(t, slices.Equal(got, []string{"a", "c"}), "after update %q", got)
 }
 
 // A topic fed by a table's inserts delivers them to a consumer in order,
@@ -322,28 +294,16 @@ func (s clientSuite) consumer(t *testing.T) {
 	var items []string
 	for len(items) < 3 {
 		recs := must(c.Poll(e.ctx))(t)
-		if len(recs) == 0 {
-			t.Fatalf("poll timed out after %q", items)
-		}
+		require.NotEmpty(t, recs, "poll timed out after %q", items)
 		for _, rec := range recs {
-			if rec.Op != sdk.OpInsert {
-				t.Errorf("offset %d op %s, want insert", rec.Offset, rec.Op)
-			}
+			assert.Equal(t, sdk.OpInsert, rec.Op, "offset %d op %s, want insert", rec.Offset, rec.Op)
 			row := must(rec.Row())(t)
 			items = append(items, must(row.String("item"))(t))
-			if err := c.MarkProcessed(rec); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, c.MarkProcessed(rec))
 		}
 	}
-	if !slices.Equal(items, []string{"item-1", "item-2", "item-3"}) {
-		t.Errorf("items %q", items)
-	}
+	assert.True(t, slices.Equal(items, []string{"item-1", "item-2", "item-3"}), "items %q", items)
 	res := must(c.Commit(e.ctx))(t)
-	if !res.HasOffset || res.Offset != 2 {
-		t.Errorf("commit %+v, want offset 2", res)
-	}
-	if err := c.Close(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	assert.False(t, !res.HasOffset || res.Offset != 2, "commit %+v, want offset 2", res)
+	require.NoError(t, c.Close(e.ctx))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/transport/mock"
+	"github.com/stretchr/testify/require"
 )
 
 // The client suite over the native transport (real sockets) against the
@@ -27,9 +28,7 @@ func TestClientEmulatorMock(t *testing.T) {
 	conformance.Client(t, func(t *testing.T) conformance.Target {
 		const password = "MockRoot123!"
 		emu, err := emulator.New(emulator.Options{RootPassword: password})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		t.Cleanup(func() { emu.Close() })
 		return conformance.Target{URL: "http://kalamdb.mock", User: "root", Password: password,
 			Options: []sdk.Option{sdk.WithTransport(mock.New(emu))}}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/transport"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // suiteTimeout bounds every check, so a broken transport fails the check
@@ -104,14 +106,10 @@ func pattern(n int) []byte {
 func (s *suite) do(t *testing.T, ctx context.Context, req *transport.Request) (int, map[string][]string, []byte) {
 	t.Helper()
 	resp, err := s.tr.Do(ctx, req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
+	require.NoError(t, err, "%s %s", req.Method, req.URL)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the response body: %v", req.Method, req.URL, err)
-	}
+	require.NoError(t, err, "%s %s: reading the response body", req.Method, req.URL)
 	return resp.StatusCode, resp.Header, body
 }
 
@@ -125,9 +123,7 @@ func (s *suite) get(t *testing.T, ctx context.Context, path string) (int, []byte
 func (s *suite) awaitSignal(t *testing.T, ctx context.Context, id string) string {
 	t.Helper()
 	status, body := s.get(t, ctx, "/wait?id="+id)
-	if status != 200 {
-		t.Fatalf("waiting for server signal %q: HTTP %d: %s", id, status, body)
-	}
+	require.Equal(t, 200, status, "waiting for server signal %q: HTTP %d: %s", id, status, body)
 	return string(body)
 }
 
@@ -135,19 +131,14 @@ func (s *suite) statusCodes(t *testing.T) {
 	ctx := testContext(t)
 	for _, code := range []int{200, 201, 204, 400, 401, 404, 409, 500, 503} {
 		status, hdr, body := s.do(t, ctx, &transport.Request{Method: "GET", URL: fmt.Sprintf("%s/status/%d", s.base, code)})
-		if status != code {
-			t.Errorf("GET /status/%d: status %d, want %d", code, status, code)
-		}
+		assert.Equal(t, code, status, "GET /status/%d: status %d, want %d", code, status, code)
 		want := fmt.Sprintf("status %d", code)
 		if code == 204 {
 			want = ""
 		}
-		if string(body) != want {
-			t.Errorf("GET /status/%d: body %q, want %q", code, body, want)
-		}
-		if ct := transport.HeaderValue(hdr, "Content-Type"); ct != "text/plain; charset=utf-8" {
-			t.Errorf("GET /status/%d: Content-Type %q, want text/plain; charset=utf-8", code, ct)
-		}
+		assert.Equal(t, want, string(body), "GET /status/%d: body %q, want %q", code, body, want)
+		ct := transport.HeaderValue(hdr, "Content-Type")
+		assert.Equal(t, "text/plain; charset=utf-8", ct, "GET /status/%d: Content-Type %q, want text/plain; charset=utf-8", code, ct)
 	}
 }
 
@@ -163,38 +154,20 @@ func (s *suite) headers(t *testing.T) {
 			"x-lower-req":   {"v"}, // not canonical: the transport must cope
 		},
 	})
-	if status != 200 {
-		t.Fatalf("GET /headers: status %d: %s", status, body)
-	}
+	require.Equal(t, 200, status, "GET /headers: status %d: %s", status, body)
 	var got struct {
 		Method string
 		Header map[string][]string
 	}
-	if err := json.Unmarshal(body, &got); err != nil {
-		t.Fatalf("GET /headers: decoding %q: %v", body, err)
-	}
-	if !sameList(got.Header["X-Multi"], "a", "b") {
-		t.Errorf("server saw X-Multi %q, want [a b] (multi-valued request header)", got.Header["X-Multi"])
-	}
-	if !slices.Equal(got.Header["X-Kalam-Token"], []string{"t0k3n"}) {
-		t.Errorf("server saw X-Kalam-Token %q, want [t0k3n]", got.Header["X-Kalam-Token"])
-	}
-	if !slices.Equal(got.Header["Accept"], []string{"application/json"}) {
-		t.Errorf("server saw Accept %q, want [application/json]", got.Header["Accept"])
-	}
-	if !slices.Equal(got.Header["X-Lower-Req"], []string{"v"}) {
-		t.Errorf("server saw X-Lower-Req %q, want [v] (sent under a lower-case key)", got.Header["X-Lower-Req"])
-	}
-	if !sameList(hdr["X-Multi"], "one", "two") {
-		t.Errorf("response X-Multi %q, want [one two] (multi-valued response header)", hdr["X-Multi"])
-	}
-	if !slices.Equal(hdr["X-Lower-Case"], []string{"lower"}) {
-		t.Errorf("response X-Lower-Case %q, want [lower] under the canonical key; headers: %v", hdr["X-Lower-Case"], hdr)
-	}
+	require.NoError(t, json.Unmarshal(body, &got), "GET /headers: decoding %q", body)
+	assert.True(t, sameList(got.Header["X-Multi"], "a", "b"), "server saw X-Multi %q, want [a b] (multi-valued request header)", got.Header["X-Multi"])
+	assert.True(t, slices.Equal(got.Header["X-Kalam-Token"], []string{"t0k3n"}), "server saw X-Kalam-Token %q, want [t0k3n]", got.Header["X-Kalam-Token"])
+	assert.True(t, slices.Equal(got.Header["Accept"], []string{"application/json"}), "server saw Accept %q, want [application/json]", got.Header["Accept"])
+	assert.True(t, slices.Equal(got.Header["X-Lower-Req"], []string{"v"}), "server saw X-Lower-Req %q, want [v] (sent under a lower-case key)", got.Header["X-Lower-Req"])
+	assert.True(t, sameList(hdr["X-Multi"], "one", "two"), "response X-Multi %q, want [one two] (multi-valued response header)", hdr["X-Multi"])
+	assert.True(t, slices.Equal(hdr["X-Lower-Case"], []string{"lower"}), "response X-Lower-Case %q, want [lower] under the canonical key; headers: %v", hdr["X-Lower-Case"], hdr)
 	for k := range hdr {
-		if k != canonicalKey(k) {
-			t.Errorf("response header key %q is not canonical", k)
-		}
+		assert.Equal(t, canonicalKey(k), k, "response header key %q is not canonical", k)
 	}
 }
 
@@ -260,27 +233,17 @@ func (s *suite) requestBody(t *testing.T) {
 				req.Body = tracker
 			}
 			status, hdr, body := s.do(t, ctx, req)
-			if status != 200 {
-				t.Fatalf("POST /echo: status %d: %s", status, body)
-			}
-			if !bytes.Equal(body, c.want) {
-				t.Errorf("POST /echo: echoed %d bytes, want %d identical ones", len(body), len(c.want))
-			}
-			if m := transport.HeaderValue(hdr, "X-Method"); m != "POST" {
-				t.Errorf("server saw method %q, want POST", m)
-			}
+			require.Equal(t, 200, status, "POST /echo: status %d: %s", status, body)
+			assert.True(t, bytes.Equal(body, c.want), "POST /echo: echoed %d bytes, want %d identical ones", len(body), len(c.want))
+			m := transport.HeaderValue(hdr, "X-Method")
+			assert.Equal(t, "POST", m, "server saw method %q, want POST", m)
 			gotLength := transport.HeaderValue(hdr, "X-Request-Content-Length")
-			if c.wantLength != "" && gotLength != c.wantLength {
-				t.Errorf("server saw Content-Length %s, want %s", gotLength, c.wantLength)
-			}
+			assert.False(t, c.wantLength != "" && gotLength != c.wantLength, "server saw Content-Length %s, want %s", gotLength, c.wantLength)
 			if c.contentLength < 0 && streamsRequestBodies(s.tr) {
-				if te := transport.HeaderValue(hdr, "X-Request-Transfer-Encoding"); gotLength != "-1" || te != "chunked" {
-					t.Errorf("unknown length: server saw Content-Length %s, Transfer-Encoding %q; want -1, chunked", gotLength, te)
-				}
+				te := transport.HeaderValue(hdr, "X-Request-Transfer-Encoding")
+				assert.False(t, gotLength != "-1" || te != "chunked", "unknown length: server saw Content-Length %s, Transfer-Encoding %q; want -1, chunked", gotLength, te)
 			}
-			if tracker != nil && !tracker.closed.Load() {
-				t.Errorf("the transport did not close a request body that implements io.Closer")
-			}
+			assert.False(t, tracker != nil && !tracker.closed.Load(), "the transport did not close a request body that implements io.Closer")
 		})
 	}
 }
@@ -295,19 +258,11 @@ func (s *suite) responseContentLength(t *testing.T) {
 				q = "1"
 			}
 			status, hdr, body := s.do(t, ctx, &transport.Request{Method: "GET", URL: fmt.Sprintf("%s/sized?n=%d&known=%s", s.base, n, q)})
-			if status != 200 {
-				t.Fatalf("GET /sized: status %d", status)
-			}
-			if !bytes.Equal(body, pattern(n)) {
-				t.Fatalf("GET /sized: got %d bytes, want %d pattern bytes", len(body), n)
-			}
+			require.Equal(t, 200, status, "GET /sized: status %d", status)
+			require.True(t, bytes.Equal(body, pattern(n)), "GET /sized: got %d bytes, want %d pattern bytes", len(body), n)
 			cl := transport.HeaderValue(hdr, "Content-Length")
-			if known && cl != strconv.Itoa(n) {
-				t.Errorf("Content-Length %q, want %d", cl, n)
-			}
-			if !known && cl != "" {
-				t.Errorf("Content-Length %q on a chunked response, want none", cl)
-			}
+			assert.False(t, known && cl != strconv.Itoa(n), "Content-Length %q, want %d", cl, n)
+			assert.False(t, !known && cl != "", "Content-Length %q on a chunked response, want none", cl)
 		})
 	}
 }
@@ -346,22 +301,16 @@ func (s *suite) streamedRequestBody(t *testing.T) {
 			_, err := pw.Write([]byte("first|"))
 			writeErr <- err
 		}()
-		if got := s.awaitSignal(t, ctx, id); got != "first|" {
-			t.Fatalf("the server's first chunk was %q, want %q", got, "first|")
-		}
-		if err := <-writeErr; err != nil {
-			t.Fatalf("writing the first chunk: %v", err)
-		}
+		got := s.awaitSignal(t, ctx, id)
+		require.Equal(t, "first|", got, "the server's first chunk was %q, want %q", got, "first|")
+		require.NoError(t, <-writeErr, "writing the first chunk")
 		pw.Write([]byte("second"))
 		pw.Close()
 	}
 	r := <-done
-	if r.err != nil {
-		t.Fatalf("POST /stream-request: %v", r.err)
-	}
-	if r.status != 200 || string(r.body) != "first|second" {
-		t.Fatalf("POST /stream-request: status %d body %q, want 200 %q", r.status, r.body, "first|second")
-	}
+	require.NoError(t, r.err, "POST /stream-request")
+	require.Equal(t, 200, r.status)
+	require.Equal(t, "first|second", string(r.body), "POST /stream-request: status %d body %q, want 200 %q", r.status, r.body, "first|second")
 }
 
 // streamedResponseBody checks that the client reads the first chunk of a
@@ -370,27 +319,17 @@ func (s *suite) streamedResponseBody(t *testing.T) {
 	ctx := testContext(t)
 	id := s.id(t)
 	resp, err := s.tr.Do(ctx, &transport.Request{Method: "GET", URL: s.base + "/stream-response?id=" + id})
-	if err != nil {
-		t.Fatalf("GET /stream-response: %v", err)
-	}
+	require.NoError(t, err, "GET /stream-response")
 	defer resp.Body.Close()
 	first := make([]byte, len("first:"))
-	if _, err := io.ReadFull(resp.Body, first); err != nil {
-		t.Fatalf("reading the first chunk before the handler finished: %v", err)
-	}
-	if string(first) != "first:" {
-		t.Fatalf("first chunk %q, want %q", first, "first:")
-	}
-	if status, body := s.get(t, ctx, "/signal?id="+id+"&value=go"); status != 204 {
-		t.Fatalf("GET /signal: status %d: %s", status, body)
-	}
+	_, err = io.ReadFull(resp.Body, first)
+	require.NoError(t, err, "reading the first chunk before the handler finished")
+	require.Equal(t, "first:", string(first), "first chunk %q, want %q", first, "first:")
+	status, body := s.get(t, ctx, "/signal?id="+id+"&value=go")
+	require.Equal(t, 204, status, "GET /signal: status %d: %s", status, body)
 	rest, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading the rest: %v", err)
-	}
-	if string(rest) != "second" {
-		t.Fatalf("rest %q, want %q", rest, "second")
-	}
+	require.NoError(t, err, "reading the rest")
+	require.Equal(t, "second", string(rest), "rest %q, want %q", rest, "second")
 }
 
 // cancelMidBody cancels ctx while a response streams: the read ends with
@@ -401,26 +340,22 @@ func (s *suite) cancelMidBody(t *testing.T) {
 	reqCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resp, err := s.tr.Do(reqCtx, &transport.Request{Method: "GET", URL: s.base + "/hold?id=" + id})
-	if err != nil {
-		t.Fatalf("GET /hold: %v", err)
-	}
+	require.NoError(t, err, "GET /hold")
 	defer resp.Body.Close()
 	tick := make([]byte, 4)
-	if _, err := io.ReadFull(resp.Body, tick); err != nil || string(tick) != "tick" {
-		t.Fatalf("reading the first chunk: %q, %v", tick, err)
-	}
+	_, err = io.ReadFull(resp.Body, tick)
+	require.NoError(t, err)
+	require.Equal(t, "tick", string(tick), "reading the first chunk: %q, %v", tick, err)
 	readErr := make(chan error, 1)
 	go func() {
 		_, err := resp.Body.Read(make([]byte, 16))
 		readErr <- err
 	}()
 	cancel()
-	if err := <-readErr; !errors.Is(err, context.Canceled) {
-		t.Fatalf("a read during cancellation returned %v, want an error wrapping context.Canceled", err)
-	}
-	if got := s.awaitSignal(t, ctx, id); got != "ctx done" {
-		t.Fatalf("handler signal %q, want %q", got, "ctx done")
-	}
+	err = <-readErr
+	require.ErrorIs(t, err, context.Canceled, "a read during cancellation returned %v, want an error wrapping context.Canceled", err)
+	got := s.awaitSignal(t, ctx, id)
+	require.Equal(t, "ctx done", got, "handler signal %q, want %q", got, "ctx done")
 }
 
 // closeMidBody closes the body while a response streams: the handler sees
@@ -429,22 +364,16 @@ func (s *suite) closeMidBody(t *testing.T) {
 	ctx := testContext(t)
 	id := s.id(t)
 	resp, err := s.tr.Do(ctx, &transport.Request{Method: "GET", URL: s.base + "/hold?id=" + id})
-	if err != nil {
-		t.Fatalf("GET /hold: %v", err)
-	}
+	require.NoError(t, err, "GET /hold")
 	tick := make([]byte, 4)
-	if _, err := io.ReadFull(resp.Body, tick); err != nil || string(tick) != "tick" {
-		t.Fatalf("reading the first chunk: %q, %v", tick, err)
-	}
-	if err := resp.Body.Close(); err != nil {
-		t.Fatalf("closing the body mid-stream: %v", err)
-	}
-	if got := s.awaitSignal(t, ctx, id); got != "ctx done" {
-		t.Fatalf("handler signal %q, want %q", got, "ctx done")
-	}
-	if _, err := resp.Body.Read(make([]byte, 1)); err == nil {
-		t.Errorf("a read after Close succeeded, want an error")
-	}
+	_, err = io.ReadFull(resp.Body, tick)
+	require.NoError(t, err)
+	require.Equal(t, "tick", string(tick), "reading the first chunk: %q, %v", tick, err)
+	require.NoError(t, resp.Body.Close(), "closing the body mid-stream")
+	got := s.awaitSignal(t, ctx, id)
+	require.Equal(t, "ctx done", got, "handler signal %q, want %q", got, "ctx done")
+	_, err = resp.Body.Read(make([]byte, 1))
+	assert.Error(t, err, "a read after Close succeeded, want an error")
 }
 
 func (s *suite) cancelledBeforeStart(t *testing.T) {
@@ -453,11 +382,9 @@ func (s *suite) cancelledBeforeStart(t *testing.T) {
 	resp, err := s.tr.Do(ctx, &transport.Request{Method: "GET", URL: s.base + "/status/200"})
 	if err == nil {
 		resp.Body.Close()
-		t.Fatalf("Do with a cancelled context succeeded, want context.Canceled")
+		require.FailNow(t, "Do with a cancelled context succeeded, want context.Canceled")
 	}
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Do with a cancelled context: %v, want an error wrapping context.Canceled", err)
-	}
+	require.ErrorIs(t, err, context.Canceled, "Do with a cancelled context: %v, want an error wrapping context.Canceled", err)
 }
 
 func (s *suite) concurrentDo(t *testing.T) {
@@ -483,7 +410,7 @@ func (s *suite) concurrentDo(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.Fail(t, fmt.Sprint(err))
 	}
 }
 
@@ -493,36 +420,23 @@ func (s *suite) dial(t *testing.T, ctx context.Context, id string, opts *transpo
 	t.Helper()
 	url := "ws" + strings.TrimPrefix(s.base, "http") + "/ws/echo?id=" + id
 	c, err := s.tr.Dial(ctx, url, opts)
-	if err != nil {
-		t.Fatalf("Dial %s: %v", url, err)
-	}
+	require.NoError(t, err, "Dial %s", url)
 	t.Cleanup(func() { c.Close(transport.StatusNormalClosure, "") })
 	typ, msg, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("reading the header message: %v", err)
-	}
-	if typ != transport.MessageText {
-		t.Fatalf("header message type %v, want text", typ)
-	}
+	require.NoError(t, err, "reading the header message")
+	require.Equal(t, transport.MessageText, typ, "header message type %v, want text", typ)
 	var hdr map[string][]string
-	if err := json.Unmarshal(msg, &hdr); err != nil {
-		t.Fatalf("decoding the header message %q: %v", msg, err)
-	}
+	require.NoError(t, json.Unmarshal(msg, &hdr), "decoding the header message %q", msg)
 	return c, hdr
 }
 
 func roundTrip(t *testing.T, ctx context.Context, c transport.Conn, typ transport.MessageType, p []byte) {
 	t.Helper()
-	if err := c.Write(ctx, typ, p); err != nil {
-		t.Fatalf("Write %v message of %d bytes: %v", typ, len(p), err)
-	}
+	require.NoError(t, c.Write(ctx, typ, p), "Write %v message of %d bytes", typ, len(p))
 	gotType, got, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("Read the echo of a %v message of %d bytes: %v", typ, len(p), err)
-	}
-	if gotType != typ || !bytes.Equal(got, p) {
-		t.Fatalf("echo: %v message of %d bytes, want the same %v message of %d bytes", gotType, len(got), typ, len(p))
-	}
+	require.NoError(t, err, "Read the echo of a %v message of %d bytes", typ, len(p))
+	require.Equal(t, typ, gotType)
+	require.True(t, bytes.Equal(got, p), "echo: %v message of %d bytes, want the same %v message of %d bytes", gotType, len(got), typ, len(p))
 }
 
 func (s *suite) handshakeRefused(t *testing.T) {
@@ -534,25 +448,17 @@ func (s *suite) handshakeRefused(t *testing.T) {
 		c, err := s.tr.Dial(ctx, url, nil)
 		if err == nil {
 			c.Close(transport.StatusNormalClosure, "")
-			t.Fatalf("Dial %s succeeded, want a refusal", url)
+			require.FailNow(t, fmt.Sprintf("Dial %s succeeded, want a refusal", url))
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("Dial %s: %v: the refusal was not reported before the deadline", url, err)
-		}
+		require.NoError(t, ctx.Err(), "Dial %s: %v: the refusal was not reported before the deadline", url, err)
 		if !reportsHandshakeStatus(s.tr) {
 			continue
 		}
 		var he *transport.HandshakeError
-		if !errors.As(err, &he) {
-			t.Fatalf("Dial %s: %v (%T), want a *transport.HandshakeError", url, err, err)
-		}
-		if he.StatusCode != tc.status {
-			t.Errorf("HandshakeError status %d, want %d", he.StatusCode, tc.status)
-		}
+		require.ErrorAs(t, err, &he, "Dial %s: %v (%T), want a *transport.HandshakeError", url, err, err)
+		assert.Equal(t, tc.status, he.StatusCode, "HandshakeError status %d, want %d", he.StatusCode, tc.status)
 		want := pattern(min(tc.n, 64<<10))
-		if !bytes.Equal(he.Body, want) {
-			t.Errorf("HandshakeError body: %d bytes, want the first %d bytes of the %d-byte body", len(he.Body), len(want), tc.n)
-		}
+		assert.True(t, bytes.Equal(he.Body, want), "HandshakeError body: %d bytes, want the first %d bytes of the %d-byte body", len(he.Body), len(want), tc.n)
 	}
 }
 
@@ -565,12 +471,8 @@ func (s *suite) dialHeaders(t *testing.T) {
 	if !transport.SupportsDialHeaders(s.tr) {
 		return
 	}
-	if !slices.Equal(hdr["Authorization"], []string{"Bearer abc"}) {
-		t.Errorf("upgrade request Authorization %q, want [Bearer abc]", hdr["Authorization"])
-	}
-	if !slices.Equal(hdr["X-Multi"], []string{"a", "b"}) {
-		t.Errorf("upgrade request X-Multi %q, want [a b]", hdr["X-Multi"])
-	}
+	assert.True(t, slices.Equal(hdr["Authorization"], []string{"Bearer abc"}), "upgrade request Authorization %q, want [Bearer abc]", hdr["Authorization"])
+	assert.True(t, slices.Equal(hdr["X-Multi"], []string{"a", "b"}), "upgrade request X-Multi %q, want [a b]", hdr["X-Multi"])
 }
 
 // dialContextScope checks that Dial's ctx bounds only the handshake: once
@@ -591,76 +493,54 @@ func (s *suite) textAndBinary(t *testing.T) {
 	roundTrip(t, ctx, c, transport.MessageBinary, pattern(256))
 	roundTrip(t, ctx, c, transport.MessageBinary, []byte{})
 	roundTrip(t, ctx, c, transport.MessageBinary, []byte{0x1f, 0x8b, 0x08, 0x00}) // a gzip header
-	if err := c.Write(ctx, transport.MessageType(9), []byte("x")); err == nil {
-		t.Errorf("Write with message type 9 succeeded, want an error")
-	}
-	if err := c.Write(ctx, transport.MessageText, []byte{'a', 0xff, 'b'}); err == nil {
-		t.Errorf("Write of a text message with invalid UTF-8 succeeded, want an error")
-	}
+	err := c.Write(ctx, transport.MessageType(9), []byte("x"))
+	assert.Error(t, err, "Write with message type 9 succeeded, want an error")
+	err = c.Write(ctx, transport.MessageText, []byte{'a', 0xff, 'b'})
+	assert.Error(t, err, "Write of a text message with invalid UTF-8 succeeded, want an error")
 	roundTrip(t, ctx, c, transport.MessageText, []byte("still usable after refused writes"))
 }
 
 func (s *suite) peerClose(t *testing.T) {
 	ctx := testContext(t)
 	c, _ := s.dial(t, ctx, s.id(t), nil)
-	if err := c.Write(ctx, transport.MessageText, []byte("close:4001:server says bye")); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
+	require.NoError(t, c.Write(ctx, transport.MessageText, []byte("close:4001:server says bye")), "Write")
 	for range 2 { // the error is sticky
 		_, _, err := c.Read(ctx)
 		var ce *transport.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("Read after the peer closed: %v, want a *transport.CloseError", err)
-		}
-		if ce.Code != 4001 || ce.Reason != "server says bye" {
-			t.Fatalf("CloseError %d %q, want 4001 %q", ce.Code, ce.Reason, "server says bye")
-		}
-		if transport.CloseStatus(err) != 4001 {
-			t.Fatalf("CloseStatus %d, want 4001", transport.CloseStatus(err))
-		}
+		require.ErrorAs(t, err, &ce, "Read after the peer closed: %v, want a *transport.CloseError", err)
+		require.EqualValues(t, 4001, ce.Code)
+		require.Equal(t, "server says bye", ce.Reason, "CloseError %d %q, want 4001 %q", ce.Code, ce.Reason, "server says bye")
+		require.EqualValues(t, 4001, transport.CloseStatus(err), "CloseStatus %d, want 4001", transport.CloseStatus(err))
 	}
-	if err := c.Write(ctx, transport.MessageText, []byte("late")); err == nil {
-		t.Errorf("Write after the peer closed succeeded, want an error")
-	}
-	if err := c.Close(transport.StatusNormalClosure, ""); err != nil {
-		t.Errorf("Close after the peer closed: %v, want nil", err)
-	}
+	err := c.Write(ctx, transport.MessageText, []byte("late"))
+	assert.Error(t, err, "Write after the peer closed succeeded, want an error")
+	err = c.Close(transport.StatusNormalClosure, "")
+	assert.NoError(t, err, "Close after the peer closed: %v, want nil", err)
 }
 
 func (s *suite) ownClose(t *testing.T) {
 	ctx := testContext(t)
 	id := s.id(t)
 	c, _ := s.dial(t, ctx, id, nil)
-	if err := c.Close(4002, "client says bye"); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := s.awaitSignal(t, ctx, id); got != "4002 client says bye" {
-		t.Fatalf("the server saw close %q, want %q", got, "4002 client says bye")
-	}
-	if _, _, err := c.Read(ctx); !errors.Is(err, transport.ErrConnClosed) {
-		t.Errorf("Read after Close: %v, want ErrConnClosed", err)
-	}
-	if err := c.Write(ctx, transport.MessageText, []byte("late")); !errors.Is(err, transport.ErrConnClosed) {
-		t.Errorf("Write after Close: %v, want ErrConnClosed", err)
-	}
-	if err := c.Close(transport.StatusNormalClosure, ""); err != nil {
-		t.Errorf("second Close: %v, want nil", err)
-	}
+	require.NoError(t, c.Close(4002, "client says bye"), "Close")
+	got := s.awaitSignal(t, ctx, id)
+	require.Equal(t, "4002 client says bye", got, "the server saw close %q, want %q", got, "4002 client says bye")
+	_, _, err := c.Read(ctx)
+	assert.ErrorIs(t, err, transport.ErrConnClosed, "Read after Close: %v, want ErrConnClosed", err)
+	err = c.Write(ctx, transport.MessageText, []byte("late"))
+	assert.ErrorIs(t, err, transport.ErrConnClosed, "Write after Close: %v, want ErrConnClosed", err)
+	err = c.Close(transport.StatusNormalClosure, "")
+	assert.NoError(t, err, "second Close: %v, want nil", err)
 }
 
 func (s *suite) abruptPeerClose(t *testing.T) {
 	ctx := testContext(t)
 	c, _ := s.dial(t, ctx, s.id(t), nil)
-	if err := c.Write(ctx, transport.MessageText, []byte("close:abrupt")); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
+	require.NoError(t, c.Write(ctx, transport.MessageText, []byte("close:abrupt")), "Write")
 	_, _, err := c.Read(ctx)
-	if !errors.Is(err, transport.ErrConnClosed) {
-		t.Fatalf("Read after the peer dropped the connection: %v, want ErrConnClosed", err)
-	}
-	if code := transport.CloseStatus(err); code != -1 {
-		t.Fatalf("CloseStatus %d for a connection lost without a close frame, want -1", code)
-	}
+	require.ErrorIs(t, err, transport.ErrConnClosed, "Read after the peer dropped the connection: %v, want ErrConnClosed", err)
+	code := transport.CloseStatus(err)
+	require.EqualValues(t, -1, code, "CloseStatus %d for a connection lost without a close frame, want -1", code)
 }
 
 func (s *suite) readCancelled(t *testing.T) {
@@ -674,9 +554,8 @@ func (s *suite) readCancelled(t *testing.T) {
 			readErr <- err
 		}()
 		cancel()
-		if err := <-readErr; !errors.Is(err, context.Canceled) {
-			t.Fatalf("Read with nothing to read and a cancelled ctx: %v, want context.Canceled", err)
-		}
+		err := <-readErr
+		require.ErrorIs(t, err, context.Canceled, "Read with nothing to read and a cancelled ctx: %v, want context.Canceled", err)
 	}
 	roundTrip(t, ctx, c, transport.MessageText, []byte("still here"))
 }
@@ -688,9 +567,7 @@ func (s *suite) readCancelledKeepsOrder(t *testing.T) {
 	c, _ := s.dial(t, ctx, s.id(t), nil)
 	const n = 50
 	for i := range n {
-		if err := c.Write(ctx, transport.MessageText, []byte(strconv.Itoa(i))); err != nil {
-			t.Fatalf("Write %d: %v", i, err)
-		}
+		require.NoError(t, c.Write(ctx, transport.MessageText, []byte(strconv.Itoa(i))), "Write %d", i)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -705,11 +582,9 @@ func (s *suite) readCancelledKeepsOrder(t *testing.T) {
 			if readCtx == cancelled && errors.Is(err, context.Canceled) {
 				continue
 			}
-			t.Fatalf("Read waiting for message %d: %v", next, err)
+			require.FailNow(t, fmt.Sprintf("Read waiting for message %d: %v", next, err))
 		}
-		if string(msg) != strconv.Itoa(next) {
-			t.Fatalf("message %q, want %d: a cancelled Read lost or reordered a message", msg, next)
-		}
+		require.Equal(t, strconv.Itoa(next), string(msg), "message %q, want %d: a cancelled Read lost or reordered a message", msg, next)
 		next++
 	}
 }
@@ -719,9 +594,8 @@ func (s *suite) writeCancelledWhileQueued(t *testing.T) {
 	c, _ := s.dial(t, ctx, s.id(t), nil)
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := c.Write(cancelled, transport.MessageText, []byte("never")); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Write with a cancelled ctx: %v, want context.Canceled", err)
-	}
+	err := c.Write(cancelled, transport.MessageText, []byte("never"))
+	require.ErrorIs(t, err, context.Canceled, "Write with a cancelled ctx: %v, want context.Canceled", err)
 	roundTrip(t, ctx, c, transport.MessageText, []byte("after a cancelled write"))
 }
 
@@ -746,26 +620,19 @@ func (s *suite) concurrentWriters(t *testing.T) {
 	nextOf := make([]int, writers)
 	for range writers * each {
 		_, msg, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("Read: %v (write errors: %v)", err, drain(writeErrs))
-		}
+		require.NoError(t, err, "Read: %v (write errors: %v)", err, drain(writeErrs))
 		var w, i int
-		if _, err := fmt.Sscanf(string(msg[:6]), "%02d:%03d", &w, &i); err != nil || w >= writers {
-			t.Fatalf("a corrupted message arrived: %q", msg[:min(len(msg), 40)])
-		}
+		_, err = fmt.Sscanf(string(msg[:6]), "%02d:%03d", &w, &i)
+		require.NoError(t, err)
+		require.Less(t, w, writers, "a corrupted message arrived: %q", msg[:min(len(msg), 40)])
 		want := fmt.Sprintf("%02d:%03d:%s", w, i, strings.Repeat("x", (w*131+i*17)%3000))
-		if string(msg) != want {
-			t.Fatalf("message %02d:%03d arrived corrupted (%d bytes, want %d)", w, i, len(msg), len(want))
-		}
-		if i != nextOf[w] {
-			t.Fatalf("writer %d: message %d arrived, want %d (one writer's messages must stay in order)", w, i, nextOf[w])
-		}
+		require.Equal(t, want, string(msg), "message %02d:%03d arrived corrupted (%d bytes, want %d)", w, i, len(msg), len(want))
+		require.Equal(t, nextOf[w], i, "writer %d: message %d arrived, want %d (one writer's messages must stay in order)", w, i, nextOf[w])
 		nextOf[w]++
 	}
 	wg.Wait()
-	if errs := drain(writeErrs); len(errs) > 0 {
-		t.Fatalf("write errors: %v", errs)
-	}
+	errs := drain(writeErrs)
+	require.Empty(t, errs, "write errors: %v", errs)
 }
 
 func drain(ch chan error) []error {
@@ -788,35 +655,21 @@ func (s *suite) largeMessages(t *testing.T) {
 	text := bytes.Repeat([]byte("kalam "), (16<<20)/6)
 	roundTrip(t, ctx, c, transport.MessageText, text)
 	// Server to client only, at the default read limit's edge.
-	if err := c.Write(ctx, transport.MessageText, []byte(fmt.Sprintf("send:%d", transport.DefaultReadLimit))); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
+	require.NoError(t, c.Write(ctx, transport.MessageText, []byte(fmt.Sprintf("send:%d", transport.DefaultReadLimit))), "Write")
 	_, got, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("Read a message of exactly DefaultReadLimit bytes: %v", err)
-	}
-	if !bytes.Equal(got, pattern(transport.DefaultReadLimit)) {
-		t.Fatalf("a %d-byte message arrived as %d different bytes", transport.DefaultReadLimit, len(got))
-	}
+	require.NoError(t, err, "Read a message of exactly DefaultReadLimit bytes")
+	require.True(t, bytes.Equal(got, pattern(transport.DefaultReadLimit)), "a %d-byte message arrived as %d different bytes", transport.DefaultReadLimit, len(got))
 }
 
 func (s *suite) readLimit(t *testing.T) {
 	ctx := testContext(t)
 	c, _ := s.dial(t, ctx, s.id(t), &transport.DialOptions{ReadLimit: 4096})
 	roundTrip(t, ctx, c, transport.MessageBinary, pattern(4096))
-	if err := c.Write(ctx, transport.MessageText, []byte("send:4097")); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
+	require.NoError(t, c.Write(ctx, transport.MessageText, []byte("send:4097")), "Write")
 	_, msg, err := c.Read(ctx)
-	if err == nil {
-		t.Fatalf("Read accepted a %d-byte message over a 4096-byte ReadLimit", len(msg))
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Read over the ReadLimit hung until the deadline: %v", err)
-	}
-	if !errors.Is(err, transport.ErrConnClosed) {
-		t.Fatalf("Read over the ReadLimit: %v, want an error wrapping ErrConnClosed (the connection cannot continue)", err)
-	}
+	require.Error(t, err, "Read accepted a %d-byte message over a 4096-byte ReadLimit", len(msg))
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "Read over the ReadLimit hung until the deadline: %v", err)
+	require.ErrorIs(t, err, transport.ErrConnClosed, "Read over the ReadLimit: %v, want an error wrapping ErrConnClosed (the connection cannot continue)", err)
 }
 
 // pinger is implemented by connections that can send a WebSocket Ping and
@@ -833,14 +686,11 @@ func (s *suite) ping(t *testing.T) {
 		return
 	}
 	for i := range 3 {
-		if err := p.Ping(ctx); err != nil {
-			t.Fatalf("Ping %d: %v", i, err)
-		}
+		require.NoError(t, p.Ping(ctx), "Ping %d", i)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := p.Ping(cancelled); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Ping with a cancelled ctx: %v, want context.Canceled", err)
-	}
+	err := p.Ping(cancelled)
+	require.ErrorIs(t, err, context.Canceled, "Ping with a cancelled ctx: %v, want context.Canceled", err)
 	roundTrip(t, ctx, c, transport.MessageText, []byte("after pings"))
 }

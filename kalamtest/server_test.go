@@ -7,19 +7,18 @@ import (
 	"testing"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator"
+	"github.com/stretchr/testify/require"
 )
 
 // NewServer serves a root that can log in and run SQL over real HTTP.
 func TestNewServer(t *testing.T) {
 	srv := NewServer(t)
-	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") || srv.RootUser != "root" || srv.RootPassword != DefaultRootPassword {
-		t.Fatalf("server %+v", srv)
-	}
+	require.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"))
+	require.Equal(t, "root", srv.RootUser)
+	require.Equal(t, DefaultRootPassword, srv.RootPassword, "server %+v", srv)
 	resp, err := http.Post(srv.URL+"/v1/api/auth/login", "application/json",
 		strings.NewReader(`{"user":"root","password":"`+srv.RootPassword+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var login struct {
 		AccessToken string `json:"access_token"`
@@ -27,15 +26,13 @@ func TestNewServer(t *testing.T) {
 			Role string `json:"role"`
 		} `json:"user"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&login); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("login: %d %v", resp.StatusCode, err)
-	}
-	if login.User.Role != "system" || login.AccessToken == "" {
-		t.Fatalf("login %+v", login)
-	}
-	if _, err := srv.Emulator.ExecAs("root", "CREATE NAMESPACE app"); err != nil {
-		t.Fatal(err)
-	}
+	err = json.NewDecoder(resp.Body).Decode(&login)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode, "login: %d %v", resp.StatusCode, err)
+	require.Equal(t, "system", login.User.Role)
+	require.NotEqual(t, "", login.AccessToken, "login %+v", login)
+	_, err = srv.Emulator.ExecAs("root", "CREATE NAMESPACE app")
+	require.NoError(t, err)
 }
 
 // The server speaks h2c with prior knowledge, as the real one does.
@@ -46,26 +43,19 @@ func TestNewServerHTTP2Cleartext(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Post(srv.URL+"/v1/api/auth/login", "application/json",
 		strings.NewReader(`{"user":"root","password":"`+srv.RootPassword+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
-	}
+	require.Equal(t, 2, resp.ProtoMajor)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
 }
 
 // Options reach the emulator: no root password means setup is required.
 func TestNewServerOptions(t *testing.T) {
 	srv := NewServer(t, WithEmulatorOptions(func(o *emulator.Options) { o.RootPassword = "" }))
 	resp, err := http.Post(srv.URL+"/v1/api/auth/login", "application/json", strings.NewReader(`{"user":"root","password":""}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusPreconditionRequired {
-		t.Fatalf("login status %d, want 428", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusPreconditionRequired, resp.StatusCode, "login status %d, want 428", resp.StatusCode)
 }
 
 // BenchmarkNewServer is the start-up cost a test pays (target: median well
@@ -74,13 +64,9 @@ func BenchmarkNewServer(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_, stop, err := startServer()
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		b.StopTimer()
-		if err := stop(); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, stop())
 		b.StartTimer()
 	}
 }

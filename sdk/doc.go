@@ -73,15 +73,53 @@
 //
 // KalamDB errors are *ServerError{Code, HTTPStatus, Message, Details}, from
 // any of the server's five error body shapes and also from an HTTP 200 with
-// "status":"error". They match sentinels with errors.Is: ErrTokenExpired,
-// ErrSetupRequired (HTTP 428), ErrPermissionDenied, ErrRateLimited,
-// ErrNotFound, ErrInvalidCredentials, ErrAlreadyConfigured. A reply that is
-// not KalamDB's (a proxy's HTML page, an empty or truncated body) is a
-// *ResponseError (ErrUnexpectedResponse) with the status and a short
-// snippet. Transport failures are *TransportError. IsRetryable tells
-// whether trying again later may help. JSON response bodies are read up to
-// WithMaxResponseBytes (default 64 MiB); a larger body is an error
-// (ErrResponseTooLarge), never silently truncated.
+// "status":"error"; errors the server sends on the WebSocket are
+// *SubscriptionError{SubscriptionID, Code, Message}. Both match sentinels
+// with errors.Is, by code (every code KalamDB v0.4 sends; the auth
+// endpoints send theirs in lower case) or, without a code, by status:
+//
+//	sentinel               codes                                                status
+//	ErrTokenExpired        TOKEN_EXPIRED (renewed and retried by the client)
+//	ErrInvalidCredentials  INVALID_CREDENTIALS, MISSING_AUTHORIZATION,
+//	                       unauthorized; WebSocket AUTH_REQUIRED
+//	ErrAccountLocked       account_locked, ACCOUNT_LOCKED
+//	ErrSetupRequired       setup_required, SETUP_REQUIRED                        428
+//	ErrAlreadyConfigured   already_configured
+//	ErrPermissionDenied    PERMISSION_DENIED, INSUFFICIENT_PERMISSIONS,          403
+//	                       FORBIDDEN/forbidden; WebSocket UNAUTHORIZED
+//	ErrRateLimited         RATE_LIMIT_EXCEEDED, rate_limited, IP_BANNED,          429
+//	                       TOO_MANY_CONNECTIONS
+//	ErrSubscriptionLimit   WebSocket SUBSCRIPTION_LIMIT_EXCEEDED (and UNSUPPORTED
+//	                       "Maximum subscriptions ...")
+//	ErrNotFound            NOT_FOUND, TABLE_NOT_FOUND, FILE_NOT_FOUND,           404
+//	                       EXPORT_NOT_FOUND
+//	ErrRequestTooLarge     BODY_TOO_LARGE, FILE_TOO_LARGE, TOO_MANY_FILES;       413
+//	                       WebSocket MESSAGE_TOO_LARGE
+//	ErrInvalidRequest      INVALID_SQL, EMPTY_SQL, BATCH_PARSE_ERROR,            400 without a code
+//	                       PARAMS_WITH_BATCH, INVALID_PARAMETER, INVALID_INPUT,
+//	                       MISSING_FILE, EXTRA_FILE, INVALID_MIME_TYPE,
+//	                       invalid_user, weak_password, user_exists; WebSocket
+//	                       INVALID_SQL, UNSUPPORTED, INVALID_SUBSCRIPTION_ID,
+//	                       UNSUPPORTED_DATA, PROTOCOL
+//	ErrUnavailable         NOT_LEADER, LEADER_NOT_AVAILABLE,                     503
+//	                       CLUSTER_UNAVAILABLE, FORWARD_FAILED
+//	ErrInternal            INTERNAL_ERROR/internal_error, AUTHENTICATION_ERROR;  500
+//	                       WebSocket SUBSCRIPTION_FAILED, CONVERSION_ERROR,
+//	                       BATCH_FETCH_FAILED
+//	(none)                 SQL_EXECUTION_ERROR: the statement ran and failed for
+//	                       a reason of its own (a constraint, a type, a missing
+//	                       table); Message says which
+//
+// A reply that is not KalamDB's (a proxy's HTML page, an empty or truncated
+// body, an empty 404 from whatever answered) is a *ResponseError
+// (ErrUnexpectedResponse; a 404 also matches ErrNotFound) with the status
+// and a short snippet. Transport failures are *TransportError. IsRetryable
+// tells whether trying again later may help. JSON response bodies are read
+// up to WithMaxResponseBytes (default 64 MiB); a larger body is an error
+// (ErrResponseTooLarge), never silently truncated. A call its context ends
+// reports the context's error (errors.Is context.Canceled or
+// context.DeadlineExceeded), with the last connection error when a
+// realtime call was still connecting.
 //
 // # Files
 //

@@ -25,7 +25,9 @@ var (
 	// ErrPermissionDenied: the caller's role may not do this (HTTP 403,
 	// PERMISSION_DENIED, INSUFFICIENT_PERMISSIONS, forbidden).
 	ErrPermissionDenied = errors.New("sdk: permission denied")
-	// ErrRateLimited: the server throttled the caller (HTTP 429).
+	// ErrRateLimited: the server throttled the caller (HTTP 429,
+	// RATE_LIMIT_EXCEEDED, rate_limited, IP_BANNED) or refused another
+	// connection from its address (TOO_MANY_CONNECTIONS).
 	ErrRateLimited = errors.New("sdk: rate limited")
 	// ErrNotFound: a table, file, topic, export or route does not exist.
 	// A missing table in SQL is reported by KalamDB as SQL_EXECUTION_ERROR
@@ -48,9 +50,80 @@ var (
 	// ErrBodyNotReplayable: a request needed a retry (token expired, rate
 	// limited) but its upload body had already been consumed.
 	ErrBodyNotReplayable = errors.New("sdk: request body cannot be replayed")
+	// ErrAccountLocked: too many failed logins locked the account for a
+	// while (account_locked on login, ACCOUNT_LOCKED elsewhere).
+	ErrAccountLocked = errors.New("sdk: account locked")
+	// ErrRequestTooLarge: the request exceeds one of the server's limits
+	// (HTTP 413 BODY_TOO_LARGE; FILE_TOO_LARGE and TOO_MANY_FILES for
+	// uploads; MESSAGE_TOO_LARGE on the WebSocket). Sending it again as it
+	// is fails again.
+	ErrRequestTooLarge = errors.New("sdk: request exceeds a server limit")
+	// ErrInvalidRequest: the server refused the request before running it:
+	// invalid SQL, an empty statement or batch, parameters with a batch, a
+	// bad parameter or input, FILE parts missing, extra or of a refused MIME
+	// type; on setup an invalid or existing user or a weak password; on the
+	// WebSocket an unsupported query or a protocol error.
+	ErrInvalidRequest = errors.New("sdk: invalid request")
+	// ErrUnavailable: the cluster cannot serve the request now (NOT_LEADER,
+	// LEADER_NOT_AVAILABLE, CLUSTER_UNAVAILABLE, FORWARD_FAILED, or HTTP
+	// 503 from KalamDB). Trying again later may succeed.
+	ErrUnavailable = errors.New("sdk: server unavailable")
+	// ErrInternal: the server failed (INTERNAL_ERROR, AUTHENTICATION_ERROR,
+	// HTTP 500 from KalamDB; SUBSCRIPTION_FAILED, CONVERSION_ERROR and
+	// BATCH_FETCH_FAILED on the WebSocket).
+	ErrInternal = errors.New("sdk: server internal error")
 )
 
-// ServerError is an error reported by KalamDB in one of its JSON error bodies.
+// codeSentinels maps every error code KalamDB sends (upper-cased; the auth
+// endpoints send lower case) to its sentinel. SQL_EXECUTION_ERROR has none:
+// the statement ran and failed for a reason of its own (a constraint, a
+// type, a missing table), told only by Message. The package doc has the
+// table.
+var codeSentinels = map[string]error{
+	"TOKEN_EXPIRED":            ErrTokenExpired,
+	"SETUP_REQUIRED":           ErrSetupRequired,
+	"PERMISSION_DENIED":        ErrPermissionDenied,
+	"INSUFFICIENT_PERMISSIONS": ErrPermissionDenied,
+	"FORBIDDEN":                ErrPermissionDenied,
+	"RATE_LIMIT_EXCEEDED":      ErrRateLimited,
+	"RATE_LIMITED":             ErrRateLimited,
+	"IP_BANNED":                ErrRateLimited,
+	"TOO_MANY_CONNECTIONS":     ErrRateLimited,
+	"NOT_FOUND":                ErrNotFound,
+	"TABLE_NOT_FOUND":          ErrNotFound,
+	"FILE_NOT_FOUND":           ErrNotFound,
+	"EXPORT_NOT_FOUND":         ErrNotFound,
+	"INVALID_CREDENTIALS":      ErrInvalidCredentials,
+	"MISSING_AUTHORIZATION":    ErrInvalidCredentials,
+	"UNAUTHORIZED":             ErrInvalidCredentials,
+	"ALREADY_CONFIGURED":       ErrAlreadyConfigured,
+	"ACCOUNT_LOCKED":           ErrAccountLocked,
+	"BODY_TOO_LARGE":           ErrRequestTooLarge,
+	"FILE_TOO_LARGE":           ErrRequestTooLarge,
+	"TOO_MANY_FILES":           ErrRequestTooLarge,
+	"INVALID_SQL":              ErrInvalidRequest,
+	"EMPTY_SQL":                ErrInvalidRequest,
+	"BATCH_PARSE_ERROR":        ErrInvalidRequest,
+	"PARAMS_WITH_BATCH":        ErrInvalidRequest,
+	"INVALID_PARAMETER":        ErrInvalidRequest,
+	"INVALID_INPUT":            ErrInvalidRequest,
+	"MISSING_FILE":             ErrInvalidRequest,
+	"EXTRA_FILE":               ErrInvalidRequest,
+	"INVALID_MIME_TYPE":        ErrInvalidRequest,
+	"INVALID_USER":             ErrInvalidRequest,
+	"WEAK_PASSWORD":            ErrInvalidRequest,
+	"USER_EXISTS":              ErrInvalidRequest,
+	"NOT_LEADER":               ErrUnavailable,
+	"LEADER_NOT_AVAILABLE":     ErrUnavailable,
+	"CLUSTER_UNAVAILABLE":      ErrUnavailable,
+	"FORWARD_FAILED":           ErrUnavailable,
+	"INTERNAL_ERROR":           ErrInternal,
+	"AUTHENTICATION_ERROR":     ErrInternal,
+}
+
+// ServerError is an error reported by KalamDB in one of its JSON error
+// bodies. The package doc has the table of codes and the sentinels they
+// match.
 type ServerError struct {
 	// Code is KalamDB's error code as sent: upper case on the SQL, topic and
 	// file endpoints (e.g. "TOKEN_EXPIRED", "SQL_EXECUTION_ERROR"), lower case
@@ -92,22 +165,27 @@ func (e *ServerError) Error() string {
 
 // Is maps KalamDB codes and HTTP statuses onto the sentinel errors.
 func (e *ServerError) Is(target error) bool {
-	code := strings.ToUpper(e.Code)
+	if s, ok := codeSentinels[strings.ToUpper(e.Code)]; ok && s == target {
+		return true
+	}
 	switch target {
-	case ErrTokenExpired:
-		return code == "TOKEN_EXPIRED"
 	case ErrSetupRequired:
-		return e.HTTPStatus == 428 || code == "SETUP_REQUIRED"
+		return e.HTTPStatus == 428
 	case ErrPermissionDenied:
-		return e.HTTPStatus == 403 || code == "PERMISSION_DENIED" || code == "INSUFFICIENT_PERMISSIONS" || code == "FORBIDDEN"
+		return e.HTTPStatus == 403
 	case ErrRateLimited:
-		return e.HTTPStatus == 429 || code == "RATE_LIMIT_EXCEEDED" || code == "RATE_LIMITED" || code == "IP_BANNED"
+		return e.HTTPStatus == 429
 	case ErrNotFound:
-		return e.HTTPStatus == 404 || code == "NOT_FOUND" || code == "TABLE_NOT_FOUND" || code == "FILE_NOT_FOUND" || code == "EXPORT_NOT_FOUND"
-	case ErrInvalidCredentials:
-		return code == "INVALID_CREDENTIALS" || code == "MISSING_AUTHORIZATION" || code == "UNAUTHORIZED"
-	case ErrAlreadyConfigured:
-		return code == "ALREADY_CONFIGURED"
+		return e.HTTPStatus == 404
+	case ErrRequestTooLarge:
+		return e.HTTPStatus == 413
+	case ErrInvalidRequest:
+		// actix's plain-text answer to a malformed auth request.
+		return e.HTTPStatus == 400 && e.Code == ""
+	case ErrUnavailable:
+		return e.HTTPStatus == 503
+	case ErrInternal:
+		return e.HTTPStatus == 500
 	}
 	return false
 }
@@ -140,7 +218,11 @@ func (e *ResponseError) Error() string {
 
 func (e *ResponseError) Unwrap() error { return e.Err }
 
-func (e *ResponseError) Is(target error) bool { return target == ErrUnexpectedResponse }
+// Is matches ErrUnexpectedResponse, and ErrNotFound for a 404: whoever
+// answered, nothing is at that URL.
+func (e *ResponseError) Is(target error) bool {
+	return target == ErrUnexpectedResponse || (target == ErrNotFound && e.HTTPStatus == 404)
+}
 
 // IsRetryable reports whether repeating the same request later may succeed:
 // rate limiting (except an IP ban), server overload or unavailability (HTTP
@@ -220,8 +302,9 @@ func decodeServerError(status int, contentType string, body []byte, retryAfterHe
 	var eb errorBody
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if status == 404 {
-			// KalamDB answers unknown routes with an empty 404.
-			return &ServerError{HTTPStatus: status, Message: "route not found (empty 404 body)"}
+			// KalamDB answers unknown routes with an empty 404, and so do
+			// many other servers: nothing here says which one answered.
+			return unexpected(status, contentType, "empty 404 body: no such route on this server (a wrong base URL or path prefix?)", body, nil)
 		}
 		return unexpected(status, contentType, "empty body", body, nil)
 	}

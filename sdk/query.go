@@ -20,6 +20,7 @@ type queryConfig struct {
 	namespace string
 	files     []*fileUpload
 	progress  func(UploadProgress)
+	asUser    string // AsUser: wrap in EXECUTE AS USER
 }
 
 // Args binds values to the placeholders $1, $2, ... in order. See the
@@ -73,6 +74,14 @@ func (c *Client) Query(ctx context.Context, sql string, opts ...QueryOption) (*R
 	if strings.TrimSpace(sql) == "" {
 		return nil, errors.New("sdk: Query: empty SQL")
 	}
+	readOnly := isReadOnlySQL(sql)
+	if q.asUser != "" {
+		wrapped, err := executeAsUser(q.asUser, sql)
+		if err != nil {
+			return nil, err
+		}
+		sql = wrapped
+	}
 	var params []byte
 	if len(q.args) > 0 {
 		var err error
@@ -80,7 +89,7 @@ func (c *Client) Query(ctx context.Context, sql string, opts ...QueryOption) (*R
 			return nil, err
 		}
 	}
-	rq := &request{method: "POST", path: "/v1/api/sql", authed: true, idempotent: isReadOnlySQL(sql)}
+	rq := &request{method: "POST", path: "/v1/api/sql", authed: true, idempotent: readOnly}
 	if len(q.files) > 0 {
 		up, err := newUpload(sql, params, q.namespace, q.files, q.progress)
 		if err != nil {

@@ -20,6 +20,7 @@ type realtimeState struct {
 	mu          sync.Mutex
 	mgr         *realtime.Manager
 	closed      bool
+	reg         subRegistry // open subscriptions, for Subscriptions
 }
 
 // close ends the shared WebSocket and waits for its goroutines.
@@ -115,7 +116,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	defer cancel()
 	if err := m.Connect(ctx); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("sdk: connecting the WebSocket: %w", ctxError(ctx))
+			return realtimeCtxError("connecting the WebSocket", ctx, err)
 		}
 		return translateErr(err)
 	}
@@ -328,8 +329,37 @@ func (e *SubscriptionError) Is(target error) bool {
 		return code == "NOT_FOUND"
 	case ErrInvalidCredentials:
 		return code == "AUTH_REQUIRED"
+	case ErrRequestTooLarge:
+		return code == "MESSAGE_TOO_LARGE"
+	case ErrInvalidRequest:
+		return code == "INVALID_SQL" || code == "INVALID_SUBSCRIPTION_ID" || code == "UNSUPPORTED_DATA" || code == "PROTOCOL" ||
+			(code == "UNSUPPORTED" && !strings.Contains(e.Message, "Maximum subscriptions"))
+	case ErrInternal:
+		return code == "SUBSCRIPTION_FAILED" || code == "CONVERSION_ERROR" || code == "BATCH_FETCH_FAILED"
 	}
 	return false
+}
+
+// realtimeCtxError reports a realtime call that ctx ended: the context's
+// cause once, then the connection's last error when there was one. The
+// realtime package already joins the two; taking them apart keeps the
+// cause from being said twice.
+func realtimeCtxError(what string, ctx context.Context, err error) error {
+	cause := ctxError(ctx)
+	var last error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !errors.Is(e, context.Cause(ctx)) && !errors.Is(e, ctx.Err()) {
+				last = e
+			}
+		}
+	} else if err != nil && !errors.Is(err, context.Cause(ctx)) && !errors.Is(err, ctx.Err()) {
+		last = err
+	}
+	if last == nil {
+		return fmt.Errorf("sdk: %s: %w", what, cause)
+	}
+	return fmt.Errorf("sdk: %s: %w; last connection error: %w", what, cause, translateErr(last))
 }
 
 // translateErr maps the realtime package's errors onto the SDK's

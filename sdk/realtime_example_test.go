@@ -4,6 +4,7 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/kalamstack/kalam-go/sdk"
@@ -34,8 +35,13 @@ func ExampleClient_Subscribe() {
 	}
 	defer sub.Close()
 	for ev, err := range sub.Events(ctx) {
-		if err != nil {
-			panic(err) // ErrOverflow is the only error after which Events goes on
+		switch {
+		case errors.Is(err, sdk.ErrOverflow):
+			continue // not fatal: the subscription resyncs (InitialRows with Resumed) and goes on
+		case errors.Is(err, context.Canceled):
+			return // ctx was cancelled: the normal way to stop, as is sub.Close (no error)
+		case err != nil:
+			panic(err) // fatal: the loop ends after any other error
 		}
 		switch e := ev.(type) {
 		case *sdk.Ack:
@@ -76,8 +82,11 @@ func ExampleClient_LiveRows() {
 	}
 	defer live.Close()
 	for rows, err := range live.Updates(ctx) {
-		if err != nil {
-			panic(err)
+		switch {
+		case errors.Is(err, sdk.ErrOverflow):
+			continue // not fatal: a whole, fresh row set follows
+		case err != nil:
+			panic(err) // fatal (a cancelled ctx ends here too, with context.Canceled)
 		}
 		fmt.Println(len(rows), "todos")
 		if len(rows) == 1 {

@@ -27,7 +27,14 @@ type Result struct {
 	Took time.Duration
 }
 
-// Results returns the result of every statement, in the server's order.
+// Results returns the results as the server sent them. A single statement
+// has exactly one. A batch (several statements in one Query) does not get
+// one per statement: KalamDB keeps the other results (SELECT, DDL) in
+// order and folds every INSERT, UPDATE and DELETE into at most three
+// summaries appended at the end ("Inserted N row(s)", "Updated N row(s)",
+// "Deleted N row(s)", in that order); so INSERT; SELECT; INSERT yields the
+// SELECT's rows, then one "Inserted 2 row(s)". The first failing statement
+// stops the batch and the whole Query returns its error.
 func (r *Result) Results() []*StatementResult { return r.all }
 
 // StatementResult is the result of one statement.

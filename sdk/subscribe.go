@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime"
 )
@@ -163,6 +164,7 @@ func (*Delete) isEvent()      {}
 // with Events or Next from one goroutine; Close it when done.
 type Subscription struct {
 	sub     *realtime.Sub
+	meta    *subMeta // for Client.Subscriptions
 	name    string
 	decoder rowDecoder
 	pk      []string // primary-key columns from the latest ack
@@ -207,17 +209,19 @@ func (c *Client) subscribe(ctx context.Context, sql string, cfg *subscribeConfig
 		return nil, err
 	}
 	defer cancel()
+	created := time.Now()
 	rs, err := m.Subscribe(ctx, sql, cfg.rt)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sdk: subscribing: %w (%v)", ctxError(ctx), err)
+			return nil, realtimeCtxError("subscribing", ctx, err)
 		}
 		return nil, fmt.Errorf("sdk: subscribing: %w", translateErr(err))
 	}
-	sub := &Subscription{sub: rs, name: rs.ID()}
+	sub := &Subscription{sub: rs, name: rs.ID(), meta: &subMeta{reg: &c.rt.reg, query: sql, createdAt: created}}
 	if f := cfg.rt.From; f != nil {
 		sub.seen, sub.hasSeen = *f, true
 	}
+	c.rt.reg.add(sub)
 	return sub, nil
 }
 
@@ -268,6 +272,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 		}
 		if ev, err := s.convert(d); ev != nil || err != nil {
 			s.advance(d.Msg)
+			s.meta.touch()
 			return ev, err
 		}
 	}
@@ -343,7 +348,10 @@ func containsFold(list []string, s string) bool {
 // Events iterates over the subscription's events until ctx ends, the
 // subscription is closed or fails. Errors are yielded with a nil Event;
 // after ErrOverflow the iteration continues, after any other error it
-// stops. Closing the subscription ends the iteration without an error.
+// stops. Cancelling ctx yields one last error, context.Cause(ctx)
+// (context.Canceled unless a cause was given), and leaves the subscription
+// open for another loop; closing the subscription ends the iteration
+// without an error.
 func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		for {
@@ -361,5 +369,6 @@ func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 // Close ends the subscription on the server and in the client; Next and
 // Events then end. It is idempotent and safe to call concurrently.
 func (s *Subscription) Close() error {
+	s.meta.reg.remove(s)
 	return s.sub.Close()
 }

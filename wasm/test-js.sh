@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v node >/dev/null || { echo "test-js: node is required (apt-get install -y nodejs)"; exit 1; }
 exec_js="$(go env GOROOT)/lib/wasm/go_js_wasm_exec"
-go build -o /tmp/kalam-servetransport ./wasm/servetransport
-coproc SERVER { /tmp/kalam-servetransport; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/servetransport" ./wasm/servetransport
+coproc SERVER { "$tmp/servetransport"; }
 read -r url <&"${SERVER[0]}"
 echo "transport suite server at $url"
 # Node 20 has WebSocket behind a flag; Node 22 has it by default.

@@ -13,7 +13,9 @@
 //	KALAMDB_DATA_DIR                       database directory ("" = in memory)
 //	KALAMDB_RATE_LIMIT_AUTH_REQUESTS_PER_IP_PER_SEC  auth limit (20)
 //
-// Flags override the environment; -h lists them.
+// Flags override the environment; -h lists them and exits 0. At start it
+// prints which credentials work, or how to finish setup when root has no
+// password (the real server's first-start mode).
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,14 +45,59 @@ type config struct {
 	dataDir         string
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	// banner, when not nil, receives the start-up notes for a human: the
+	// address and which credentials work (or how to set them up).
+	banner io.Writer
 }
+
+// helpError carries the usage text -h asks for; main prints it and exits 0.
+type helpError struct{ usage string }
+
+func (helpError) Error() string { return "help requested" }
+
+const description = `kalamdb-emulator serves the KalamDB emulator (kalam-go's kalamtest/emulator:
+SQLite underneath) as a standalone server speaking KalamDB's HTTP and WebSocket
+protocol, for browsers, other languages and manual tries. It reads the real
+kalamdb-server's environment variables; flags override them.
+
+Like the real server at first start, root has no password unless
+KALAMDB_ROOT_PASSWORD (or -root-password) is set: logins then answer 428
+setup_required until POST /v1/api/auth/setup creates a DBA user and root's
+password. The start-up banner says which case applies.
+
+Usage:
+  kalamdb-emulator [flags]
+
+Flags:
+`
+
+const envHelp = `
+Environment variables (flags take precedence):
+  KALAMDB_SERVER_HOST                    bind host (127.0.0.1)
+  KALAMDB_SERVER_PORT                    bind port (8080)
+  KALAMDB_ROOT_PASSWORD                  root's password at first start ("" = setup required)
+  KALAMDB_JWT_SECRET                     HS256 secret (CHANGE_ME_IN_PRODUCTION)
+  KALAMDB_JWT_EXPIRY_HOURS               access-token hours (24; refresh tokens 7x)
+  KALAMDB_SECURITY_CORS_ALLOWED_ORIGINS  allowed origins, CSV or * (empty = any)
+  KALAMDB_ALLOW_REMOTE_SETUP             true/1/yes opens /auth/setup and /auth/status to remote peers
+  KALAMDB_DATA_DIR                       database directory ("" = in memory, lost at exit)
+  KALAMDB_RATE_LIMIT_AUTH_REQUESTS_PER_IP_PER_SEC  auth requests per IP per second (20)
+  KALAMDB_LOG_LEVEL                      error, warn, info, debug or trace (info)
+`
 
 func main() {
 	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	var help helpError
+	if errors.As(err, &help) {
+		fmt.Print(help.usage)
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kalamdb-emulator:", err)
+		fmt.Fprintln(os.Stderr, "run kalamdb-emulator -h for the flags and environment variables")
 		os.Exit(2)
 	}
+	cfg.banner = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
@@ -92,7 +140,17 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&logLevel, "log-level", logLevel, "error, warn, info or debug (KALAMDB_LOG_LEVEL)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "how long a shutdown waits for requests in flight")
 	sqlLimit := fs.Int("sql-rate-limit", 0, "queries per user per second; 0 = 100, negative = off")
+	// Usage goes to stdout through helpError; parse errors are returned.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			b.WriteString(description)
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			b.WriteString(envHelp)
+			return cfg, helpError{b.String()}
+		}
 		return cfg, err
 	}
 
@@ -158,6 +216,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- stri
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	logger.Info("kalamdb-emulator listening", "addr", "http://"+ln.Addr().String(),
 		"version", emulator.Version, "persistent", cfg.dataDir != "")
+	if cfg.banner != nil {
+		writeBanner(cfg.banner, "http://"+ln.Addr().String(), emu.NeedsSetup(), cfg.dataDir)
+	}
 
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -179,4 +240,33 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- stri
 		return err
 	}
 	return nil
+}
+
+// writeBanner tells a human what to do first. The real server logs that
+// root was created without a password (then logins answer 428) or with
+// KALAMDB_ROOT_PASSWORD; the emulator says the same with the commands.
+func writeBanner(w io.Writer, base string, needsSetup bool, dataDir string) {
+	fmt.Fprintf(w, "\nKalamDB emulator %s at %s (WebSocket %s/v1/ws)\n", emulator.Version, base, "ws"+strings.TrimPrefix(base, "http"))
+	if dataDir == "" {
+		fmt.Fprintln(w, "Data is in memory and is lost at exit (set KALAMDB_DATA_DIR or -data-dir to keep it).")
+	} else {
+		fmt.Fprintf(w, "Data is kept in %s.\n", dataDir)
+	}
+	if needsSetup {
+		fmt.Fprintf(w, `Setup required: root has no password and cannot log in (an empty password answers 428 setup_required).
+Create a DBA user and root's password once (from this machine), then log in as that user:
+  curl -s -X POST %[1]s/v1/api/auth/setup -H 'Content-Type: application/json' \
+    -d '{"user":"admin","password":"AdminPass123!","root_password":"RootPass123!"}'
+  curl -s -X POST %[1]s/v1/api/auth/login -H 'Content-Type: application/json' \
+    -d '{"user":"admin","password":"AdminPass123!"}'
+Or restart with KALAMDB_ROOT_PASSWORD=... (or -root-password) to log in as root directly.
+`, base)
+	} else {
+		fmt.Fprintf(w, `Log in as root with the root password (KALAMDB_ROOT_PASSWORD / -root-password):
+  curl -s -X POST %[1]s/v1/api/auth/login -H 'Content-Type: application/json' \
+    -d '{"user":"root","password":"<root password>"}'
+`, base)
+	}
+	fmt.Fprintln(w, "Stop with Ctrl-C. kalamdb-emulator -h lists flags and environment variables.")
+	fmt.Fprintln(w)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/require"
 )
 
 var rfc3339Chrono = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?\+00:00$`)
@@ -25,38 +26,25 @@ func TestLoginResponseShape(t *testing.T) {
 	wantKeys(t, m, "user", "admin_ui_access", "expires_at", "access_token", "refresh_token", "refresh_expires_at")
 	user := m["user"].(map[string]any)
 	wantKeys(t, user, "id", "role", "email", "created_at", "updated_at")
-	if user["id"] != "root" || user["role"] != "system" || user["email"] != "root@localhost" {
-		t.Fatalf("user %v", user)
-	}
-	if user["created_at"] != "2026-01-02T03:04:05.123+00:00" {
-		t.Fatalf("created_at %v", user["created_at"])
-	}
-	if m["admin_ui_access"] != true {
-		t.Fatalf("admin_ui_access %v for system", m["admin_ui_access"])
-	}
-	if m["expires_at"] != "2026-03-05T05:06:07+00:00" || m["refresh_expires_at"] != "2026-03-11T05:06:07+00:00" {
-		t.Fatalf("expiries %v %v", m["expires_at"], m["refresh_expires_at"])
-	}
+	require.EqualValues(t, "root", user["id"])
+	require.EqualValues(t, "system", user["role"])
+	require.EqualValues(t, "root@localhost", user["email"], "user %v", user)
+	require.EqualValues(t, "2026-01-02T03:04:05.123+00:00", user["created_at"], "created_at %v", user["created_at"])
+	require.EqualValues(t, true, m["admin_ui_access"], "admin_ui_access %v for system", m["admin_ui_access"])
+	require.EqualValues(t, "2026-03-05T05:06:07+00:00", m["expires_at"])
+	require.EqualValues(t, "2026-03-11T05:06:07+00:00", m["refresh_expires_at"], "expiries %v %v", m["expires_at"], m["refresh_expires_at"])
 	for _, k := range []string{"created_at", "updated_at"} {
-		if !rfc3339Chrono.MatchString(user[k].(string)) {
-			t.Fatalf("%s %q is not chrono RFC 3339", k, user[k])
-		}
+		require.True(t, rfc3339Chrono.MatchString(user[k].(string)), "%s %q is not chrono RFC 3339", k, user[k])
 	}
 
 	access := m["access_token"].(string)
 	parts := strings.Split(access, ".")
-	if len(parts) != 3 {
-		t.Fatalf("access token %q is not a JWT", access)
-	}
+	require.Len(t, parts, 3, "access token %q is not a JWT", access)
 	hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	if string(hdr) != `{"typ":"JWT","alg":"HS256"}` {
-		t.Fatalf("JWT header %s", hdr)
-	}
+	require.Equal(t, `{"typ":"JWT","alg":"HS256"}`, string(hdr), "JWT header %s", hdr)
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	wantJSON(t, payload, `{"sub":"root","iss":"kalamdb","exp":1772687167,"iat":1772600767,"email":"root@localhost","role":"system","token_type":"access"}`)
-	if !strings.HasPrefix(string(payload), `{"sub":"root","iss":"kalamdb","exp":`) {
-		t.Fatalf("claims not in the server's order: %s", payload)
-	}
+	require.True(t, strings.HasPrefix(string(payload), `{"sub":"root","iss":"kalamdb","exp":`), "claims not in the server's order: %s", payload)
 	refreshPayload, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["refresh_token"].(string), ".")[1])
 	wantJSON(t, refreshPayload, `{"sub":"root","iss":"kalamdb","exp":1773205567,"iat":1772600767,"email":"root@localhost","role":"system","token_type":"refresh"}`)
 
@@ -66,25 +54,26 @@ func TestLoginResponseShape(t *testing.T) {
 	}
 	for name, value := range map[string]string{"kalamdb_auth": access, "kalamdb_refresh": m["refresh_token"].(string)} {
 		c := cookies[name]
-		if c == nil || c.Value != value || c.Path != "/" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure {
-			t.Fatalf("cookie %s = %+v", name, c)
-		}
+		require.NotNil(t, c)
+		require.Equal(t, value, c.Value)
+		require.Equal(t, "/", c.Path)
+		require.True(t, c.HttpOnly)
+		require.Equal(t, http.SameSiteStrictMode, c.SameSite)
+		require.False(t, c.Secure, "cookie %s = %+v", name, c)
 	}
-	if got := cookies["kalamdb_auth"].Expires; !got.Equal(now.Add(24 * time.Hour)) {
-		t.Fatalf("auth cookie expires %v", got)
-	}
+	got := cookies["kalamdb_auth"].Expires
+	require.True(t, got.Equal(now.Add(24*time.Hour)), "auth cookie expires %v", got)
 
 	// A user-role login: no admin UI, email null, `username` alias accepted.
 	e.db.addUser("alice", engine.RoleUser, "AlicePass123!")
 	r = e.postJSON("/v1/api/auth/login", `{"username":"alice","password":"AlicePass123!"}`)
 	wantStatus(t, r, http.StatusOK)
 	m = r.json(t)
-	if m["admin_ui_access"] != false || m["user"].(map[string]any)["role"] != "user" || m["user"].(map[string]any)["email"] != nil {
-		t.Fatalf("alice login %v", m)
-	}
-	if _, present := m["user"].(map[string]any)["email"]; !present {
-		t.Fatal("email must be present as null")
-	}
+	require.EqualValues(t, false, m["admin_ui_access"])
+	require.EqualValues(t, "user", m["user"].(map[string]any)["role"])
+	require.Nil(t, m["user"].(map[string]any)["email"], "alice login %v", m)
+	_, present := m["user"].(map[string]any)["email"]
+	require.True(t, present, "email must be present as null")
 }
 
 // http-api.md §4.1 errors: shape C for credentials, actix plain text for
@@ -216,12 +205,9 @@ func TestRefresh(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	m := r.json(t)
 	wantKeys(t, m, "user", "admin_ui_access", "expires_at", "access_token", "refresh_token", "refresh_expires_at")
-	if m["access_token"] == login["access_token"] || m["refresh_token"] == refresh {
-		t.Fatal("refresh returned the same tokens two seconds later")
-	}
-	if len((&http.Response{Header: r.header}).Cookies()) != 2 {
-		t.Fatalf("refresh set cookies %v", r.header["Set-Cookie"])
-	}
+	require.NotEqual(t, login["access_token"], m["access_token"], "refresh returned the same tokens two seconds later")
+	require.NotEqualValues(t, refresh, m["refresh_token"], "refresh returned the same tokens two seconds later")
+	require.Len(t, (&http.Response{Header: r.header}).Cookies(), 2, "refresh set cookies %v", r.header["Set-Cookie"])
 	wantStatus(t, e.sql(m["access_token"].(string), `{"sql":"SELECT 1"}`), http.StatusOK)
 
 	// Not revoked: the first refresh token still works.
@@ -279,13 +265,10 @@ func TestLogout(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantJSON(t, r.body, `{"message":"Logged out successfully"}`)
 	cookies := (&http.Response{Header: r.header}).Cookies()
-	if len(cookies) != 2 {
-		t.Fatalf("logout cookies %v", r.header["Set-Cookie"])
-	}
+	require.Len(t, cookies, 2, "logout cookies %v", r.header["Set-Cookie"])
 	for _, c := range cookies {
-		if c.Value != "" || !c.Expires.Equal(time.Unix(0, 0)) {
-			t.Fatalf("cookie %+v not expired", c)
-		}
+		require.Equal(t, "", c.Value)
+		require.True(t, c.Expires.Equal(time.Unix(0, 0)), "cookie %+v not expired", c)
 	}
 	// Tokens are not revoked.
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), http.StatusOK)
@@ -441,9 +424,8 @@ func TestTokenExpiry(t *testing.T) {
 	e := newTestEnv(t, Options{RootPassword: testRootPassword, TokenTTL: time.Minute})
 	e.s.SetNow(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
 	m := e.login("root", testRootPassword)
-	if m["expires_at"] != "2026-06-01T00:01:00+00:00" || m["refresh_expires_at"] != "2026-06-01T00:07:00+00:00" {
-		t.Fatalf("expiries %v %v", m["expires_at"], m["refresh_expires_at"])
-	}
+	require.EqualValues(t, "2026-06-01T00:01:00+00:00", m["expires_at"])
+	require.EqualValues(t, "2026-06-01T00:07:00+00:00", m["refresh_expires_at"], "expiries %v %v", m["expires_at"], m["refresh_expires_at"])
 	token := m["access_token"].(string)
 	e.s.Advance(2 * time.Minute) // past exp, inside the leeway
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), http.StatusOK)
@@ -455,9 +437,7 @@ func TestTokenExpiry(t *testing.T) {
 	var fresh struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.Unmarshal(r.body, &fresh); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(r.body, &fresh))
 	wantStatus(t, e.sql(fresh.AccessToken, `{"sql":"SELECT 1"}`), http.StatusOK)
 
 	// A token issued more than the leeway in the future is refused.

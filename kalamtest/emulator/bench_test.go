@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // benchPost posts one SQL body and fails the benchmark on a non-200.
@@ -14,22 +16,16 @@ func benchPost(b *testing.B, client *http.Client, url, token, body string) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b.Fatalf("status %d for %s", resp.StatusCode, body)
-	}
+	require.Equal(b, http.StatusOK, resp.StatusCode, "status %d for %s", resp.StatusCode, body)
 }
 
 func benchEnv(b *testing.B) (string, string, *http.Client) {
 	s, url := engineEnv(b, Options{SQLRateLimit: -1})
 	token, err := s.AccessToken("root")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	client := &http.Client{}
 	benchPost(b, client, url, token, `{"sql":"CREATE NAMESPACE app"}`)
 	benchPost(b, client, url, token, `{"sql":"CREATE TABLE app.items (id BIGINT PRIMARY KEY, name TEXT, qty INT) WITH (TYPE = 'SHARED')"}`)

@@ -280,3 +280,8 @@ func (s *Server) Traffic() Traffic {
 	}
 	return t
 }
+
+// NeedsSetup reports whether root still has no password, as
+// GET /v1/api/auth/status's needs_setup: logins then answer 428 until
+// POST /v1/api/auth/setup (or ALTER USER root SET PASSWORD) runs.
+func (s *Server) NeedsSetup() bool { return !s.db.RootHasPassword() }

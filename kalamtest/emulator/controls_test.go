@@ -2,10 +2,11 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FailNext answers the next n matching requests with the given reply, then
@@ -37,9 +38,7 @@ func TestDelayNext(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/health", nil)
 	_, err := http.DefaultClient.Do(req)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("delayed request: %v, want the caller's deadline", err)
-	}
+	require.ErrorIs(t, err, context.DeadlineExceeded, "delayed request: %v, want the caller's deadline", err)
 	// The rule is used up.
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), http.StatusOK)
 
@@ -48,9 +47,7 @@ func TestDelayNext(t *testing.T) {
 	start := time.Now()
 	r := e.do(http.MethodGet, "/health", "", nil)
 	wantStatus(t, r, http.StatusTeapot)
-	if time.Since(start) < 20*time.Millisecond {
-		t.Fatal("the delay rule did not hold the request")
-	}
+	require.True(t, time.Since(start) >= 20*time.Millisecond, "the delay rule did not hold the request")
 }
 
 // Traffic counts every request by route.
@@ -61,54 +58,46 @@ func TestTraffic(t *testing.T) {
 	e.do(http.MethodGet, "/health", "", nil)
 	e.do(http.MethodGet, "/nowhere", "", nil)
 	tr := e.s.Traffic()
-	if tr.Requests != before+3 || tr.ByRoute["GET /health"] != 2 || tr.ByRoute["GET /nowhere"] != 1 {
-		t.Fatalf("traffic %+v", tr)
-	}
+	require.Equal(t, before+3, tr.Requests)
+	require.EqualValues(t, 2, tr.ByRoute["GET /health"])
+	require.EqualValues(t, 1, tr.ByRoute["GET /nowhere"], "traffic %+v", tr)
 }
 
 // The clock: SetNow freezes, Advance moves, both from any state.
 func TestClock(t *testing.T) {
 	e := rootEnv(t)
-	if d := time.Since(e.s.Now()); d < 0 || d > time.Minute {
-		t.Fatalf("default clock off by %v", d)
-	}
+	d := time.Since(e.s.Now())
+	require.True(t, d >= 0)
+	require.LessOrEqual(t, d, time.Minute, "default clock off by %v", d)
 	e.s.Advance(time.Hour)
-	if d := e.s.Now().Sub(time.Now()); d < 59*time.Minute || d > 61*time.Minute {
-		t.Fatalf("advanced running clock off by %v", d)
-	}
+	d = e.s.Now().Sub(time.Now())
+	require.True(t, d >= 59*time.Minute)
+	require.True(t, d <= 61*time.Minute, "advanced running clock off by %v", d)
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.s.SetNow(at)
 	e.s.Advance(time.Second)
-	if !e.s.Now().Equal(at.Add(time.Second)) {
-		t.Fatalf("frozen clock %v", e.s.Now())
-	}
+	require.True(t, e.s.Now().Equal(at.Add(time.Second)), "frozen clock %v", e.s.Now())
 }
 
 // ExecAs and AccessToken bypass HTTP but use the same users.
 func TestExecAsAndAccessToken(t *testing.T) {
 	e := rootEnv(t)
 	res, err := e.s.ExecAs("alice", "INSERT INTO t VALUES ($1, $2, $3)", 1, "x", 2.5)
-	if err != nil || len(res) != 1 || res[0].Message != "Inserted 1 row(s)" {
-		t.Fatalf("ExecAs: %v %+v", err, res)
-	}
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Equal(t, "Inserted 1 row(s)", res[0].Message, "ExecAs: %v %+v", err, res)
 	got := e.db.lastRequest(t)
-	if got.Identity.UserID != "alice" || got.Identity.Role != "user" || len(got.Params) != 3 {
-		t.Fatalf("engine request %+v", got)
-	}
-	if _, err := e.s.ExecAs("nobody", "SELECT 1"); err == nil {
-		t.Fatal("ExecAs for an unknown user succeeded")
-	}
-	if _, err := e.s.ExecAs("alice", "SELECT $1", struct{}{}); err == nil {
-		t.Fatal("ExecAs accepted a struct parameter")
-	}
+	require.Equal(t, "alice", got.Identity.UserID)
+	require.EqualValues(t, "user", got.Identity.Role)
+	require.Len(t, got.Params, 3, "engine request %+v", got)
+	_, err = e.s.ExecAs("nobody", "SELECT 1")
+	require.Error(t, err, "ExecAs for an unknown user succeeded")
+	_, err = e.s.ExecAs("alice", "SELECT $1", struct{}{})
+	require.Error(t, err, "ExecAs accepted a struct parameter")
 	token, err := e.s.AccessToken("svc")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), http.StatusOK)
-	if e.db.lastRequest(t).Identity.UserID != "svc" {
-		t.Fatal("token was not svc's")
-	}
+	require.Equal(t, "svc", e.db.lastRequest(t).Identity.UserID, "token was not svc's")
 }
 
 // Fault rules with odd arguments neither panic nor misbehave.

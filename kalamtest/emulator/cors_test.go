@@ -3,6 +3,8 @@ package emulator
 import (
 	"net/http"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // http-api.md §1.1 and official-client-wire.md "CORS": with allowed origins
@@ -20,13 +22,10 @@ func TestCORSAnyOrigin(t *testing.T) {
 		"Access-Control-Allow-Headers": "authorization, content-type, accept, origin, x-requested-with",
 		"Access-Control-Max-Age":       "3600",
 	} {
-		if got := r.header.Get(name); got != want {
-			t.Errorf("%s: %q, want %q", name, got, want)
-		}
+		got := r.header.Get(name)
+		assert.Equal(t, want, got, "%s: %q, want %q", name, got, want)
 	}
-	if r.header.Get("Access-Control-Allow-Credentials") != "" {
-		t.Error("credentials must not be allowed (allow_credentials false)")
-	}
+	assert.Equal(t, "", r.header.Get("Access-Control-Allow-Credentials"), "credentials must not be allowed (allow_credentials false)")
 
 	for _, req := range []struct{ method, path, body string }{
 		{http.MethodPost, "/v1/api/sql", `{"sql":"SELECT 1"}`},                 // 401 shape B
@@ -35,17 +34,14 @@ func TestCORSAnyOrigin(t *testing.T) {
 		{http.MethodGet, "/health", ""},                                        // 200
 	} {
 		r := e.do(req.method, req.path, "application/json", []byte(req.body), "Origin", origin)
-		if r.header.Get("Access-Control-Allow-Origin") != origin {
-			t.Errorf("%s %s (%d): Access-Control-Allow-Origin %q", req.method, req.path, r.status, r.header.Get("Access-Control-Allow-Origin"))
-		}
+		assert.Equal(t, origin, r.header.Get("Access-Control-Allow-Origin"), "%s %s (%d): Access-Control-Allow-Origin %q", req.method, req.path, r.status, r.header.Get("Access-Control-Allow-Origin"))
 	}
 	// A preflight asking for a header outside the list is refused.
 	r = e.do(http.MethodOptions, "/v1/api/sql", "", nil, "Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "x-custom")
 	wantPlainText(t, r, http.StatusBadRequest, "Requested header is not allowed")
 	// Without Origin nothing is added.
-	if r := e.do(http.MethodGet, "/health", "", nil); r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Error("CORS header without Origin")
-	}
+	r = e.do(http.MethodGet, "/health", "", nil)
+	assert.Equal(t, "", r.header.Get("Access-Control-Allow-Origin"), "CORS header without Origin")
 }
 
 // http-api.md §1.1: a configured list admits only its origins.

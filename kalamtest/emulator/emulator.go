@@ -186,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		Logger:         opts.Logger,
 		Limits:         opts.WebSocket,
 	})
+	db.SetLiveQueries(s.live.LiveQueries)
 	return s, nil
 }
 

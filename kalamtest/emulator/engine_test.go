@@ -3,13 +3,15 @@ package emulator
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // engineEnv is an emulator over the real engine (emulator.New), on loopback.
@@ -19,15 +21,11 @@ func engineEnv(t testing.TB, opts Options) (*Server, string) {
 		opts.RootPassword = testRootPassword
 	}
 	s, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() {
 		hs.Close()
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.NoError(t, s.Close(), "Close")
 	})
 	return s, hs.URL
 }
@@ -47,18 +45,15 @@ func TestEngineRoundTrip(t *testing.T) {
 	}
 	r := e.sql(root, `{"sql":"INSERT INTO app.items (id, name) VALUES ($1, $2)","params":[9007199254740993,"x'); DROP TABLE app.items; --"]}`)
 	wantStatus(t, r, http.StatusOK)
-	if !strings.Contains(string(r.body), `"row_count":1`) {
-		t.Fatalf("insert %s", r.body)
-	}
+	require.Contains(t, string(r.body), `"row_count":1`, "insert %s", r.body)
 	r = e.sql(root, `{"sql":"SELECT id, name FROM app.items"}`)
 	wantStatus(t, r, http.StatusOK)
 	m := r.json(t)
 	wantKeys(t, m, "status", "results", "took", "error")
 	res := m["results"].([]any)[0].(map[string]any)
 	row := res["rows"].([]any)[0].([]any)
-	if row[0] != "9007199254740993" || row[1] != "x'); DROP TABLE app.items; --" {
-		t.Fatalf("row %v", row)
-	}
+	require.EqualValues(t, "9007199254740993", row[0])
+	require.EqualValues(t, "x'); DROP TABLE app.items; --", row[1], "row %v", row)
 
 	// http-api.md §6.3-§6.4: a batch whose DML results are folded away
 	// still answers in the buffered shape (no "error" key), even when a
@@ -66,9 +61,7 @@ func TestEngineRoundTrip(t *testing.T) {
 	r = e.sql(root, `{"sql":"DELETE FROM app.items WHERE id = 1; SELECT id FROM app.items"}`)
 	wantStatus(t, r, http.StatusOK)
 	wantKeys(t, r.json(t), "status", "results", "took")
-	if len(r.json(t)["results"].([]any)) != 1 {
-		t.Fatalf("batch results: %s", r.body)
-	}
+	require.Len(t, r.json(t)["results"].([]any), 1, "batch results: %s", r.body)
 
 	// A user cannot drop tables: 403 PERMISSION_DENIED; an unknown table is
 	// 400 and redacted for non-admins.
@@ -76,21 +69,20 @@ func TestEngineRoundTrip(t *testing.T) {
 	bob := e.token("bob", "BobPass123!")
 	r = e.sql(bob, `{"sql":"DROP TABLE app.items"}`)
 	wantStatus(t, r, http.StatusForbidden)
-	if r.json(t)["error"].(map[string]any)["code"] != "PERMISSION_DENIED" {
-		t.Fatalf("drop as user: %s", r.body)
-	}
+	require.EqualValues(t, "PERMISSION_DENIED", r.json(t)["error"].(map[string]any)["code"], "drop as user: %s", r.body)
 	wantShapeA(t, e.sql(bob, `{"sql":"SELECT * FROM app.nope"}`), http.StatusBadRequest, "SQL_EXECUTION_ERROR", "SQL statement failed")
 	wantStatus(t, e.sql(bob, `{"sql":"SELECT id FROM app.items"}`), http.StatusOK)
 
 	_, err := s.ExecAs("bob", "SELECT * FROM app.nope")
 	var sqlErr *SQLError
-	if !errors.As(err, &sqlErr) || sqlErr.HTTPStatus != http.StatusBadRequest || !strings.Contains(sqlErr.Message, "app.nope") {
-		t.Fatalf("ExecAs on an unknown table: %v (unredacted, 400 expected)", err)
-	}
+	require.ErrorAs(t, err, &sqlErr)
+	require.Equal(t, http.StatusBadRequest, sqlErr.HTTPStatus)
+	require.Contains(t, sqlErr.Message, "app.nope", "ExecAs on an unknown table: %v (unredacted, 400 expected)", err)
 	res2, err := s.ExecAs("root", "SELECT COUNT(*) AS n FROM app.items")
-	if err != nil || len(res2) != 1 || len(res2[0].Rows) != 1 || string(res2[0].Rows[0][0]) != `"1"` {
-		t.Fatalf("ExecAs count: %v %+v", err, res2)
-	}
+	require.NoError(t, err)
+	require.Len(t, res2, 1)
+	require.Len(t, res2[0].Rows, 1)
+	require.Equal(t, `"1"`, string(res2[0].Rows[0][0]), "ExecAs count: %v %+v", err, res2)
 }
 
 // Parallel clients writing and reading lose nothing (run with -race).
@@ -140,15 +132,12 @@ func TestEngineConcurrentClients(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.Fail(t, fmt.Sprint(err))
 	}
 	res, err := s.ExecAs("root", "SELECT COUNT(*) FROM app.events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(res[0].Rows[0][0]); got != fmt.Sprintf(`"%d"`, writers*perWriter) {
-		t.Fatalf("count %s, want %d", got, writers*perWriter)
-	}
+	require.NoError(t, err)
+	got := string(res[0].Rows[0][0])
+	require.Equal(t, fmt.Sprintf(`"%d"`, writers*perWriter), got, "count %s, want %d", got, writers*perWriter)
 }
 
 // storedName is FileRef::stored_name (http-api.md §7.5), for building the
@@ -212,18 +201,16 @@ func TestEngineFileRoundTrip(t *testing.T) {
 		ID, Sub, Name, Mime, Sha256 string
 		Size                        json.Number
 	}
-	if err := json.Unmarshal([]byte(cell), &ref); err != nil {
-		t.Fatalf("FILE cell %q is not FileRef JSON text: %v", cell, err)
-	}
-	if ref.Name != "My Report_v2.PDF" || ref.Mime != "application/pdf" || ref.Size != "14" || ref.Sub != "f0001" {
-		t.Fatalf("FileRef %+v", ref)
-	}
+	require.NoError(t, json.Unmarshal([]byte(cell), &ref), "FILE cell %q is not FileRef JSON text", cell)
+	require.Equal(t, "My Report_v2.PDF", ref.Name)
+	require.Equal(t, "application/pdf", ref.Mime)
+	require.EqualValues(t, "14", ref.Size)
+	require.Equal(t, "f0001", ref.Sub, "FileRef %+v", ref)
 	path := "/v1/files/app/docs/" + ref.Sub + "/" + storedName(ref.ID, ref.Name)
 	r = e.do(http.MethodGet, path, "", nil, "Authorization", "Bearer "+bob)
 	wantStatus(t, r, http.StatusOK)
-	if string(r.body) != "%PDF-1.4 hello" || r.header.Get("Content-Type") != "application/pdf" {
-		t.Fatalf("download %q %v", r.body, r.header)
-	}
+	require.Equal(t, "%PDF-1.4 hello", string(r.body))
+	require.Equal(t, "application/pdf", r.header.Get("Content-Type"), "download %q %v", r.body, r.header)
 	// Root reads bob's partition only through ?user_id=.
 	wantStatus(t, e.do(http.MethodGet, path+"?user_id=bob", "", nil, "Authorization", "Bearer "+root), http.StatusOK)
 	r = e.do(http.MethodGet, "/v1/files/app/nope/f0001/x.pdf", "", nil, "Authorization", "Bearer "+bob)
@@ -253,27 +240,26 @@ func TestEngineTopicRoundTrip(t *testing.T) {
 	}
 	m := consume(`{"topic_id":"app.item_events","group_id":"g","start":"Earliest","limit":10}`)
 	msgs := m["messages"].([]any)
-	if len(msgs) != 2 || m["next_offset"] != json.Number("2") || m["has_more"] != false {
-		t.Fatalf("consume %v", m)
-	}
+	require.Len(t, msgs, 2)
+	require.EqualValues(t, json.Number("2"), m["next_offset"])
+	require.EqualValues(t, false, m["has_more"], "consume %v", m)
 	first := msgs[0].(map[string]any)
-	if _, ok := first["key"]; !ok || first["op"] != "Insert" || first["offset"] != json.Number("0") {
-		t.Fatalf("message %v", first)
-	}
+	_, ok := first["key"]
+	require.True(t, ok)
+	require.EqualValues(t, "Insert", first["op"])
+	require.EqualValues(t, json.Number("0"), first["offset"], "message %v", first)
 	payload, err := base64.StdEncoding.DecodeString(first["payload"].(string))
-	if err != nil {
-		t.Fatalf("payload is not standard base64: %v", err)
-	}
-	if p := decodeJSONMap(t, payload); p["id"] != "1" || p["_table"] != "app:items" {
-		t.Fatalf("payload %s", payload)
-	}
+	require.NoError(t, err, "payload is not standard base64")
+	p := decodeJSONMap(t, payload)
+	require.EqualValues(t, "1", p["id"])
+	require.EqualValues(t, "app:items", p["_table"], "payload %s", payload)
 	r := e.postJSON("/v1/api/topics/ack", `{"topic_id":"app.item_events","group_id":"g","upto_offset":1}`, "Authorization", "Bearer "+root)
 	wantJSON(t, r.body, `{"success":true,"acknowledged_offset":1}`)
 	wantStatus(t, e.sql(root, `{"sql":"INSERT INTO app.items (id, name) VALUES (3, 'c')"}`), http.StatusOK)
 	m = consume(`{"topic_id":"app.item_events","group_id":"g","start":"Earliest"}`)
-	if msgs := m["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["offset"] != json.Number("2") {
-		t.Fatalf("resumed consume %v", m)
-	}
+	msgs = m["messages"].([]any)
+	require.Len(t, msgs, 1)
+	require.EqualValues(t, json.Number("2"), msgs[0].(map[string]any)["offset"], "resumed consume %v", m)
 	r = e.postJSON("/v1/api/topics/consume", `{"topic_id":"app.nope","group_id":"g"}`, "Authorization", "Bearer "+root)
 	wantStatus(t, r, http.StatusNotFound)
 	wantJSON(t, r.body, `{"error":"Topic 'app.nope' does not exist","code":"NOT_FOUND"}`)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeDB is a scripted backend: the wire tests pin the HTTP layer's
@@ -85,9 +86,7 @@ func (db *fakeDB) lastRequest(t *testing.T) engine.Request {
 	t.Helper()
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if len(db.requests) == 0 {
-		t.Fatal("the engine received no request")
-	}
+	require.NotEmpty(t, db.requests, "the engine received no request")
 	return db.requests[len(db.requests)-1]
 }
 
@@ -199,9 +198,8 @@ func decodeJSONMap(t *testing.T, body []byte) map[string]any {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("body is not a JSON object: %v\n%s", err, body)
-	}
+	err := dec.Decode(&m)
+	require.NoError(t, err, "body is not a JSON object: %v\n%s", err, body)
 	return m
 }
 
@@ -209,9 +207,7 @@ func decodeJSONMap(t *testing.T, body []byte) map[string]any {
 func (e *testEnv) do(method, path, contentType string, body []byte, headers ...string) response {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, err)
 	if body == nil {
 		req.Body = nil
 		req.ContentLength = 0
@@ -228,14 +224,10 @@ func (e *testEnv) do(method, path, contentType string, body []byte, headers ...s
 func (e *testEnv) send(req *http.Request) response {
 	e.t.Helper()
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
+	require.NoError(e.t, err, "%s %s", req.Method, req.URL.Path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
-	}
+	require.NoError(e.t, err, "%s %s: read body", req.Method, req.URL.Path)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
@@ -249,9 +241,7 @@ func (e *testEnv) postJSON(path, body string, headers ...string) response {
 func (e *testEnv) login(user, password string) map[string]any {
 	e.t.Helper()
 	r := e.postJSON("/v1/api/auth/login", `{"user":`+quote(user)+`,"password":`+quote(password)+`}`)
-	if r.status != http.StatusOK {
-		e.t.Fatalf("login %s: status %d: %s", user, r.status, r.body)
-	}
+	require.Equal(e.t, http.StatusOK, r.status, "login %s: status %d: %s", user, r.status, r.body)
 	return r.json(e.t)
 }
 
@@ -285,25 +275,18 @@ func quote(s string) string {
 func wantJSON(t *testing.T, got []byte, want string) {
 	t.Helper()
 	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("bad expectation %q: %v", want, err)
-	}
+	err := json.Unmarshal(got, &g)
+	require.NoError(t, err, "body is not JSON: %v\n%s", err, got)
+	require.NoError(t, json.Unmarshal([]byte(want), &w), "bad expectation %q", want)
 	gb, _ := json.Marshal(g)
 	wb, _ := json.Marshal(w)
-	if !bytes.Equal(gb, wb) {
-		t.Fatalf("body\n got: %s\nwant: %s", got, want)
-	}
+	require.True(t, bytes.Equal(gb, wb), "body\n got: %s\nwant: %s", got, want)
 }
 
 // wantStatus fails unless r has the status.
 func wantStatus(t *testing.T, r response, status int) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d; body: %s", r.status, status, r.body)
-	}
+	require.Equal(t, status, r.status, "status %d, want %d; body: %s", r.status, status, r.body)
 }
 
 // wantShapeB checks the auth-extractor error (http-api.md §1.3 B, §3.4):
@@ -313,57 +296,46 @@ func wantShapeB(t *testing.T, r response, code string) {
 	wantStatus(t, r, http.StatusUnauthorized)
 	m := r.json(t)
 	wantKeys(t, m, "error", "results", "status", "took")
-	if m["status"] != "error" {
-		t.Fatalf("status field %v", m["status"])
-	}
-	if _, ok := m["took"].(json.Number); !ok {
-		t.Fatalf("took is %T, want a number", m["took"])
-	}
-	if res, ok := m["results"].([]any); !ok || len(res) != 0 {
-		t.Fatalf("results %v, want []", m["results"])
-	}
+	require.EqualValues(t, "error", m["status"], "status field %v", m["status"])
+	_, ok := m["took"].(json.Number)
+	require.True(t, ok, "took is %T, want a number", m["took"])
+	res, ok := m["results"].([]any)
+	require.True(t, ok)
+	require.Empty(t, res, "results %v, want []", m["results"])
 	errObj := m["error"].(map[string]any)
 	wantKeys(t, errObj, "code", "message")
 	want := "Invalid credentials"
 	if code == "MISSING_AUTHORIZATION" {
 		want = "Authentication required"
 	}
-	if errObj["code"] != code || errObj["message"] != want {
-		t.Fatalf("error %v, want code %s message %q", errObj, code, want)
-	}
+	require.EqualValues(t, code, errObj["code"])
+	require.EqualValues(t, want, errObj["message"], "error %v, want code %s message %q", errObj, code, want)
 }
 
 // wantShapeA checks a SqlResponse error (http-api.md §1.3 A).
 func wantShapeA(t *testing.T, r response, status int, code, message string) map[string]any {
 	t.Helper()
 	wantStatus(t, r, status)
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("Content-Type %q", ct)
-	}
+	ct := r.header.Get("Content-Type")
+	require.Equal(t, "application/json", ct, "Content-Type %q", ct)
 	m := r.json(t)
 	wantKeys(t, m, "error", "results", "status", "took")
-	if m["status"] != "error" {
-		t.Fatalf("status field %v", m["status"])
-	}
-	if res, ok := m["results"].([]any); !ok || len(res) != 0 {
-		t.Fatalf("results %v, want []", m["results"])
-	}
+	require.EqualValues(t, "error", m["status"], "status field %v", m["status"])
+	res, ok := m["results"].([]any)
+	require.True(t, ok)
+	require.Empty(t, res, "results %v, want []", m["results"])
 	errObj := m["error"].(map[string]any)
-	if errObj["code"] != code || errObj["message"] != message {
-		t.Fatalf("error %v, want code %s message %q", errObj, code, message)
-	}
+	require.EqualValues(t, code, errObj["code"])
+	require.EqualValues(t, message, errObj["message"], "error %v, want code %s message %q", errObj, code, message)
 	return errObj
 }
 
 func wantKeys(t *testing.T, m map[string]any, keys ...string) {
 	t.Helper()
-	if len(m) != len(keys) {
-		t.Fatalf("keys of %v, want exactly %v", m, keys)
-	}
+	require.Len(t, m, len(keys), "keys of %v, want exactly %v", m, keys)
 	for _, k := range keys {
-		if _, ok := m[k]; !ok {
-			t.Fatalf("key %q missing from %v", k, m)
-		}
+		_, ok := m[k]
+		require.True(t, ok, "key %q missing from %v", k, m)
 	}
 }
 
@@ -371,10 +343,7 @@ func wantKeys(t *testing.T, m map[string]any, keys ...string) {
 func wantPlainText(t *testing.T, r response, status int, prefix string) {
 	t.Helper()
 	wantStatus(t, r, status)
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("Content-Type %q, want text/plain", ct)
-	}
-	if !strings.HasPrefix(string(r.body), prefix) {
-		t.Fatalf("body %q, want prefix %q", r.body, prefix)
-	}
+	ct := r.header.Get("Content-Type")
+	require.True(t, strings.HasPrefix(ct, "text/plain"), "Content-Type %q, want text/plain", ct)
+	require.True(t, strings.HasPrefix(string(r.body), prefix), "body %q, want prefix %q", r.body, prefix)
 }

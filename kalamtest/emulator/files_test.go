@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // http-api.md §7.5: downloads by stored name, Content-Type from the
@@ -39,17 +41,13 @@ func TestFileDownload(t *testing.T) {
 
 	r := get(alice, "/v1/files/app/docs/f0001/7301-my-report-v2.pdf")
 	wantStatus(t, r, http.StatusOK)
-	if string(r.body) != "%PDF-1.4 bytes" || r.header.Get("Content-Type") != "application/pdf" ||
-		r.header.Get("Content-Disposition") != `inline; filename="7301-my-report-v2.pdf"` {
-		t.Fatalf("download %q %v", r.body, r.header)
-	}
-	if last != (read{engine.Identity{UserID: "alice", Role: engine.RoleUser}, "app", "docs", "f0001", "7301-my-report-v2.pdf"}) {
-		t.Fatalf("engine read %+v", last)
-	}
+	require.Equal(t, "%PDF-1.4 bytes", string(r.body))
+	require.Equal(t, "application/pdf", r.header.Get("Content-Type"))
+	require.Equal(t, `inline; filename="7301-my-report-v2.pdf"`, r.header.Get("Content-Disposition"), "download %q %v", r.body, r.header)
+	require.Equal(t, read{engine.Identity{UserID: "alice", Role: engine.RoleUser}, "app", "docs", "f0001", "7301-my-report-v2.pdf"}, last, "engine read %+v", last)
 	for name, ct := range map[string]string{"1-a.png": "image/png", "1-a.TXT": "text/plain", "1.bin": "application/octet-stream", "1-x.unknownext": "application/octet-stream"} {
-		if got := get(alice, "/v1/files/app/docs/f0001/"+name).header.Get("Content-Type"); got != ct {
-			t.Errorf("%s: Content-Type %q, want %q", name, got, ct)
-		}
+		got := get(alice, "/v1/files/app/docs/f0001/"+name).header.Get("Content-Type")
+		assert.Equal(t, ct, got, "%s: Content-Type %q, want %q", name, got, ct)
 	}
 
 	r = get(alice, "/v1/files/app/missing/f0001/1-a.txt")
@@ -69,9 +67,7 @@ func TestFileDownload(t *testing.T) {
 	wantShapeA(t, get(alice, "/v1/files/app/docs/f0001/1-a.txt?user_id=svc"), 403, "PERMISSION_DENIED", "Impersonation target is not allowed for the current role")
 	wantShapeA(t, get(svc, "/v1/files/app/docs/f0001/1-a.txt?user_id=nobody"), 404, "INVALID_INPUT", "Requested user was not found")
 	wantStatus(t, get(svc, "/v1/files/app/docs/f0001/1-a.txt?user_id=alice"), 200)
-	if last.id != (engine.Identity{UserID: "alice", Role: engine.RoleService}) {
-		t.Fatalf("impersonated read as %+v", last.id)
-	}
+	require.Equal(t, engine.Identity{UserID: "alice", Role: engine.RoleService}, last.id, "impersonated read as %+v", last.id)
 	wantStatus(t, get(alice, "/v1/files/app/docs/f0001/1-a.txt?user_id=alice"), 200)
 
 	// Macro-registered route: a wrong method falls through to 404.

@@ -3,7 +3,10 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzSQLRequest drives the /v1/api/sql JSON decoder (http-api.md §6.1,
@@ -28,33 +31,23 @@ func FuzzSQLRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := decodeSQLRequest(body)
 		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("empty error text")
-			}
+			require.NotEqual(t, "", err.Error(), "empty error text")
 			return
 		}
-		if !json.Valid(body) {
-			t.Fatalf("accepted invalid JSON %q", body)
-		}
+		require.True(t, json.Valid(body), "accepted invalid JSON %q", body)
 		params, perr := decodeParams(p.params)
 		if perr != nil {
-			if perr.code != "INVALID_PARAMETER" {
-				t.Fatalf("param error code %s", perr.code)
-			}
+			require.Equal(t, "INVALID_PARAMETER", perr.code, "param error code %s", perr.code)
 			return
 		}
-		if len(params) != len(p.params) {
-			t.Fatalf("%d params decoded from %d", len(params), len(p.params))
-		}
+		require.Len(t, params, len(p.params), "%d params decoded from %d", len(params), len(p.params))
 		for i, v := range params {
 			switch v := v.(type) {
 			case nil, bool, string:
 			case json.Number:
-				if string(v) != string(bytes.TrimSpace(p.params[i])) {
-					t.Fatalf("number %s changed to %s", p.params[i], v)
-				}
+				require.Equal(t, string(bytes.TrimSpace(p.params[i])), string(v), "number %s changed to %s", p.params[i], v)
 			default:
-				t.Fatalf("param %d has type %T", i+1, v)
+				require.FailNow(t, fmt.Sprintf("param %d has type %T", i+1, v))
 			}
 		}
 	})

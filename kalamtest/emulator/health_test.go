@@ -5,6 +5,9 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // http-api.md §2.1, §2.2 and the §1.1 is_localhost rules.
@@ -21,9 +24,11 @@ func TestHealth(t *testing.T) {
 	wantKeys(t, m, "status", "version", "build_date", "is_cluster_mode", "cluster_id", "node_id", "is_leader",
 		"total_groups", "groups_leading", "current_term", "last_applied", "millis_since_quorum_ack", "nodes")
 	node := m["nodes"].([]any)[0].(map[string]any)
-	if m["status"] != "healthy" || m["is_cluster_mode"] != false || node["role"] != "leader" || node["status"] != "active" || node["is_self"] != true {
-		t.Fatalf("cluster health %v", m)
-	}
+	require.EqualValues(t, "healthy", m["status"])
+	require.EqualValues(t, false, m["is_cluster_mode"])
+	require.EqualValues(t, "leader", node["role"])
+	require.EqualValues(t, "active", node["status"])
+	require.EqualValues(t, true, node["is_self"], "cluster health %v", m)
 
 	remote := []struct{ peer, xff, realIP string }{
 		{"203.0.113.5:1000", "", ""},
@@ -91,9 +96,7 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := e.do(tc.method, tc.path, "", nil)
-		if r.status != tc.status || len(r.body) != 0 {
-			t.Errorf("%s %s: %d %q, want %d with an empty body", tc.method, tc.path, r.status, r.body, tc.status)
-		}
+		assert.False(t, r.status != tc.status || len(r.body) != 0, "%s %s: %d %q, want %d with an empty body", tc.method, tc.path, r.status, r.body, tc.status)
 	}
 }
 
@@ -112,9 +115,8 @@ func TestIPRateLimit(t *testing.T) {
 	r := get("203.0.113.1:1")
 	wantStatus(t, r, http.StatusTooManyRequests)
 	wantJSON(t, r.body, `{"error":"RATE_LIMIT_EXCEEDED","message":"Too many requests from your IP address","retry_after_seconds":1}`)
-	if r.header.Get("Retry-After") != "1" || r.header.Get("X-RateLimit-Reset") != "1" {
-		t.Fatalf("headers %v", r.header)
-	}
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+	require.Equal(t, "1", r.header.Get("X-RateLimit-Reset"), "headers %v", r.header)
 	wantStatus(t, get("203.0.113.2:1"), http.StatusNotFound) // per IP
 	for i := 0; i < 50; i++ {
 		wantStatus(t, get("127.0.0.1:1"), http.StatusNotFound) // loopback exempt
@@ -126,9 +128,7 @@ func TestIPRateLimit(t *testing.T) {
 	r = get("203.0.113.1:1")
 	wantStatus(t, r, http.StatusTooManyRequests)
 	wantJSON(t, r.body, `{"error":"IP_BANNED","message":"Your IP has been temporarily banned due to excessive requests","retry_after_seconds":300}`)
-	if r.header.Get("Retry-After") != "300" {
-		t.Fatalf("headers %v", r.header)
-	}
+	require.Equal(t, "300", r.header.Get("Retry-After"), "headers %v", r.header)
 	frozen = frozen.Add(300 * time.Second)
 	wantStatus(t, get("203.0.113.1:1"), http.StatusNotFound)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func rows(cells ...string) [][]json.RawMessage {
@@ -47,25 +49,18 @@ func TestSQLStreamedShape(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
-		t.Fatalf("transfer encoding %v, want chunked as the real streamed body", resp.TransferEncoding)
-	}
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"), "status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	require.NotEmpty(t, resp.TransferEncoding)
+	require.Equal(t, "chunked", resp.TransferEncoding[0], "transfer encoding %v, want chunked as the real streamed body", resp.TransferEncoding)
 	var body bytes.Buffer
-	if _, err := body.ReadFrom(resp.Body); err != nil {
-		t.Fatal(err)
-	}
+	_, err = body.ReadFrom(resp.Body)
+	require.NoError(t, err)
 	want := regexp.MustCompile(`^` + regexp.QuoteMeta(`{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"name","data_type":"Text","index":1},{"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":2}],"rows":[["9007199254740993","a<b>&c","200.75"],["2",null,"1.00"]],"row_count":2,"as_user":"alice"}],"took":`) +
 		`(0|[1-9]\d*)(\.\d{1,3})?` + regexp.QuoteMeta(`,"error":null}`) + `$`)
-	if !want.Match(body.Bytes()) {
-		t.Fatalf("streamed body:\n%s", body.Bytes())
-	}
+	require.True(t, want.Match(body.Bytes()), "streamed body:\n%s", body.Bytes())
 
 	// Zero rows: schema still present, rows [].
 	e.db.exec = func(engine.Request) ([]engine.Result, *engine.Error) {
@@ -74,14 +69,12 @@ func TestSQLStreamedShape(t *testing.T) {
 	r := e.sql(token, `{"sql":"SELECT * FROM app.empty"}`)
 	m := r.json(t)
 	wantKeys(t, m, "status", "results", "took", "error")
-	if m["error"] != nil {
-		t.Fatalf("error %v, want null", m["error"])
-	}
+	require.Nil(t, m["error"], "error %v, want null", m["error"])
 	res := m["results"].([]any)[0].(map[string]any)
 	wantKeys(t, res, "schema", "rows", "row_count", "as_user")
-	if s, ok := res["schema"].([]any); !ok || len(s) != 0 {
-		t.Fatalf("schema %v, want []", res["schema"])
-	}
+	s, ok := res["schema"].([]any)
+	require.True(t, ok)
+	require.Empty(t, s, "schema %v, want []", res["schema"])
 }
 
 // http-api.md §6.4 (shape 2): everything else is one buffered body without
@@ -91,12 +84,8 @@ func TestSQLBufferedShape(t *testing.T) {
 	token := e.token("alice", "AlicePass123!")
 	r := e.sql(token, `{"sql":"INSERT INTO app.items (id) VALUES (1)"}`)
 	wantStatus(t, r, http.StatusOK)
-	if r.header.Get("Content-Type") != "application/json" {
-		t.Fatalf("Content-Type %q", r.header.Get("Content-Type"))
-	}
-	if !regexp.MustCompile(`^\{"status":"success","results":\[\{"row_count":1,"message":"Inserted 1 row\(s\)","as_user":"alice"\}\],"took":\d+\.\d{1,3}\}$`).Match(r.body) {
-		t.Fatalf("buffered body %s", r.body)
-	}
+	require.Equal(t, "application/json", r.header.Get("Content-Type"), "Content-Type %q", r.header.Get("Content-Type"))
+	require.True(t, regexp.MustCompile(`^\{"status":"success","results":\[\{"row_count":1,"message":"Inserted 1 row\(s\)","as_user":"alice"\}\],"took":\d+\.\d{1,3}\}$`).Match(r.body), "buffered body %s", r.body)
 
 	e.db.exec = func(engine.Request) ([]engine.Result, *engine.Error) {
 		empty := selectResult
@@ -109,9 +98,8 @@ func TestSQLBufferedShape(t *testing.T) {
 	wantKeys(t, m, "status", "results", "took")
 	results := m["results"].([]any)
 	wantKeys(t, results[0].(map[string]any), "schema", "rows", "row_count", "as_user")
-	if got := results[1].(map[string]any)["rows"].([]any); len(got) != 0 {
-		t.Fatalf("empty row result rows %v", got)
-	}
+	got := results[1].(map[string]any)["rows"].([]any)
+	require.Empty(t, got, "empty row result rows %v", got)
 	wantKeys(t, results[2].(map[string]any), "row_count", "message", "as_user")
 }
 
@@ -120,18 +108,14 @@ func TestSQLBufferedShape(t *testing.T) {
 func TestTookFormat(t *testing.T) {
 	for in, want := range map[float64]string{0: "0.0", 15: "15.0", 1.23449: "1.234", 1.2345: "1.235", 0.0004: "0.0", 12.5: "12.5"} {
 		got, _ := tookMS(in).MarshalJSON()
-		if string(got) != want {
-			t.Errorf("took %v: %s, want %s", in, got, want)
-		}
+		assert.Equal(t, want, string(got), "took %v: %s, want %s", in, got, want)
 	}
 	for in, want := range map[float64]string{0.012345: "0.012345", 2: "2.0"} {
-		if got, _ := unroundedMS(in).MarshalJSON(); string(got) != want {
-			t.Errorf("shape B took %v: %s, want %s", in, got, want)
-		}
+		got, _ := unroundedMS(in).MarshalJSON()
+		assert.Equal(t, want, string(got), "shape B took %v: %s, want %s", in, got, want)
 	}
-	if got := displayTook(15); got != "15" {
-		t.Errorf("streamed took 15: %s, want 15", got)
-	}
+	got := displayTook(15)
+	assert.Equal(t, "15", got, "streamed took 15: %s, want 15", got)
 }
 
 // http-api.md §6.1 and §6.2: what reaches the engine.
@@ -142,15 +126,11 @@ func TestSQLRequestDecoding(t *testing.T) {
 	wantStatus(t, e.sql(token, `{"sql":"SELECT * FROM t WHERE id = $1 AND name = $2 AND ok = $3 AND x = $4 AND f = $5","params":[9007199254740993,"it's'; DROP TABLE t; --",true,null,1.5],"namespace_id":"app"}`), 200)
 	got := e.db.lastRequest(t)
 	want := []any{json.Number("9007199254740993"), "it's'; DROP TABLE t; --", true, nil, json.Number("1.5")}
-	if fmt.Sprint(got.Params) != fmt.Sprint(want) || got.Namespace != "app" || got.Uploads != nil {
-		t.Fatalf("engine request %+v", got)
-	}
-	if got.SQL != "SELECT * FROM t WHERE id = $1 AND name = $2 AND ok = $3 AND x = $4 AND f = $5" {
-		t.Fatalf("SQL changed: %q", got.SQL)
-	}
-	if got.Identity != (engine.Identity{UserID: "alice", Role: engine.RoleUser}) {
-		t.Fatalf("identity %+v", got.Identity)
-	}
+	require.Equal(t, fmt.Sprint(want), fmt.Sprint(got.Params))
+	require.Equal(t, "app", got.Namespace)
+	require.Nil(t, got.Uploads, "engine request %+v", got)
+	require.Equal(t, "SELECT * FROM t WHERE id = $1 AND name = $2 AND ok = $3 AND x = $4 AND f = $5", got.SQL, "SQL changed: %q", got.SQL)
+	require.Equal(t, engine.Identity{UserID: "alice", Role: engine.RoleUser}, got.Identity, "identity %+v", got.Identity)
 	for _, n := range []json.Number{"9007199254740993", "1.5"} {
 		found := false
 		for _, p := range got.Params {
@@ -158,21 +138,18 @@ func TestSQLRequestDecoding(t *testing.T) {
 				found = true
 			}
 		}
-		if !found {
-			t.Fatalf("param %s not kept exact as a json.Number: %#v", n, got.Params)
-		}
+		require.True(t, found, "param %s not kept exact as a json.Number: %#v", n, got.Params)
 	}
 
 	// `namespace` is not the field name: ignored. null params and
 	// namespace_id are absent.
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1","namespace":"app","params":null,"namespace_id":null,"extra":{"a":1}}`), 200)
 	got = e.db.lastRequest(t)
-	if got.Namespace != "" || got.Params != nil {
-		t.Fatalf("engine request %+v", got)
-	}
+	require.Equal(t, "", got.Namespace)
+	require.Nil(t, got.Params, "engine request %+v", got)
 	wantStatus(t, e.sql(token, `{"sql":"SELECT 1","params":[]}`), 200)
 	if got = e.db.lastRequest(t); got.Params == nil || len(got.Params) != 0 {
-		t.Fatalf("empty params %#v", got.Params)
+		require.FailNow(t, fmt.Sprintf("empty params %#v", got.Params))
 	}
 }
 
@@ -208,16 +185,12 @@ func TestSQLRejections(t *testing.T) {
 			r := e.do(http.MethodPost, "/v1/api/sql", tc.contentType, []byte(tc.body), auth...)
 			if tc.message == "" {
 				errObj := r.json(t)["error"].(map[string]any)
-				if !strings.HasPrefix(errObj["message"].(string), "Invalid JSON payload: Json deserialize error: ") {
-					t.Fatalf("message %q", errObj["message"])
-				}
+				require.True(t, strings.HasPrefix(errObj["message"].(string), "Invalid JSON payload: Json deserialize error: "), "message %q", errObj["message"])
 				wantShapeA(t, r, tc.status, tc.code, errObj["message"].(string))
 			} else {
 				wantShapeA(t, r, tc.status, tc.code, tc.message)
 			}
-			if len(e.db.requests) != before {
-				t.Fatal("a rejected request reached the engine")
-			}
+			require.Len(t, e.db.requests, before, "a rejected request reached the engine")
 			wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), 200)
 		})
 	}
@@ -268,9 +241,8 @@ func TestSQLErrorRedaction(t *testing.T) {
 		r := e.sql(tc.token, `{"sql":"x"}`)
 		errObj := wantShapeA(t, r, tc.err.HTTPStatus, tc.err.Code, tc.message)
 		d, shown := errObj["details"]
-		if shown != tc.detailsShown || (shown && d != tc.details) {
-			t.Fatalf("case %d: details %v (present %v)", i, d, shown)
-		}
+		require.Equal(t, tc.detailsShown, shown)
+		require.False(t, shown && d != tc.details, "case %d: details %v (present %v)", i, d, shown)
 	}
 }
 
@@ -302,9 +274,7 @@ func multipartBody(t *testing.T, fields map[string]string, files ...string) (str
 	mw := multipart.NewWriter(&buf)
 	for _, k := range []string{"sql", "params", "namespace_id", "other"} {
 		if v, ok := fields[k]; ok {
-			if err := mw.WriteField(k, v); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, mw.WriteField(k, v))
 		}
 	}
 	for i := 0; i+3 < len(files); i += 4 {
@@ -314,16 +284,11 @@ func multipartBody(t *testing.T, fields map[string]string, files ...string) (str
 			h.Set("Content-Type", files[i+2])
 		}
 		w, err := mw.CreatePart(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(files[i+3])); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		_, err = w.Write([]byte(files[i+3]))
+		require.NoError(t, err)
 	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, mw.Close())
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
@@ -342,22 +307,25 @@ func TestMultipartUpload(t *testing.T) {
 	}, "a", "dir/My Report.PDF", "application/pdf", "%PDF-1.4", "b", "b.bin", "", "\x00\x01")
 	wantStatus(t, e.do(http.MethodPost, "/v1/api/sql", strings.ToUpper(ct[:9])+ct[9:], body, auth...), 200)
 	got := e.db.lastRequest(t)
-	if got.Namespace != "app" || fmt.Sprint(got.Params) != "[d1]" || len(got.Uploads) != 2 {
-		t.Fatalf("engine request %+v", got)
-	}
-	if u := got.Uploads[0]; u.Placeholder != "a" || u.Filename != "dir/My Report.PDF" || u.MimeType != "application/pdf" || string(u.Data) != "%PDF-1.4" {
-		t.Fatalf("upload a %+v", u)
-	}
-	if u := got.Uploads[1]; u.Placeholder != "b" || u.MimeType != "" || string(u.Data) != "\x00\x01" {
-		t.Fatalf("upload b %+v", u)
-	}
+	require.Equal(t, "app", got.Namespace)
+	require.Equal(t, "[d1]", fmt.Sprint(got.Params))
+	require.Len(t, got.Uploads, 2, "engine request %+v", got)
+	u := got.Uploads[0]
+	require.Equal(t, "a", u.Placeholder)
+	require.Equal(t, "dir/My Report.PDF", u.Filename)
+	require.Equal(t, "application/pdf", u.MimeType)
+	require.Equal(t, "%PDF-1.4", string(u.Data), "upload a %+v", u)
+	u = got.Uploads[1]
+	require.Equal(t, "b", u.Placeholder)
+	require.Equal(t, "", u.MimeType)
+	require.Equal(t, "\x00\x01", string(u.Data), "upload b %+v", u)
 
 	// No files: still a multipart request (Uploads non-nil).
 	ct, body = multipartBody(t, map[string]string{"sql": "SELECT 1; SELECT 2"})
 	wantStatus(t, e.do(http.MethodPost, "/v1/api/sql", ct, body, auth...), 200)
-	if got := e.db.lastRequest(t); got.Uploads == nil || len(got.Uploads) != 0 {
-		t.Fatalf("uploads %#v", got.Uploads)
-	}
+	got = e.db.lastRequest(t)
+	require.NotNil(t, got.Uploads)
+	require.Empty(t, got.Uploads, "uploads %#v", got.Uploads)
 
 	cases := []struct {
 		name          string
@@ -380,9 +348,7 @@ func TestMultipartUpload(t *testing.T) {
 			msg := tc.message
 			if msg == "" {
 				msg = r.json(t)["error"].(map[string]any)["message"].(string)
-				if !strings.HasPrefix(msg, "Invalid params JSON: ") {
-					t.Fatalf("message %q", msg)
-				}
+				require.True(t, strings.HasPrefix(msg, "Invalid params JSON: "), "message %q", msg)
 			}
 			wantShapeA(t, r, 400, tc.code, msg)
 			wantStatus(t, e.sql(token, `{"sql":"SELECT 1"}`), 200)
@@ -391,7 +357,5 @@ func TestMultipartUpload(t *testing.T) {
 	r := e.do(http.MethodPost, "/v1/api/sql", "multipart/form-data", []byte("junk"), auth...)
 	errObj := r.json(t)["error"].(map[string]any)
 	wantShapeA(t, r, 400, "INVALID_INPUT", errObj["message"].(string))
-	if !strings.HasPrefix(errObj["message"].(string), "Multipart parse error: ") {
-		t.Fatalf("message %q", errObj["message"])
-	}
+	require.True(t, strings.HasPrefix(errObj["message"].(string), "Multipart parse error: "), "message %q", errObj["message"])
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/require"
 )
 
 // http-api.md §8.1: request decoding and defaults, the message encoding.
@@ -33,9 +34,7 @@ func TestConsume(t *testing.T) {
 		{"topic_id":"app.events","partition_id":0,"offset":4,"payload":"eyJpZCI6IjEiLCJfdGFibGUiOiJhcHA6dCJ9","key":null,"timestamp_ms":1700000000123,"user":"alice","op":"Insert"},
 		{"topic_id":"app.events","partition_id":0,"offset":5,"payload":"e30=","key":"k1","timestamp_ms":1700000000124,"op":"Delete"}],
 		"next_offset":6,"has_more":true}`)
-	if got != (engine.ConsumeRequest{TopicID: "app.events", GroupID: "g", Start: "latest", Limit: 100}) {
-		t.Fatalf("defaults %+v", got)
-	}
+	require.Equal(t, engine.ConsumeRequest{TopicID: "app.events", GroupID: "g", Start: "latest", Limit: 100}, got, "defaults %+v", got)
 
 	for body, want := range map[string]engine.ConsumeRequest{
 		`{"topic_id":"app.events","group_id":"g","start":"EARLIEST","limit":5,"partition_id":2,"timeout_seconds":30}`: {TopicID: "app.events", GroupID: "g", Start: "earliest", Limit: 5, PartitionID: 2},
@@ -44,9 +43,7 @@ func TestConsume(t *testing.T) {
 		`{"topic_id":"app.events","group_id":"g","start":{"offset":7},"limit":0}`:                                     {TopicID: "app.events", GroupID: "g", Start: "offset", StartOffset: 7},
 	} {
 		wantStatus(t, consume(body), http.StatusOK)
-		if got != want {
-			t.Fatalf("%s decoded as %+v, want %+v", body, got, want)
-		}
+		require.Equal(t, want, got, "%s decoded as %+v, want %+v", body, got, want)
 	}
 
 	r = consume(`{"topic_id":"app.nope","group_id":"g"}`)
@@ -91,9 +88,8 @@ func TestAck(t *testing.T) {
 	r := ack(svc, `{"topic_id":"app.events","group_id":"g","upto_offset":41}`)
 	wantStatus(t, r, http.StatusOK)
 	wantJSON(t, r.body, `{"success":true,"acknowledged_offset":41}`)
-	if len(e.db.acks) != 1 || e.db.acks[0] != (ackRequest{"app.events", "g", 0, 41}) {
-		t.Fatalf("acks %+v", e.db.acks)
-	}
+	require.Len(t, e.db.acks, 1)
+	require.Equal(t, ackRequest{"app.events", "g", 0, 41}, e.db.acks[0], "acks %+v", e.db.acks)
 	wantPlainText(t, ack(svc, `{"topic_id":"app.events","group_id":"g"}`), 400, "Json deserialize error: missing field `upto_offset`")
 
 	r = ack(e.token("alice", "AlicePass123!"), `{"topic_id":"app.events","group_id":"g","upto_offset":1}`)
@@ -104,7 +100,5 @@ func TestAck(t *testing.T) {
 	r = ack(svc, `{"topic_id":"x","group_id":"g","partition_id":3,"upto_offset":1}`)
 	wantStatus(t, r, http.StatusNotFound)
 	wantJSON(t, r.body, `{"error":"Topic 'x' does not exist","code":"NOT_FOUND"}`)
-	if e.db.acks[1] != (ackRequest{"x", "g", 3, 1}) {
-		t.Fatalf("ack %+v", e.db.acks[1])
-	}
+	require.Equal(t, ackRequest{"x", "g", 3, 1}, e.db.acks[1], "ack %+v", e.db.acks[1])
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-
 	"github.com/kalamstack/kalam-go/transport"
 	kalamhttp "github.com/kalamstack/kalam-go/transport/http"
+	"github.com/stretchr/testify/require"
 )
 
 func BenchmarkDo(b *testing.B) {
@@ -27,9 +27,7 @@ func BenchmarkDo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := tr.Do(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
@@ -48,9 +46,7 @@ func BenchmarkDoBaseline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := client.Get(srv.URL + "/v1/api/healthcheck")
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
@@ -77,19 +73,14 @@ func BenchmarkWebSocketRoundTrip1MiB(b *testing.B) {
 	defer srv.Close()
 	ctx := context.Background()
 	c, err := kalamhttp.New(nil).Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer c.Close(transport.StatusNormalClosure, "")
 	msg := make([]byte, 1<<20)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := c.Write(ctx, transport.MessageBinary, msg); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := c.Read(ctx); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, c.Write(ctx, transport.MessageBinary, msg))
+		_, _, err := c.Read(ctx)
+		require.NoError(b, err)
 	}
 }

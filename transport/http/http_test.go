@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,9 +20,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
 	"github.com/kalamstack/kalam-go/transport"
 	kalamhttp "github.com/kalamstack/kalam-go/transport/http"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -33,27 +35,13 @@ func testContext(t *testing.T) context.Context {
 func TestDefaults(t *testing.T) {
 	tr := kalamhttp.New(nil)
 	rt, ok := tr.HTTPClient().Transport.(*http.Transport)
-	if !ok {
-		t.Fatalf("default client transport is %T, want *http.Transport", tr.HTTPClient().Transport)
-	}
-	if rt.MaxIdleConnsPerHost < 10 {
-		t.Errorf("MaxIdleConnsPerHost %d, want at least 10", rt.MaxIdleConnsPerHost)
-	}
-	if rt.IdleConnTimeout != 90*time.Second {
-		t.Errorf("IdleConnTimeout %v, want 90s", rt.IdleConnTimeout)
-	}
-	if rt.Proxy == nil {
-		t.Errorf("no proxy function, want the environment's")
-	}
-	if rt.TLSClientConfig != nil && rt.TLSClientConfig.InsecureSkipVerify {
-		t.Errorf("TLS verification is off by default")
-	}
-	if rt.Protocols == nil || rt.Protocols.HTTP2() || !rt.Protocols.HTTP1() {
-		t.Errorf("protocols %v, want HTTP/1.1 only", rt.Protocols)
-	}
-	if !transport.SupportsDialHeaders(tr) {
-		t.Errorf("SupportsDialHeaders is false")
-	}
+	require.True(t, ok, "default client transport is %T, want *http.Transport", tr.HTTPClient().Transport)
+	assert.GreaterOrEqual(t, rt.MaxIdleConnsPerHost, 10, "MaxIdleConnsPerHost %d, want at least 10", rt.MaxIdleConnsPerHost)
+	assert.EqualValues(t, 90*time.Second, rt.IdleConnTimeout, "IdleConnTimeout %v, want 90s", rt.IdleConnTimeout)
+	assert.NotNil(t, rt.Proxy, "no proxy function, want the environment's")
+	assert.False(t, rt.TLSClientConfig != nil && rt.TLSClientConfig.InsecureSkipVerify, "TLS verification is off by default")
+	assert.False(t, rt.Protocols == nil || rt.Protocols.HTTP2() || !rt.Protocols.HTTP1(), "protocols %v, want HTTP/1.1 only", rt.Protocols)
+	assert.True(t, transport.SupportsDialHeaders(tr), "SupportsDialHeaders is false")
 }
 
 // TestKeepAlive checks that sequential requests share one pooled
@@ -75,15 +63,12 @@ func TestKeepAlive(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	for range 5 {
 		resp, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: srv.URL})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	if n := newConns.Load(); n != 1 {
-		t.Fatalf("5 sequential requests opened %d connections, want 1 (keep-alive)", n)
-	}
+	n := newConns.Load()
+	require.EqualValues(t, 1, n, "5 sequential requests opened %d connections, want 1 (keep-alive)", n)
 }
 
 func TestCustomClient(t *testing.T) {
@@ -106,22 +91,15 @@ func TestCustomClient(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 	tr := kalamhttp.New(&kalamhttp.Options{HTTPClient: client})
-	if tr.HTTPClient() != client {
-		t.Fatalf("HTTPClient() is not the client handed in")
-	}
+	require.Same(t, client, tr.HTTPClient(), "HTTPClient() is not the client handed in")
 	resp, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	c, err := tr.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c.Close(transport.StatusNormalClosure, "")
-	if n := trips.Load(); n != 2 {
-		t.Fatalf("the custom client carried %d round trips, want 2 (one Do, one Dial)", n)
-	}
+	n := trips.Load()
+	require.EqualValues(t, 2, n, "the custom client carried %d round trips, want 2 (one Do, one Dial)", n)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -138,25 +116,18 @@ func TestTLSVerification(t *testing.T) {
 	_, err := kalamhttp.New(nil).Do(ctx, &transport.Request{Method: "GET", URL: srv.URL})
 	var unknown x509.UnknownAuthorityError
 	var verify *tls.CertificateVerificationError
-	if !errors.As(err, &unknown) && !errors.As(err, &verify) {
-		t.Fatalf("Do against an untrusted certificate: %v, want a certificate verification error", err)
-	}
+	require.False(t, !errors.As(err, &unknown) && !errors.As(err, &verify), "Do against an untrusted certificate: %v, want a certificate verification error", err)
 	_, err = kalamhttp.New(nil).Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https")+"/ws", nil)
-	if !errors.As(err, &unknown) && !errors.As(err, &verify) {
-		t.Fatalf("Dial against an untrusted certificate: %v, want a certificate verification error", err)
-	}
+	require.False(t, !errors.As(err, &unknown) && !errors.As(err, &verify), "Dial against an untrusted certificate: %v, want a certificate verification error", err)
 
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	trusted := kalamhttp.New(&kalamhttp.Options{TLSConfig: &tls.Config{RootCAs: pool}})
 	resp, err := trusted.Do(ctx, &transport.Request{Method: "GET", URL: srv.URL})
-	if err != nil {
-		t.Fatalf("Do trusting the server's certificate: %v", err)
-	}
+	require.NoError(t, err, "Do trusting the server's certificate")
 	defer resp.Body.Close()
-	if b, _ := io.ReadAll(resp.Body); string(b) != "secret" {
-		t.Fatalf("body %q", b)
-	}
+	b, _ := io.ReadAll(resp.Body)
+	require.Equal(t, "secret", string(b), "body %q", b)
 }
 
 // TestProxyFromEnvironment runs itself in a child process with HTTP_PROXY
@@ -164,14 +135,10 @@ func TestTLSVerification(t *testing.T) {
 func TestProxyFromEnvironment(t *testing.T) {
 	if os.Getenv("KALAM_PROXY_CHILD") == "1" {
 		resp, err := kalamhttp.New(nil).Do(testContext(t), &transport.Request{Method: "GET", URL: "http://kalamdb.invalid/v1/api/healthcheck"})
-		if err != nil {
-			t.Fatalf("Do through the proxy: %v", err)
-		}
+		require.NoError(t, err, "Do through the proxy")
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		if string(b) != "via proxy: http://kalamdb.invalid/v1/api/healthcheck" {
-			t.Fatalf("body %q, want the proxy's answer", b)
-		}
+		require.Equal(t, "via proxy: http://kalamdb.invalid/v1/api/healthcheck", string(b), "body %q, want the proxy's answer", b)
 		return
 	}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,12 +149,8 @@ func TestProxyFromEnvironment(t *testing.T) {
 	cmd := exec.CommandContext(testContext(t), os.Args[0], "-test.run=^TestProxyFromEnvironment$", "-test.v")
 	cmd.Env = append(os.Environ(), "KALAM_PROXY_CHILD=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child process: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestProxyFromEnvironment") {
-		t.Fatalf("child process did not run the check:\n%s", out)
-	}
+	require.NoError(t, err, "child process: %v\n%s", err, out)
+	require.Contains(t, string(out), "--- PASS: TestProxyFromEnvironment", "child process did not run the check:\n%s", out)
 }
 
 func TestExplicitProxy(t *testing.T) {
@@ -199,13 +162,10 @@ func TestExplicitProxy(t *testing.T) {
 	proxyURL, _ := url.Parse(proxy.URL)
 	tr := kalamhttp.New(&kalamhttp.Options{Proxy: http.ProxyURL(proxyURL)})
 	resp, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://kalamdb.invalid/x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
-	if b, _ := io.ReadAll(resp.Body); string(b) != "via proxy: http://kalamdb.invalid/x" {
-		t.Fatalf("body %q, want the proxy's answer", b)
-	}
+	b, _ := io.ReadAll(resp.Body)
+	require.Equal(t, "via proxy: http://kalamdb.invalid/x", string(b), "body %q, want the proxy's answer", b)
 }
 
 // patternReader yields n deterministic bytes without holding them.
@@ -256,19 +216,15 @@ func TestLargeUploadIsStreamed(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		resp, err := tr.Do(ctx, &transport.Request{Method: "POST", URL: srv.URL, Body: &patternReader{n: size}, ContentLength: length})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		runtime.ReadMemStats(&after)
-		if resp.StatusCode != 200 || string(b) != "received" {
-			t.Fatalf("ContentLength %d: status %d body %q", length, resp.StatusCode, b)
-		}
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, "received", string(b), "ContentLength %d: status %d body %q", length, resp.StatusCode, b)
 		// The server's allocations count too, and they are small as well.
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
-			t.Fatalf("ContentLength %d: uploading 100 MiB allocated %d MiB: the body was buffered", length, alloc>>20)
-		}
+		alloc := after.TotalAlloc - before.TotalAlloc
+		require.True(t, alloc <= 32<<20, "ContentLength %d: uploading 100 MiB allocated %d MiB: the body was buffered", length, alloc>>20)
 	}
 }
 
@@ -276,25 +232,19 @@ func TestDoErrors(t *testing.T) {
 	ctx := testContext(t)
 	tr := kalamhttp.New(nil)
 	if _, err := tr.Do(ctx, nil); err == nil {
-		t.Error("Do(nil) succeeded")
+		assert.Fail(t, "Do(nil) succeeded")
 	}
 	if _, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://[::1"}); err == nil || !strings.Contains(err.Error(), "http://[::1") {
-		t.Errorf("bad URL: %v, want an error naming it", err)
+		assert.Fail(t, fmt.Sprintf("bad URL: %v, want an error naming it", err))
 	}
 	// A closed listener refuses connections.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
 	_, err = tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://" + addr})
-	if err == nil || !strings.Contains(err.Error(), addr) {
-		t.Errorf("refused connection: %v, want an error naming %s", err, addr)
-	}
+	assert.False(t, err == nil || !strings.Contains(err.Error(), addr), "refused connection: %v, want an error naming %s", err, addr)
 	_, err = tr.Dial(ctx, "ws://"+addr+"/ws", nil)
 	var he *transport.HandshakeError
-	if err == nil || errors.As(err, &he) {
-		t.Errorf("Dial to a refused port: %v, want a transport error, not a HandshakeError", err)
-	}
+	assert.False(t, err == nil || errors.As(err, &he), "Dial to a refused port: %v, want a transport error, not a HandshakeError", err)
 }

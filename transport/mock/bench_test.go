@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-
 	"github.com/kalamstack/kalam-go/transport"
 	"github.com/kalamstack/kalam-go/transport/mock"
+	"github.com/stretchr/testify/require"
 )
 
 // echoWS echoes every WebSocket message with its type.
@@ -43,9 +43,7 @@ func BenchmarkDo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := tr.Do(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
@@ -55,19 +53,14 @@ func BenchmarkWebSocketRoundTrip1MiB(b *testing.B) {
 	tr := mock.New(http.HandlerFunc(echoWS))
 	ctx := context.Background()
 	c, err := tr.Dial(ctx, "ws://kalamdb.mock/ws", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer c.Close(transport.StatusNormalClosure, "")
 	msg := make([]byte, 1<<20)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := c.Write(ctx, transport.MessageBinary, msg); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := c.Read(ctx); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, c.Write(ctx, transport.MessageBinary, msg))
+		_, _, err := c.Read(ctx)
+		require.NoError(b, err)
 	}
 }

@@ -5,6 +5,7 @@ package mock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -14,9 +15,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
 	"github.com/kalamstack/kalam-go/transport"
 	"github.com/kalamstack/kalam-go/transport/mock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -29,9 +31,7 @@ func readAll(t *testing.T, resp *transport.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading the body: %v", err)
-	}
+	require.NoError(t, err, "reading the body")
 	return string(b)
 }
 
@@ -66,13 +66,9 @@ func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *wsServer) dial(t *testing.T, ctx context.Context, tr *mock.Transport) (transport.Conn, *websocket.Conn) {
 	t.Helper()
 	c, err := tr.Dial(ctx, "ws://x/ws", nil)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
+	require.NoError(t, err, "Dial")
 	t.Cleanup(func() {
-		if err := c.Close(transport.StatusNormalClosure, ""); err != nil {
-			t.Errorf("client Close: %v", err)
-		}
+		assert.NoError(t, c.Close(transport.StatusNormalClosure, ""), "client Close")
 	})
 	return c, s.accept(t, ctx)
 }
@@ -84,7 +80,7 @@ func (s *wsServer) accept(t *testing.T, ctx context.Context) *websocket.Conn {
 		t.Cleanup(func() { c.CloseNow() })
 		return c
 	case <-ctx.Done():
-		t.Fatalf("the handler never accepted a WebSocket")
+		require.FailNow(t, "the handler never accepted a WebSocket")
 		return nil
 	}
 }
@@ -103,9 +99,7 @@ func TestRequestAsAServerSeesIt(t *testing.T) {
 		Header: map[string][]string{"content-type": {"application/json"}},
 		Body:   strings.NewReader("abc"), ContentLength: 3,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	readAll(t, resp)
 	checks := []struct{ name, got, want string }{
 		{"Method", got.Method, "PUT"},
@@ -119,13 +113,9 @@ func TestRequestAsAServerSeesIt(t *testing.T) {
 		{"body", body, "abc"},
 	}
 	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
-		}
+		assert.Equal(t, c.want, c.got, "%s = %q, want %q", c.name, c.got, c.want)
 	}
-	if got.ContentLength != 3 {
-		t.Errorf("ContentLength = %d, want 3", got.ContentLength)
-	}
+	assert.EqualValues(t, 3, got.ContentLength, "ContentLength = %d, want 3", got.ContentLength)
 }
 
 func TestShortBodyIsAnErrorForTheHandler(t *testing.T) {
@@ -136,13 +126,10 @@ func TestShortBodyIsAnErrorForTheHandler(t *testing.T) {
 		}
 	}))
 	resp, err := tr.Do(ctx, &transport.Request{Method: "POST", URL: "http://x/", Body: strings.NewReader("abc"), ContentLength: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	body := readAll(t, resp)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "3 of its 10 declared bytes") {
-		t.Fatalf("status %d body %q, want 400 naming the short body", resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, body, "3 of its 10 declared bytes", "status %d body %q, want 400 naming the short body", resp.StatusCode, body)
 }
 
 func TestFailNext(t *testing.T) {
@@ -153,30 +140,25 @@ func TestFailNext(t *testing.T) {
 	for i := range 2 {
 		_, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://x/a"})
 		var fe *mock.FaultError
-		if !errors.As(err, &fe) || !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("request %d: %v, want a *mock.FaultError wrapping ECONNREFUSED", i, err)
-		}
+		require.ErrorAs(t, err, &fe)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, "request %d: %v, want a *mock.FaultError wrapping ECONNREFUSED", i, err)
 	}
-	if n := srv.calls.Load(); n != 0 {
-		t.Fatalf("the handler ran %d times for failed requests, want 0", n)
-	}
+	n := srv.calls.Load()
+	require.EqualValues(t, 0, n, "the handler ran %d times for failed requests, want 0", n)
 	resp, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://x/a"})
-	if err != nil {
-		t.Fatalf("third request: %v, want success", err)
-	}
+	require.NoError(t, err, "third request: %v, want success", err)
 	readAll(t, resp)
 
 	tr.FailNext(1)
-	if _, err := tr.Dial(ctx, "ws://x/ws", nil); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("Dial after FailNext(1): %v, want ECONNREFUSED", err)
-	}
+	_, err = tr.Dial(ctx, "ws://x/ws", nil)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED, "Dial after FailNext(1): %v, want ECONNREFUSED", err)
 	traffic := tr.Traffic()
-	if len(traffic) != 4 {
-		t.Fatalf("traffic log has %d entries, want 4: %+v", len(traffic), traffic)
-	}
-	if traffic[0].Err == nil || traffic[0].Status != 0 || traffic[2].Status != 200 || !traffic[3].WebSocket || traffic[3].Err == nil {
-		t.Fatalf("traffic log %+v: want two failures, one 200, one failed WebSocket dial", traffic)
-	}
+	require.Len(t, traffic, 4, "traffic log has %d entries, want 4: %+v", len(traffic), traffic)
+	require.Error(t, traffic[0].Err)
+	require.Equal(t, 0, traffic[0].Status)
+	require.Equal(t, 200, traffic[2].Status)
+	require.True(t, traffic[3].WebSocket)
+	require.Error(t, traffic[3].Err, "traffic log %+v: want two failures, one 200, one failed WebSocket dial", traffic)
 }
 
 func TestLatencyHonoursContext(t *testing.T) {
@@ -191,19 +173,15 @@ func TestLatencyHonoursContext(t *testing.T) {
 	}()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Do during an hour of latency, cancelled: %v, want context.Canceled", err)
+		require.FailNow(t, fmt.Sprintf("Do during an hour of latency, cancelled: %v, want context.Canceled", err))
 	}
-	if n := srv.calls.Load(); n != 0 {
-		t.Fatalf("the handler ran before the latency elapsed")
-	}
+	n := srv.calls.Load()
+	require.EqualValues(t, 0, n, "the handler ran before the latency elapsed")
 	tr.SetLatency(0)
 	resp, err := tr.Do(ctx, &transport.Request{Method: "GET", URL: "http://x/a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body := readAll(t, resp); body != "ok" {
-		t.Fatalf("body %q, want ok", body)
-	}
+	require.NoError(t, err)
+	body := readAll(t, resp)
+	require.Equal(t, "ok", body, "body %q, want ok", body)
 }
 
 func TestMessageLatencyKeepsTheMessage(t *testing.T) {
@@ -211,9 +189,7 @@ func TestMessageLatencyKeepsTheMessage(t *testing.T) {
 	srv := newWSServer()
 	tr := mock.New(srv)
 	c, server := srv.dial(t, ctx, tr)
-	if err := server.Write(ctx, websocket.MessageText, []byte("delayed")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, server.Write(ctx, websocket.MessageText, []byte("delayed")))
 	tr.SetMessageLatency(time.Hour)
 	readCtx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
@@ -223,13 +199,12 @@ func TestMessageLatencyKeepsTheMessage(t *testing.T) {
 	}()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Read during an hour of message latency, cancelled: %v, want context.Canceled", err)
+		require.FailNow(t, fmt.Sprintf("Read during an hour of message latency, cancelled: %v, want context.Canceled", err))
 	}
 	tr.SetMessageLatency(0)
 	_, msg, err := c.Read(ctx)
-	if err != nil || string(msg) != "delayed" {
-		t.Fatalf("Read after the latency was lifted: %q, %v; want the delayed message", msg, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "delayed", string(msg), "Read after the latency was lifted: %q, %v; want the delayed message", msg, err)
 }
 
 func TestDropConnections(t *testing.T) {
@@ -237,23 +212,18 @@ func TestDropConnections(t *testing.T) {
 	srv := newWSServer()
 	tr := mock.New(srv)
 	c, server := srv.dial(t, ctx, tr)
-	if n := tr.DropConnections(); n != 1 {
-		t.Fatalf("DropConnections cut %d connections, want 1", n)
-	}
+	n := tr.DropConnections()
+	require.Equal(t, 1, n, "DropConnections cut %d connections, want 1", n)
 	_, _, err := c.Read(ctx)
-	if !errors.Is(err, transport.ErrConnClosed) || transport.CloseStatus(err) != -1 {
-		t.Fatalf("client Read after a cut: %v, want ErrConnClosed without a close status", err)
-	}
+	require.ErrorIs(t, err, transport.ErrConnClosed)
+	require.EqualValues(t, -1, transport.CloseStatus(err), "client Read after a cut: %v, want ErrConnClosed without a close status", err)
 	_, _, err = server.Read(ctx)
-	if err == nil || websocket.CloseStatus(err) != -1 {
-		t.Fatalf("server Read after a cut: %v, want an error without a close frame", err)
-	}
-	if err := c.Write(ctx, transport.MessageText, []byte("x")); !errors.Is(err, transport.ErrConnClosed) {
-		t.Fatalf("client Write after a cut: %v, want ErrConnClosed", err)
-	}
-	if n := tr.DropConnections(); n != 0 {
-		t.Fatalf("second DropConnections cut %d, want 0", n)
-	}
+	require.Error(t, err)
+	require.EqualValues(t, -1, websocket.CloseStatus(err), "server Read after a cut: %v, want an error without a close frame", err)
+	err = c.Write(ctx, transport.MessageText, []byte("x"))
+	require.ErrorIs(t, err, transport.ErrConnClosed, "client Write after a cut: %v, want ErrConnClosed", err)
+	n = tr.DropConnections()
+	require.Equal(t, 0, n, "second DropConnections cut %d, want 0", n)
 }
 
 func TestStallReads(t *testing.T) {
@@ -262,9 +232,7 @@ func TestStallReads(t *testing.T) {
 	tr := mock.New(srv)
 	c, server := srv.dial(t, ctx, tr)
 	release := tr.StallReads()
-	if err := server.Write(ctx, websocket.MessageText, []byte("held")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, server.Write(ctx, websocket.MessageText, []byte("held")))
 	readCtx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
@@ -272,21 +240,18 @@ func TestStallReads(t *testing.T) {
 		errc <- err
 	}()
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Read on a stalled connection: %v, want it to wait until cancelled", err)
-	}
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled, "Read on a stalled connection: %v, want it to wait until cancelled", err)
 	// Writes still flow while reads stall.
-	if err := c.Write(ctx, transport.MessageText, []byte("up")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := server.Read(ctx); err != nil || string(msg) != "up" {
-		t.Fatalf("server Read during a stall: %q, %v", msg, err)
-	}
+	require.NoError(t, c.Write(ctx, transport.MessageText, []byte("up")))
+	_, msg, err := server.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "up", string(msg), "server Read during a stall: %q, %v", msg, err)
 	release()
 	release() // idempotent
-	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "held" {
-		t.Fatalf("Read after release: %q, %v; want the held message", msg, err)
-	}
+	_, msg, err = c.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "held", string(msg), "Read after release: %q, %v; want the held message", msg, err)
 }
 
 func TestTrafficLog(t *testing.T) {
@@ -294,39 +259,26 @@ func TestTrafficLog(t *testing.T) {
 	srv := newWSServer()
 	tr := mock.New(srv, mock.WithTrafficLog())
 	resp, err := tr.Do(ctx, &transport.Request{Method: "POST", URL: "http://x/a", Body: strings.NewReader("hello"), ContentLength: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	readAll(t, resp)
 	c, server := srv.dial(t, ctx, tr)
 	for range 3 {
-		if err := c.Write(ctx, transport.MessageBinary, []byte("1234")); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := server.Read(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Write(ctx, transport.MessageBinary, []byte("1234")))
+		_, _, err := server.Read(ctx)
+		require.NoError(t, err)
 	}
 	server.Write(ctx, websocket.MessageText, []byte("xy"))
-	if _, _, err := c.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, _, err = c.Read(ctx)
+	require.NoError(t, err)
 	got := tr.Traffic()
-	if len(got) != 2 {
-		t.Fatalf("traffic %+v, want 2 entries", got)
-	}
+	require.Len(t, got, 2, "traffic %+v, want 2 entries", got)
 	want0 := mock.Exchange{Method: "POST", URL: "http://x/a", Status: 200, RequestBytes: 5, ResponseBytes: 2}
-	if got[0] != want0 {
-		t.Errorf("HTTP entry %+v, want %+v", got[0], want0)
-	}
+	assert.Equal(t, want0, got[0], "HTTP entry %+v, want %+v", got[0], want0)
 	want1 := mock.Exchange{Method: "GET", URL: "ws://x/ws", Status: 101, WebSocket: true, MessagesSent: 3, MessagesReceived: 1, RequestBytes: 12, ResponseBytes: 2}
-	if got[1] != want1 {
-		t.Errorf("WebSocket entry %+v, want %+v", got[1], want1)
-	}
+	assert.Equal(t, want1, got[1], "WebSocket entry %+v, want %+v", got[1], want1)
 	tr.ResetTraffic()
-	if n := len(tr.Traffic()); n != 0 {
-		t.Errorf("after ResetTraffic the log has %d entries", n)
-	}
+	n := len(tr.Traffic())
+	assert.Equal(t, 0, n, "after ResetTraffic the log has %d entries", n)
 }
 
 func TestHandlerPanicIsATransportError(t *testing.T) {
@@ -339,17 +291,14 @@ func TestHandlerPanicIsATransportError(t *testing.T) {
 		panic("boom")
 	}))
 	if _, err := tr.Do(ctx, &transport.Request{URL: "http://x/early"}); err == nil || !strings.Contains(err.Error(), "boom") {
-		t.Fatalf("Do on a handler that panics: %v, want an error naming the panic", err)
+		require.FailNow(t, fmt.Sprintf("Do on a handler that panics: %v, want an error naming the panic", err))
 	}
 	resp, err := tr.Do(ctx, &transport.Request{URL: "http://x/late"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if string(b) != "partial" || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("body of a handler that panicked mid-response: %q, %v; want the partial body and io.ErrUnexpectedEOF", b, err)
-	}
+	require.Equal(t, "partial", string(b))
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF, "body of a handler that panicked mid-response: %q, %v; want the partial body and io.ErrUnexpectedEOF", b, err)
 }
 
 func TestDoOnAnUpgradeEndpoint(t *testing.T) {
@@ -359,28 +308,23 @@ func TestDoOnAnUpgradeEndpoint(t *testing.T) {
 	_, err := tr.Do(ctx, &transport.Request{URL: "http://x/ws", Header: map[string][]string{
 		"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="},
 	}})
-	if err == nil || !strings.Contains(err.Error(), "needs Dial") {
-		t.Fatalf("Do on an upgrade: %v, want an error saying it needs Dial", err)
-	}
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "needs Dial", "Do on an upgrade: %v, want an error saying it needs Dial", err)
 	// The hijacked server end was hung up, not leaked.
 	server := srv.accept(t, ctx)
-	if _, _, err := server.Read(ctx); err == nil {
-		t.Fatalf("the server end of an abandoned upgrade still reads")
-	}
+	_, _, err = server.Read(ctx)
+	require.Error(t, err, "the server end of an abandoned upgrade still reads")
 }
 
 func TestInvalidRequests(t *testing.T) {
 	ctx := testContext(t)
 	tr := mock.New(http.NotFoundHandler())
-	if _, err := tr.Do(ctx, nil); err == nil {
-		t.Error("Do(nil) succeeded")
-	}
+	_, err := tr.Do(ctx, nil)
+	assert.Error(t, err, "Do(nil) succeeded")
 	for _, u := range []string{"::", "/no-host", "http://x/%zz"} {
-		if _, err := tr.Do(ctx, &transport.Request{URL: u}); err == nil || !strings.Contains(err.Error(), u) {
-			t.Errorf("Do(%q): %v, want an error naming the URL", u, err)
-		}
+		_, err := tr.Do(ctx, &transport.Request{URL: u})
+		assert.False(t, err == nil || !strings.Contains(err.Error(), u), "Do(%q): %v, want an error naming the URL", u, err)
 	}
-	if _, err := tr.Dial(ctx, "ws://x/ws", &transport.DialOptions{ReadLimit: -1}); err == nil {
-		t.Error("Dial with a negative ReadLimit succeeded")
-	}
+	_, err = tr.Dial(ctx, "ws://x/ws", &transport.DialOptions{ReadLimit: -1})
+	assert.Error(t, err, "Dial with a negative ReadLimit succeeded")
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func gz(t testing.TB, p []byte) []byte {
@@ -22,65 +24,52 @@ func gz(t testing.TB, p []byte) []byte {
 func TestDecodeChangeKeepsSeqExact(t *testing.T) {
 	m, err := Decode(false, []byte(`{"type":"change","subscription_id":"s","change_type":"update",
 		"rows":[{"id":"7","_seq":"307012400000000002"}],"old_values":[{"id":"7","_seq":"307012399999000001","status":"open"}]}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if seq, ok := m.Rows[0].Seq(); !ok || seq != 307012400000000002 {
-		t.Fatalf("row seq %d %v", seq, ok)
-	}
-	if seq, _ := m.OldValues[0].Seq(); seq != 307012399999000001 {
-		t.Fatalf("old seq %d", seq)
-	}
-	if string(m.OldValues[0]["status"]) != `"open"` {
-		t.Fatalf("old status %s", m.OldValues[0]["status"])
-	}
+	require.NoError(t, err)
+	seq, ok := m.Rows[0].Seq()
+	require.True(t, ok)
+	require.EqualValues(t, 307012400000000002, seq, "row seq %d %v", seq, ok)
+	seq, _ = m.OldValues[0].Seq()
+	require.EqualValues(t, 307012399999000001, seq, "old seq %d", seq)
+	require.Equal(t, `"open"`, string(m.OldValues[0]["status"]), "old status %s", m.OldValues[0]["status"])
 }
 
 func TestDecodeBatchControlIntegersAboveTwoTo53(t *testing.T) {
 	m, err := Decode(false, []byte(`{"type":"initial_data_batch","subscription_id":"s","rows":[],
 		"batch_control":{"batch_num":1,"has_more":true,"status":"loading_batch","last_seq_id":9007199254740993,"snapshot_end_seq":null}}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *m.BatchControl.LastSeqID != 9007199254740993 || m.BatchControl.SnapshotEndSeq != nil || m.BatchControl.Ready() {
-		t.Fatalf("batch control %+v", m.BatchControl)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, 9007199254740993, *m.BatchControl.LastSeqID)
+	require.Nil(t, m.BatchControl.SnapshotEndSeq)
+	require.False(t, m.BatchControl.Ready(), "batch control %+v", m.BatchControl)
 }
 
 func TestDecodeGzipAndMsgpack(t *testing.T) {
 	js := []byte(`{"type":"error","subscription_id":"protocol","code":"UNSUPPORTED_DATA","message":"` + strings.Repeat("x", 600) + `"}`)
 	// msgpack mode sends error frames as gzip(JSON): the decoder sniffs '{'.
 	m, err := Decode(true, gz(t, js), 0)
-	if err != nil || m.Code != "UNSUPPORTED_DATA" {
-		t.Fatalf("gzip json: %v %+v", err, m)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "UNSUPPORTED_DATA", m.Code, "gzip json: %v %+v", err, m)
 	mp := []byte{0x83, 0xa4, 't', 'y', 'p', 'e', 0xa6, 'c', 'h', 'a', 'n', 'g', 'e',
 		0xaf, 's', 'u', 'b', 's', 'c', 'r', 'i', 'p', 't', 'i', 'o', 'n', '_', 'i', 'd', 0xa1, 's',
 		0xa4, 'r', 'o', 'w', 's', 0x91, 0x82, 0xa4, '_', 's', 'e', 'q', 0xd3, 0x04, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
 		0xa1, 'b', 0xc4, 0x02, 0x01, 0xff}
 	m, err = Decode(true, gz(t, mp), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if seq, ok := m.Rows[0].Seq(); !ok || seq != 0x0442000000000001 {
-		t.Fatalf("msgpack int64 seq %d %v", seq, ok)
-	}
-	if string(m.Rows[0]["b"]) != "[1,255]" {
-		t.Fatalf("bin as byte array: %s", m.Rows[0]["b"])
-	}
+	require.NoError(t, err)
+	seq, ok := m.Rows[0].Seq()
+	require.True(t, ok)
+	require.EqualValues(t, 0x0442000000000001, seq, "msgpack int64 seq %d %v", seq, ok)
+	require.Equal(t, "[1,255]", string(m.Rows[0]["b"]), "bin as byte array: %s", m.Rows[0]["b"])
 }
 
 // Official SDK defect B5: inflation had no size limit and a failed inflate
 // fell back silently to the raw bytes.
 func TestDefectB5GzipIsBoundedAndFailuresAreErrors(t *testing.T) {
 	big := gz(t, []byte(`{"type":"change","pad":"`+strings.Repeat("a", 5000)+`"}`))
-	if _, err := Decode(true, big, 1000); !errors.Is(err, ErrMessageTooLarge) {
-		t.Fatalf("oversized inflate: %v", err)
-	}
+	_, err := Decode(true, big, 1000)
+	require.ErrorIs(t, err, ErrMessageTooLarge, "oversized inflate: %v", err)
 	broken := append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{0}, 20)...)
-	if _, err := Decode(true, broken, 0); err == nil || !strings.Contains(err.Error(), "gzip") {
-		t.Fatalf("corrupt gzip must be an error naming gzip, got %v", err)
-	}
+	_, err = Decode(true, broken, 0)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "gzip", "corrupt gzip must be an error naming gzip, got %v", err)
 }
 
 func TestDecodeRejectsMalformedFrames(t *testing.T) {
@@ -92,9 +81,8 @@ func TestDecodeRejectsMalformedFrames(t *testing.T) {
 		"empty":      nil,
 		"bad msgpck": {0x82, 0xa1},
 	} {
-		if _, err := Decode(name == "bad msgpck", in, 0); err == nil {
-			t.Errorf("%s: decoded without error", name)
-		}
+		_, err := Decode(name == "bad msgpck", in, 0)
+		assert.Error(t, err, "%s: decoded without error", name)
 	}
 }
 
@@ -115,12 +103,8 @@ func TestMsgpackTranscoding(t *testing.T) {
 	}
 	for _, c := range cases {
 		got, err := MsgpackToJSON(c.in)
-		if err != nil || string(got) != c.want {
-			t.Errorf("% x: got %s, %v; want %s", c.in, got, err, c.want)
-		}
-		if !json.Valid(got) {
-			t.Errorf("% x: invalid JSON %s", c.in, got)
-		}
+		assert.False(t, err != nil || string(got) != c.want, "% x: got %s, %v; want %s", c.in, got, err, c.want)
+		assert.True(t, json.Valid(got), "% x: invalid JSON %s", c.in, got)
 	}
 	for name, in := range map[string][]byte{
 		"nan":       {0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0},
@@ -131,9 +115,8 @@ func TestMsgpackTranscoding(t *testing.T) {
 		"bad utf8":  {0xa1, 0xff},
 		"deep":      bytes.Repeat([]byte{0x91}, 100),
 	} {
-		if _, err := MsgpackToJSON(in); err == nil {
-			t.Errorf("%s: transcoded without error", name)
-		}
+		_, err := MsgpackToJSON(in)
+		assert.Error(t, err, "%s: transcoded without error", name)
 	}
 }
 
@@ -143,9 +126,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(true, gz(f, []byte(`{"type":"subscription_ack","schema":[{"name":"id","data_type":{"Decimal":{"precision":1,"scale":0}}}]}`)))
 	f.Fuzz(func(t *testing.T, binary bool, p []byte) {
 		m, err := Decode(binary, p, 1<<20)
-		if err == nil && m.Type == "" {
-			t.Fatal("decoded a message without a type")
-		}
+		require.False(t, err == nil && m.Type == "", "decoded a message without a type")
 		for _, r := range m.safeRows() {
 			r.Seq()
 		}
@@ -167,17 +148,13 @@ func TestDefectC4BackoffHasJitterWithinBounds(t *testing.T) {
 	for n := 1; n <= 40; n++ {
 		d := backoff(n, lo, hi)
 		window := min(lo<<min(n-1, 30), hi)
-		if d < window/2 || d > window {
-			t.Fatalf("attempt %d: delay %v outside [%v, %v]", n, d, window/2, window)
-		}
+		require.GreaterOrEqual(t, d, window/2)
+		require.LessOrEqual(t, d, window, "attempt %d: delay %v outside [%v, %v]", n, d, window/2, window)
 		distinct[d] = true
 	}
-	if len(distinct) < 20 {
-		t.Fatalf("only %d distinct delays in 40 attempts: no jitter", len(distinct))
-	}
-	if d := backoff(1000, lo, hi); d > hi {
-		t.Fatalf("attempt 1000 overflowed: %v", d)
-	}
+	require.GreaterOrEqual(t, len(distinct), 20, "only %d distinct delays in 40 attempts: no jitter", len(distinct))
+	d := backoff(1000, lo, hi)
+	require.LessOrEqual(t, d, hi, "attempt 1000 overflowed: %v", d)
 }
 
 func TestPacerBoundsEverySecond(t *testing.T) {
@@ -187,9 +164,7 @@ func TestPacerBoundsEverySecond(t *testing.T) {
 		waited += b.take()
 	}
 	// 10 immediately, then 30 more at 30/s: about a second of waiting in all.
-	if waited < 900*time.Millisecond {
-		t.Fatalf("40 messages cleared after %v of waits; the pacer lets more than burst+rate through in a second", waited)
-	}
+	require.True(t, waited >= 900*time.Millisecond, "40 messages cleared after %v of waits; the pacer lets more than burst+rate through in a second", waited)
 }
 
 // Official Rust SDK defect R5: rows without _seq lost their dedup; here
@@ -198,27 +173,19 @@ func TestPacerBoundsEverySecond(t *testing.T) {
 func TestDefectR5ReplayFilterKeepsRowsWithoutSeq(t *testing.T) {
 	rows := []RawRow{{"_seq": json.RawMessage(`"5"`)}, {"row_id": json.RawMessage(`"u:1"`)}, {"_seq": json.RawMessage(`"7"`)}}
 	got := filterRows(rows, 5)
-	if len(got) != 2 || got[0]["row_id"] == nil {
-		t.Fatalf("filtered %v", got)
-	}
-	if len(filterRows(rows, 1)) != 3 {
-		t.Fatal("rows above the mark were dropped")
-	}
+	require.Len(t, got, 2)
+	require.NotNil(t, got[0]["row_id"], "filtered %v", got)
+	require.Len(t, filterRows(rows, 1), 3, "rows above the mark were dropped")
 }
 
 func TestEncodeClientMessages(t *testing.T) {
 	bs, from := 50, int64(307012345678901248)
-	if got := string(EncodeSubscribe("s-1-1", "SELECT * FROM a.b", &SubscribeOptions{BatchSize: &bs, From: &from})); got !=
-		`{"type":"subscribe","subscription":{"id":"s-1-1","sql":"SELECT * FROM a.b","options":{"batch_size":50,"from":307012345678901248}}}` {
-		t.Fatal(got)
-	}
-	if got := string(EncodeSubscribe("s", "q", nil)); !strings.Contains(got, `"options":null`) {
-		t.Fatalf("live-only must send options null: %s", got)
-	}
-	if got := string(EncodeNextBatch("s", 9007199254740993)); got != `{"type":"next_batch","subscription_id":"s","last_seq_id":9007199254740993}` {
-		t.Fatal(got)
-	}
-	if got := string(EncodeAuthenticate("tok", "msgpack")); got != `{"type":"authenticate","method":"jwt","token":"tok","protocol":{"serialization":"msgpack","compression":"gzip"}}` {
-		t.Fatal(got)
-	}
+	got := string(EncodeSubscribe("s-1-1", "SELECT * FROM a.b", &SubscribeOptions{BatchSize: &bs, From: &from}))
+	require.Equal(t, `{"type":"subscribe","subscription":{"id":"s-1-1","sql":"SELECT * FROM a.b","options":{"batch_size":50,"from":307012345678901248}}}`, got)
+	got = string(EncodeSubscribe("s", "q", nil))
+	require.Contains(t, got, `"options":null`, "live-only must send options null: %s", got)
+	got = string(EncodeNextBatch("s", 9007199254740993))
+	require.Equal(t, `{"type":"next_batch","subscription_id":"s","last_seq_id":9007199254740993}`, got)
+	got = string(EncodeAuthenticate("tok", "msgpack"))
+	require.Equal(t, `{"type":"authenticate","method":"jwt","token":"tok","protocol":{"serialization":"msgpack","compression":"gzip"}}`, got)
 }

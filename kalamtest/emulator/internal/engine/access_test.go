@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestUserIsolation: each user sees and changes only their own rows of a
@@ -26,26 +29,20 @@ func TestUserIsolation(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.id.UserID, func(t *testing.T) {
 			got := queryRowsJSON(t, e, c.id, `SELECT id, body FROM app.notes ORDER BY id, body`)
-			if got != c.want {
-				t.Fatalf("%s sees %s, want %s", c.id.UserID, got, c.want)
-			}
+			require.Equal(t, c.want, got, "%s sees %s, want %s", c.id.UserID, got, c.want)
 		})
 	}
 	// bob's UPDATE/DELETE cannot reach alice's rows.
-	if r := mustExec(t, e, bob, `UPDATE app.notes SET body = 'hacked' WHERE id = 2`)[0]; r.RowCount != 0 {
-		t.Fatalf("bob updated %d of alice's rows", r.RowCount)
-	}
-	if r := mustExec(t, e, bob, `DELETE FROM app.notes WHERE id >= 1`)[0]; r.RowCount != 1 {
-		t.Fatalf("bob deleted %d rows, want only his own 1", r.RowCount)
-	}
-	if got := queryRowsJSON(t, e, alice, `SELECT body FROM app.notes`); got != `[["alice 1"],["alice 2"]]` {
-		t.Fatalf("alice's rows after bob's writes: %s", got)
-	}
+	r := mustExec(t, e, bob, `UPDATE app.notes SET body = 'hacked' WHERE id = 2`)[0]
+	require.Equal(t, 0, r.RowCount, "bob updated %d of alice's rows", r.RowCount)
+	r = mustExec(t, e, bob, `DELETE FROM app.notes WHERE id >= 1`)[0]
+	require.Equal(t, 1, r.RowCount, "bob deleted %d rows, want only his own 1", r.RowCount)
+	got := queryRowsJSON(t, e, alice, `SELECT body FROM app.notes`)
+	require.Equal(t, `[["alice 1"],["alice 2"]]`, got, "alice's rows after bob's writes: %s", got)
 	// A deleted key can be inserted again; _deleted stays false on visible rows.
 	mustExec(t, e, bob, `INSERT INTO app.notes (id, body) VALUES (1, 'bob again')`)
-	if got := queryRowsJSON(t, e, bob, `SELECT body, _deleted FROM app.notes`); got != `[["bob again",false]]` {
-		t.Fatalf("bob after re-insert: %s", got)
-	}
+	got = queryRowsJSON(t, e, bob, `SELECT body, _deleted FROM app.notes`)
+	require.Equal(t, `[["bob again",false]]`, got, "bob after re-insert: %s", got)
 }
 
 // TestSharedAccessLevels applies the access matrix of sql-model §2.3.
@@ -67,16 +64,10 @@ func TestSharedAccessLevels(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.lvl+"/"+c.id.UserID, func(t *testing.T) {
 			_, rerr := exec(e, c.id, `SELECT * FROM app.t_`+c.lvl)
-			if (rerr == nil) != c.read {
-				t.Fatalf("read allowed=%v, want %v (%v)", rerr == nil, c.read, rerr)
-			}
-			if rerr != nil && (rerr.HTTPStatus != 403 || !strings.Contains(rerr.Message, "Shared table access denied")) {
-				t.Fatalf("read error: %+v", rerr)
-			}
+			require.Equal(t, c.read, rerr == nil, "read allowed=%v, want %v (%v)", rerr == nil, c.read, rerr)
+			require.False(t, rerr != nil && (rerr.HTTPStatus != 403 || !strings.Contains(rerr.Message, "Shared table access denied")), "read error: %+v", rerr)
 			_, werr := exec(e, c.id, `INSERT INTO app.t_`+c.lvl+` (id) VALUES ($1)`, int64(i))
-			if (werr == nil) != c.write {
-				t.Fatalf("write allowed=%v, want %v (%v)", werr == nil, c.write, werr)
-			}
+			require.Equal(t, c.write, werr == nil, "write allowed=%v, want %v (%v)", werr == nil, c.write, werr)
 		})
 	}
 }
@@ -115,20 +106,19 @@ func TestRoleRules(t *testing.T) {
 			_, err := exec(e, c.id, c.sql)
 			switch {
 			case c.code == "" && err != nil:
-				t.Fatalf("refused: %+v", err)
+				require.FailNow(t, fmt.Sprintf("refused: %+v", err))
 			case c.code != "" && err == nil:
-				t.Fatalf("allowed; want %s", c.code)
+				require.FailNow(t, fmt.Sprintf("allowed; want %s", c.code))
 			case c.code != "" && err.Code != c.code:
-				t.Fatalf("got %+v; want %s", err, c.code)
+				require.FailNow(t, fmt.Sprintf("got %+v; want %s", err, c.code))
 			}
 		})
 	}
 	// A user creating a SHARED table in the namespace named like itself gets a USER table.
 	mustExec(t, e, root, `CREATE NAMESPACE alice`)
 	mustExec(t, e, alice, `CREATE TABLE alice.own (id INT PRIMARY KEY)`)
-	if typ := e.cat.Tables["alice.own"].Type; typ != "user" {
-		t.Fatalf("own-namespace table type %s, want user (sql-model §2.1)", typ)
-	}
+	typ := e.cat.Tables["alice.own"].Type
+	require.Equal(t, "user", typ, "own-namespace table type %s, want user (sql-model §2.1)", typ)
 }
 
 // TestExecuteAs checks the impersonation rules of http-api §6.3.
@@ -137,17 +127,13 @@ func TestExecuteAs(t *testing.T) {
 	mustExec(t, e, root, `CREATE TABLE app.notes (id INT PRIMARY KEY, body TEXT) WITH (TYPE='USER');
 		CREATE TABLE app.shared (id INT PRIMARY KEY) WITH (TYPE='SHARED')`)
 	res := mustExec(t, e, svc, `EXECUTE AS USER 'alice' (INSERT INTO app.notes (id, body) VALUES (1, 'via svc'))`)
-	if res[0].AsUser != "alice" {
-		t.Fatalf("as_user %q, want alice", res[0].AsUser)
-	}
-	if got := queryRowsJSON(t, e, alice, `SELECT body FROM app.notes`); got != `[["via svc"]]` {
-		t.Fatalf("alice's rows: %s", got)
-	}
+	require.Equal(t, "alice", res[0].AsUser, "as_user %q, want alice", res[0].AsUser)
+	got := queryRowsJSON(t, e, alice, `SELECT body FROM app.notes`)
+	require.Equal(t, `[["via svc"]]`, got, "alice's rows: %s", got)
 	// The impersonated statement runs with role user: only alice's rows.
 	mustExec(t, e, bob, `INSERT INTO app.notes (id, body) VALUES (2, 'bob')`)
-	if got := queryRowsJSON(t, e, root, `execute as user alice (SELECT body FROM app.notes)`); got != `[["via svc"]]` {
-		t.Fatalf("impersonated read: %s", got)
-	}
+	got = queryRowsJSON(t, e, root, `execute as user alice (SELECT body FROM app.notes)`)
+	require.Equal(t, `[["via svc"]]`, got, "impersonated read: %s", got)
 	cases := []struct {
 		id     Identity
 		sql    string
@@ -165,9 +151,8 @@ func TestExecuteAs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.sql, func(t *testing.T) {
 			err := mustFail(t, e, c.id, c.sql)
-			if err.Code != c.code || err.HTTPStatus != c.status {
-				t.Fatalf("got %+v, want %s %d", err, c.code, c.status)
-			}
+			require.Equal(t, c.code, err.Code)
+			require.Equal(t, c.status, err.HTTPStatus, "got %+v, want %s %d", err, c.code, c.status)
 			wantContains(t, err.Message, c.msg)
 		})
 	}
@@ -181,44 +166,35 @@ func TestSystemTables(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	mustExec(t, e, root, `CREATE TOPIC app.events; CREATE TABLE app.t (id INT PRIMARY KEY) WITH (TYPE='USER')`)
 	res := mustExec(t, e, dba, `SELECT user_id, password_hash, role, email FROM system.users WHERE user_id = 'root'`)[0]
-	if got := rowsJSON(t, res); got != `[["root","$emulator$redacted","system","root@localhost"]]` {
-		t.Fatalf("system.users: %s", got)
-	}
+	got := rowsJSON(t, res)
+	require.Equal(t, `[["root","$emulator$redacted","system","root@localhost"]]`, got, "system.users: %s", got)
 	res = mustExec(t, e, root, `SELECT * FROM system.users`)[0]
 	var names []string
 	for _, c := range res.Schema {
 		names = append(names, c.Name)
 	}
-	if got := strings.Join(names, ","); got != "user_id,password_hash,role,email,auth_type,auth_data,storage_mode,storage_id,failed_login_attempts,locked_until,last_login_at,created_at,updated_at,last_seen,deleted_at" {
-		t.Fatalf("system.users columns: %s", got)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT namespace_id, table_name, table_type FROM system.tables`); got != `[["app","t","user"]]` {
-		t.Fatalf("system.tables: %s", got)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT topic_id, partitions FROM system.topics`); got != `[["app.events",1]]` {
-		t.Fatalf("system.topics: %s", got)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT name FROM system.namespaces ORDER BY name`); got != `[["app"],["default"]]` {
-		t.Fatalf("system.namespaces: %s", got)
-	}
+	got = strings.Join(names, ",")
+	require.Equal(t, "user_id,password_hash,role,email,auth_type,auth_data,storage_mode,storage_id,failed_login_attempts,locked_until,last_login_at,created_at,updated_at,last_seen,deleted_at", got, "system.users columns: %s", got)
+	got = queryRowsJSON(t, e, root, `SELECT namespace_id, table_name, table_type FROM system.tables`)
+	require.Equal(t, `[["app","t","user"]]`, got, "system.tables: %s", got)
+	got = queryRowsJSON(t, e, root, `SELECT topic_id, partitions FROM system.topics`)
+	require.Equal(t, `[["app.events",1]]`, got, "system.topics: %s", got)
+	got = queryRowsJSON(t, e, root, `SELECT name FROM system.namespaces ORDER BY name`)
+	require.Equal(t, `[["app"],["default"]]`, got, "system.namespaces: %s", got)
 	// Non-admins see credentials masked wherever the column appears.
 	mustExec(t, e, root, `CREATE TABLE app.creds (id INT PRIMARY KEY, password_hash TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='public');
 		INSERT INTO app.creds (id, password_hash) VALUES (1, 'secret')`)
-	if got := queryRowsJSON(t, e, alice, `SELECT password_hash FROM app.creds`); got != `[["***"]]` {
-		t.Fatalf("masked for user: %s", got)
-	}
-	if got := queryRowsJSON(t, e, dba, `SELECT password_hash FROM app.creds`); got != `[["secret"]]` {
-		t.Fatalf("unmasked for dba: %s", got)
-	}
+	got = queryRowsJSON(t, e, alice, `SELECT password_hash FROM app.creds`)
+	require.Equal(t, `[["***"]]`, got, "masked for user: %s", got)
+	got = queryRowsJSON(t, e, dba, `SELECT password_hash FROM app.creds`)
+	require.Equal(t, `[["secret"]]`, got, "unmasked for dba: %s", got)
 	// SHOW TABLES has the system.schemas shape with table_id ns:table.
 	res = mustExec(t, e, alice, `SHOW TABLES IN app`)[0]
-	if res.Schema[0].Name != "table_id" || !strings.Contains(rowsJSON(t, res), `"app:t"`) {
-		t.Fatalf("SHOW TABLES: %s %s", schemaJSON(t, res), rowsJSON(t, res))
-	}
+	require.Equal(t, "table_id", res.Schema[0].Name)
+	require.Contains(t, rowsJSON(t, res), `"app:t"`, "SHOW TABLES: %s %s", schemaJSON(t, res), rowsJSON(t, res))
 	res = mustExec(t, e, alice, `DESCRIBE TABLE app.t`)[0]
-	if got := rowsJSON(t, res); !strings.HasPrefix(got, `[["id",1,1,"INT",false,true,null,null,1],["_seq"`) {
-		t.Fatalf("DESCRIBE: %s", got)
-	}
+	got = rowsJSON(t, res)
+	require.True(t, strings.HasPrefix(got, `[["id",1,1,"INT",false,true,null,null,1],["_seq"`), "DESCRIBE: %s", got)
 }
 
 // TestStreamTTL hides STREAM rows older than TTL by the engine clock and
@@ -230,19 +206,48 @@ func TestStreamTTL(t *testing.T) {
 	mustExec(t, e, alice, `INSERT INTO app.ev (kind) VALUES ('old')`)
 	clock.Advance(30 * time.Second)
 	mustExec(t, e, alice, `INSERT INTO app.ev (kind) VALUES ('new')`)
-	if got := queryRowsJSON(t, e, alice, `SELECT kind FROM app.ev ORDER BY kind DESC`); got != `[["old"],["new"]]` {
-		t.Fatalf("before expiry: %s", got)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT kind FROM app.ev`); got != `[]` {
-		t.Fatalf("root sees alice's stream rows: %s", got)
-	}
+	got := queryRowsJSON(t, e, alice, `SELECT kind FROM app.ev ORDER BY kind DESC`)
+	require.Equal(t, `[["old"],["new"]]`, got, "before expiry: %s", got)
+	got = queryRowsJSON(t, e, root, `SELECT kind FROM app.ev`)
+	require.Equal(t, `[]`, got, "root sees alice's stream rows: %s", got)
 	clock.Advance(31 * time.Second)
-	if got := queryRowsJSON(t, e, alice, `SELECT kind FROM app.ev`); got != `[["new"]]` {
-		t.Fatalf("after expiry: %s", got)
-	}
+	got = queryRowsJSON(t, e, alice, `SELECT kind FROM app.ev`)
+	require.Equal(t, `[["new"]]`, got, "after expiry: %s", got)
 	err := mustFail(t, e, alice, `UPDATE app.ev SET kind = 'x' WHERE kind = 'new'`)
 	wantContains(t, err.Message, "UPDATE is not supported for STREAM tables")
-	if r := mustExec(t, e, alice, `DELETE FROM app.ev WHERE kind = 'new'`)[0]; r.RowCount != 1 {
-		t.Fatalf("stream delete: %+v", r)
+	r := mustExec(t, e, alice, `DELETE FROM app.ev WHERE kind = 'new'`)[0]
+	require.Equal(t, 1, r.RowCount, "stream delete: %+v", r)
+}
+
+// TestExecuteAsParsesLikeTheServer follows execute_as.rs: a quoted name
+// doubles its quotes and is trimmed, the bare form works, a trailing
+// semicolon after the parentheses is accepted; one inside them splits the
+// batch there (split_statements does not count parentheses): an error.
+func TestExecuteAsParsesLikeTheServer(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE USER 'o''brien' WITH PASSWORD 'p' ROLE user`)
+	for sql, want := range map[string]string{
+		`EXECUTE AS USER 'o''brien' (SELECT 1)`: "o'brien",
+		`EXECUTE AS USER ' alice ' (SELECT 1)`:  "alice",
+		`execute as user alice(SELECT 1)`:       "alice",
+		`EXECUTE AS USER 'alice' (SELECT ')');`: "alice",
+		`EXECUTE AS USER 'a(b' (SELECT 1)`:      "not found",
+		`EXECUTE AS USER Alice (SELECT 1)`:      "not found", // names are case-sensitive, taken as written
+		`EXECUTE AS USER 'alice' (SELECT 1;)`:   "error",
+	} {
+		t.Run(sql, func(t *testing.T) {
+			res, err := exec(e, root, sql)
+			switch want {
+			case "not found":
+				require.NotNil(t, err)
+				require.Contains(t, err.Message, "was not found")
+				return
+			case "error":
+				require.NotNil(t, err)
+				return
+			}
+			require.Nil(t, err, "%+v", err)
+			require.Equal(t, want, res[0].AsUser)
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func benchEngine(b *testing.B) *Engine {
@@ -18,10 +20,9 @@ func BenchmarkInsert(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := exec(e, alice, `INSERT INTO app.b (id, name, score, at) VALUES ($1, $2, $3, $4)`,
-			int64(i), "name", 1.5, "2024-01-01T00:00:00Z"); err != nil {
-			b.Fatal(err)
-		}
+		_, err := exec(e, alice, `INSERT INTO app.b (id, name, score, at) VALUES ($1, $2, $3, $4)`,
+			int64(i), "name", 1.5, "2024-01-01T00:00:00Z")
+		require.Nil(b, err)
 	}
 }
 
@@ -36,9 +37,8 @@ func BenchmarkSelectByKey(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := exec(e, alice, `SELECT * FROM app.b WHERE id = $1`, int64(i%1000)); err != nil {
-			b.Fatal(err)
-		}
+		_, err := exec(e, alice, `SELECT * FROM app.b WHERE id = $1`, int64(i%1000))
+		require.Nil(b, err)
 	}
 }
 
@@ -54,8 +54,7 @@ func BenchmarkSelect50(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res, err := exec(e, alice, `SELECT * FROM app.b`)
-		if err != nil || res[0].RowCount != 50 {
-			b.Fatal(err)
-		}
+		require.Nil(b, err)
+		require.Equal(b, 50, res[0].RowCount, fmt.Sprint(err))
 	}
 }

@@ -228,9 +228,12 @@ func unwrapExecuteAs(toks []token) (inner, target string, ok bool) {
 	nameTok := toks[sigPos[3]]
 	switch nameTok.kind {
 	case tkString:
-		target = nameTok.stringValue()
+		// The server trims a quoted name (execute_as.rs parse_execute_as).
+		target = strings.TrimSpace(nameTok.stringValue())
 	case tkWord, tkQIdent:
-		target, _ = nameTok.ident()
+		// A bare name is taken as written, up to white space or '(':
+		// its case, and double quotes if any, are kept.
+		target = nameTok.text
 	default:
 		return "", "", false
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -50,6 +51,7 @@ type Engine struct {
 	guard  guard
 
 	feed *feed
+	live atomic.Pointer[liveSource] // system.live rows (livetable.go)
 }
 
 // New opens the database and creates root (and the default namespace).

@@ -4,8 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestFileUpload stores FILE("name") uploads, writes the FileRef JSON the
@@ -17,53 +21,48 @@ func TestFileUpload(t *testing.T) {
 	res, err := e.Execute(Request{Identity: alice, SQL: `INSERT INTO app.docs (id, name, attachment) VALUES ($1, 'My Doc', FILE("myfile"))`,
 		Params:  []any{"doc1"},
 		Uploads: []Upload{{Placeholder: "myfile", Filename: "My Report_v2.PDF", MimeType: "application/pdf", Data: data}, {Placeholder: "extra", Filename: "x.txt", Data: []byte("x")}}})
-	if err != nil {
-		t.Fatalf("upload: %+v", err)
-	}
-	if len(res) != 1 || res[0].Message != "Inserted 1 row(s)" {
-		t.Fatalf("upload result %+v", res)
-	}
+	require.Nil(t, err, "upload: %+v", err)
+	require.Len(t, res, 1)
+	require.Equal(t, "Inserted 1 row(s)", res[0].Message, "upload result %+v", res)
 	cell := queryRowsJSON(t, e, alice, `SELECT attachment FROM app.docs WHERE id = 'doc1'`)
 	var cells [][]string
-	if err := json.Unmarshal([]byte(cell), &cells); err != nil {
-		t.Fatalf("FILE cell is not a JSON string: %s", cell)
-	}
+	require.NoError(t, json.Unmarshal([]byte(cell), &cells), "FILE cell is not a JSON string: %s", cell)
 	var ref map[string]any
 	if err := json.Unmarshal([]byte(cells[0][0]), &ref); err != nil {
-		t.Fatalf("FileRef JSON: %v in %s", err, cells[0][0])
+		require.FailNow(t, fmt.Sprintf("FileRef JSON: %v in %s", err, cells[0][0]))
 	}
 	sum := sha256.Sum256(data)
-	if ref["sub"] != "f0001" || ref["name"] != "My Report_v2.PDF" || ref["size"] != float64(len(data)) ||
-		ref["mime"] != "application/pdf" || ref["sha256"] != hex.EncodeToString(sum[:]) {
-		t.Fatalf("FileRef %v", ref)
-	}
-	if !strings.HasPrefix(cells[0][0], `{"id":"`) {
-		t.Fatalf("FileRef field order: %s", cells[0][0])
-	}
+	require.EqualValues(t, "f0001", ref["sub"])
+	require.EqualValues(t, "My Report_v2.PDF", ref["name"])
+	require.EqualValues(t, float64(len(data)), ref["size"])
+	require.EqualValues(t, "application/pdf", ref["mime"])
+	require.EqualValues(t, hex.EncodeToString(sum[:]), ref["sha256"], "FileRef %v", ref)
+	require.True(t, strings.HasPrefix(cells[0][0], `{"id":"`), "FileRef field order: %s", cells[0][0])
 	stored := ref["id"].(string) + "-my-report-v2.pdf"
 	got, mime, ferr := e.ReadFile(alice, "app", "docs", "f0001", stored)
-	if ferr != nil || string(got) != string(data) || mime != "application/pdf" {
-		t.Fatalf("ReadFile: %q %q %+v", got, mime, ferr)
-	}
+	require.Nil(t, ferr)
+	require.Equal(t, string(data), string(got))
+	require.Equal(t, "application/pdf", mime, "ReadFile: %q %q %+v", got, mime, ferr)
 	// USER-table files are per user.
-	if _, _, ferr := e.ReadFile(bob, "app", "docs", "f0001", stored); ferr == nil || ferr.Code != "FILE_NOT_FOUND" || ferr.HTTPStatus != 404 {
-		t.Fatalf("bob reads alice's file: %+v", ferr)
-	}
+	_, _, ferr = e.ReadFile(bob, "app", "docs", "f0001", stored)
+	require.NotNil(t, ferr)
+	require.Equal(t, "FILE_NOT_FOUND", ferr.Code)
+	require.Equal(t, 404, ferr.HTTPStatus, "bob reads alice's file: %+v", ferr)
 	for _, c := range []struct{ sub, name, code string }{
 		{"x1", stored, "INVALID_INPUT"}, {"f0001", "../etc", "INVALID_INPUT"}, {"f0001", "nope.bin", "FILE_NOT_FOUND"},
 	} {
-		if _, _, ferr := e.ReadFile(alice, "app", "docs", c.sub, c.name); ferr == nil || ferr.Code != c.code {
-			t.Errorf("ReadFile(%s, %s) = %+v, want %s", c.sub, c.name, ferr, c.code)
-		}
+		_, _, ferr := e.ReadFile(alice, "app", "docs", c.sub, c.name)
+		assert.False(t, ferr == nil || ferr.Code != c.code, "ReadFile(%s, %s) = %+v, want %s", c.sub, c.name, ferr, c.code)
 	}
-	if _, _, ferr := e.ReadFile(alice, "app", "nope", "f0001", stored); ferr == nil || ferr.HTTPStatus != 404 || ferr.Message != "Table 'app:nope' not found" {
-		t.Fatalf("unknown table: %+v", ferr)
-	}
+	_, _, ferr = e.ReadFile(alice, "app", "nope", "f0001", stored)
+	require.NotNil(t, ferr)
+	require.Equal(t, 404, ferr.HTTPStatus)
+	require.Equal(t, "Table 'app:nope' not found", ferr.Message, "unknown table: %+v", ferr)
 	// Deleting the row removes its file.
 	mustExec(t, e, alice, `DELETE FROM app.docs WHERE id = 'doc1'`)
-	if _, _, ferr := e.ReadFile(alice, "app", "docs", "f0001", stored); ferr == nil || ferr.Code != "FILE_NOT_FOUND" {
-		t.Fatalf("file survives its row: %+v", ferr)
-	}
+	_, _, ferr = e.ReadFile(alice, "app", "docs", "f0001", stored)
+	require.NotNil(t, ferr)
+	require.Equal(t, "FILE_NOT_FOUND", ferr.Code, "file survives its row: %+v", ferr)
 }
 
 // TestFileUploadErrors checks the upload path's refusals (http-api §7.1-7.2).
@@ -89,28 +88,25 @@ func TestFileUploadErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.Execute(Request{Identity: alice, SQL: c.sql, Uploads: c.uploads})
-			if err == nil || err.Code != c.code {
-				t.Fatalf("got %+v, want %s", err, c.code)
-			}
+			require.NotNil(t, err)
+			require.Equal(t, c.code, err.Code, "got %+v, want %s", err, c.code)
 			wantContains(t, err.Message, c.msg)
 		})
 	}
 	// Failed uploads leave no file behind.
 	rows, err := e.queryRows(`SELECT COUNT(*) FROM _kv_files`)
-	if err != nil || rows[0][0].(int64) != 0 {
-		t.Fatalf("stored files after failures: %v %v", rows, err)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, 0, rows[0][0].(int64), "stored files after failures: %v %v", rows, err)
 	// An UPDATE replacing the file removes the old one.
 	if _, err := e.Execute(Request{Identity: alice, SQL: `INSERT INTO app.docs (id, f) VALUES ('1', FILE("f"))`, Uploads: up}); err != nil {
-		t.Fatal(err)
+		require.FailNow(t, fmt.Sprint(err))
 	}
 	if _, err := e.Execute(Request{Identity: alice, SQL: `UPDATE app.docs SET f = FILE('f') WHERE id = '1'`, Uploads: up}); err != nil {
-		t.Fatal(err)
+		require.FailNow(t, fmt.Sprint(err))
 	}
 	rows, err = e.queryRows(`SELECT COUNT(*) FROM _kv_files`)
-	if err != nil || rows[0][0].(int64) != 1 {
-		t.Fatalf("stored files after replacing update: %v %v", rows, err)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, 1, rows[0][0].(int64), "stored files after replacing update: %v %v", rows, err)
 }
 
 // TestStoredName follows FileRef::stored_name (http-api §7.5).
@@ -122,8 +118,7 @@ func TestStoredName(t *testing.T) {
 		{"noext", "7-noext.bin"},
 		{"a.verylongextension", "7-a.bin"},
 	} {
-		if got := (fileRef{ID: "7", Name: c.name}).storedName(); got != c.want {
-			t.Errorf("storedName(%q) = %q, want %q", c.name, got, c.want)
-		}
+		got := (fileRef{ID: "7", Name: c.name}).storedName()
+		assert.Equal(t, c.want, got, "storedName(%q) = %q, want %q", c.name, got, c.want)
 	}
 }

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"encoding/json"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -41,13 +43,9 @@ func newTestEngine(t testing.TB, opts Options) *Engine {
 		opts.RootPassword = "RootPass1!"
 	}
 	e, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(func() {
-		if err := e.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.NoError(t, e.Close(), "Close")
 	})
 	mustExec(t, e, root, `CREATE NAMESPACE app;
 		CREATE USER alice WITH PASSWORD 'pw' ROLE user;
@@ -64,18 +62,14 @@ func exec(e *Engine, id Identity, sql string, params ...any) ([]Result, *Error) 
 func mustExec(t testing.TB, e *Engine, id Identity, sql string, params ...any) []Result {
 	t.Helper()
 	res, err := exec(e, id, sql, params...)
-	if err != nil {
-		t.Fatalf("Execute(%q) as %s: %v", sql, id.UserID, err)
-	}
+	require.Nil(t, err, "Execute(%q) as %s: %v", sql, id.UserID, err)
 	return res
 }
 
 func mustFail(t testing.TB, e *Engine, id Identity, sql string, params ...any) *Error {
 	t.Helper()
 	res, err := exec(e, id, sql, params...)
-	if err == nil {
-		t.Fatalf("Execute(%q) as %s succeeded with %+v; want an error", sql, id.UserID, res)
-	}
+	require.NotNil(t, err, "Execute(%q) as %s succeeded with %+v; want an error", sql, id.UserID, res)
 	return err
 }
 
@@ -83,33 +77,25 @@ func mustFail(t testing.TB, e *Engine, id Identity, sql string, params ...any) *
 func rowsJSON(t testing.TB, r Result) string {
 	t.Helper()
 	b, err := json.Marshal(r.Rows)
-	if err != nil {
-		t.Fatalf("marshal rows: %v", err)
-	}
+	require.NoError(t, err, "marshal rows")
 	return string(b)
 }
 
 func schemaJSON(t testing.TB, r Result) string {
 	t.Helper()
 	b, err := json.Marshal(r.Schema)
-	if err != nil {
-		t.Fatalf("marshal schema: %v", err)
-	}
+	require.NoError(t, err, "marshal schema")
 	return string(b)
 }
 
 func queryRowsJSON(t testing.TB, e *Engine, id Identity, sql string, params ...any) string {
 	t.Helper()
 	res := mustExec(t, e, id, sql, params...)
-	if len(res) != 1 {
-		t.Fatalf("%q gave %d results, want 1", sql, len(res))
-	}
+	require.Len(t, res, 1, "%q gave %d results, want 1", sql, len(res))
 	return rowsJSON(t, res[0])
 }
 
 func wantContains(t testing.TB, got, want string) {
 	t.Helper()
-	if !strings.Contains(got, want) {
-		t.Fatalf("got %q\nwant it to contain %q", got, want)
-	}
+	require.Contains(t, got, want, "got %q\nwant it to contain %q", got, want)
 }

@@ -6,63 +6,56 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestUsers covers root bootstrap, CheckPassword, soft delete and setup
 // (http-api §4.6-4.7, sql-model §8).
 func TestUsers(t *testing.T) {
 	e, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer e.Close()
-	if e.RootHasPassword() {
-		t.Fatal("root has a password without RootPassword")
-	}
+	require.False(t, e.RootHasPassword(), "root has a password without RootPassword")
 	if _, ok := e.CheckPassword("root", ""); ok {
-		t.Fatal("root without password matched an empty password")
+		require.FailNow(t, "root without password matched an empty password")
 	}
 	rootUser, ok := e.LookupUser("root")
-	if !ok || rootUser.Role != RoleSystem || rootUser.Email == nil || *rootUser.Email != "root@localhost" || rootUser.HasPassword {
-		t.Fatalf("root: %+v", rootUser)
-	}
+	require.True(t, ok)
+	require.Equal(t, RoleSystem, rootUser.Role)
+	require.NotNil(t, rootUser.Email)
+	require.Equal(t, "root@localhost", *rootUser.Email)
+	require.False(t, rootUser.HasPassword, "root: %+v", rootUser)
 	email := "ops@example.com"
 	u, serr := e.SetupServer("ops", "OpsPass1!", "RootPass1!", &email)
-	if serr != nil || u.ID != "ops" || u.Role != RoleDBA {
-		t.Fatalf("SetupServer: %+v %v", u, serr)
-	}
-	if !e.RootHasPassword() {
-		t.Fatal("root has no password after setup")
-	}
-	if _, ok := e.CheckPassword("root", "RootPass1!"); !ok {
-		t.Fatal("root password does not match after setup")
-	}
-	if _, ok := e.CheckPassword("ops", "wrong"); ok {
-		t.Fatal("wrong password matched")
-	}
-	if _, err := e.SetupServer("ops", "x", "y", nil); err == nil {
-		t.Fatal("second setup with an existing user succeeded")
-	}
+	require.NoError(t, serr)
+	require.Equal(t, "ops", u.ID)
+	require.Equal(t, RoleDBA, u.Role, "SetupServer: %+v %v", u, serr)
+	require.True(t, e.RootHasPassword(), "root has no password after setup")
+	_, ok = e.CheckPassword("root", "RootPass1!")
+	require.True(t, ok, "root password does not match after setup")
+	_, ok = e.CheckPassword("ops", "wrong")
+	require.False(t, ok, "wrong password matched")
+	_, err = e.SetupServer("ops", "x", "y", nil)
+	require.Error(t, err, "second setup with an existing user succeeded")
 	mustExec(t, e, root, `CREATE USER 'dave' WITH PASSWORD 'p1' ROLE readonly`)
-	if u, ok := e.CheckPassword("dave", "p1"); !ok || u.Role != RoleUser {
-		t.Fatalf("dave: %+v %v", u, ok)
-	}
+	u, ok = e.CheckPassword("dave", "p1")
+	require.True(t, ok)
+	require.Equal(t, RoleUser, u.Role, "dave: %+v %v", u, ok)
 	mustExec(t, e, root, `ALTER USER dave SET PASSWORD 'p2'`)
-	if _, ok := e.CheckPassword("dave", "p2"); !ok {
-		t.Fatal("ALTER USER SET PASSWORD did not apply")
-	}
+	_, ok = e.CheckPassword("dave", "p2")
+	require.True(t, ok, "ALTER USER SET PASSWORD did not apply")
 	err2 := mustFail(t, e, root, `CREATE USER dave WITH PASSWORD 'x' ROLE user`)
 	wantContains(t, err2.Message, "Already exists: User 'dave' already exists")
 	mustExec(t, e, root, `DROP USER dave`)
-	if _, ok := e.CheckPassword("dave", "p2"); ok {
-		t.Fatal("dropped user can still log in")
-	}
-	if u, ok := e.LookupUser("dave"); !ok || !u.Deleted {
-		t.Fatalf("dropped user lookup: %+v %v", u, ok)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT user_id FROM system.users WHERE deleted_at IS NOT NULL`); got != `[["dave"]]` {
-		t.Fatalf("soft delete in system.users: %s", got)
-	}
+	_, ok = e.CheckPassword("dave", "p2")
+	require.False(t, ok, "dropped user can still log in")
+	u, ok = e.LookupUser("dave")
+	require.True(t, ok)
+	require.True(t, u.Deleted, "dropped user lookup: %+v %v", u, ok)
+	got := queryRowsJSON(t, e, root, `SELECT user_id FROM system.users WHERE deleted_at IS NOT NULL`)
+	require.Equal(t, `[["dave"]]`, got, "soft delete in system.users: %s", got)
 }
 
 // TestNamespaceResolution: unqualified names use Request.Namespace, else
@@ -73,9 +66,8 @@ func TestNamespaceResolution(t *testing.T) {
 		CREATE TABLE t (id INT PRIMARY KEY, v TEXT) WITH (TYPE='SHARED');
 		INSERT INTO app.t (id, v) VALUES (1, 'app'); INSERT INTO t (id, v) VALUES (1, 'default')`)
 	res, err := e.Execute(Request{Identity: root, SQL: `SELECT v FROM t`, Namespace: "app"})
-	if err != nil || rowsJSON(t, res[0]) != `[["app"]]` {
-		t.Fatalf("namespace app: %+v %v", res, err)
-	}
+	require.Nil(t, err)
+	require.Equal(t, `[["app"]]`, rowsJSON(t, res[0]), "namespace app: %+v %v", res, err)
 	for sql, want := range map[string]string{
 		`SELECT v FROM t`:                                      `[["default"]]`,
 		`SELECT app.t.v FROM app.t`:                            `[["app"]]`,
@@ -88,9 +80,8 @@ func TestNamespaceResolution(t *testing.T) {
 		`SELECT (SELECT COUNT(*) FROM t) AS n, v FROM app.t`:   `[["1","app"]]`,
 	} {
 		res := mustExec(t, e, root, sql)
-		if got := rowsJSON(t, res[len(res)-1]); got != want {
-			t.Errorf("%s: %s, want %s", sql, got, want)
-		}
+		got := rowsJSON(t, res[len(res)-1])
+		assert.Equal(t, want, got, "%s: %s, want %s", sql, got, want)
 	}
 }
 
@@ -99,28 +90,19 @@ func TestNamespaceResolution(t *testing.T) {
 func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kalam.db")
 	e, err := New(Options{DataPath: path, RootPassword: "r"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mustExec(t, e, root, `CREATE NAMESPACE app; CREATE TABLE app.t (id INT PRIMARY KEY) WITH (TYPE='SHARED'); INSERT INTO app.t (id) VALUES (7);
 		CREATE USER zed WITH PASSWORD 'z' ROLE user`)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, e.Close())
 	e, err = New(Options{DataPath: path, RootPassword: "ignored"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer e.Close()
-	if got := queryRowsJSON(t, e, root, `SELECT id FROM app.t`); got != `[[7]]` {
-		t.Fatalf("rows after reopen: %s", got)
-	}
-	if _, ok := e.CheckPassword("zed", "z"); !ok {
-		t.Fatal("user lost on reopen")
-	}
-	if _, ok := e.CheckPassword("root", "r"); !ok {
-		t.Fatal("root password changed on reopen")
-	}
+	got := queryRowsJSON(t, e, root, `SELECT id FROM app.t`)
+	require.Equal(t, `[[7]]`, got, "rows after reopen: %s", got)
+	_, ok := e.CheckPassword("zed", "z")
+	require.True(t, ok, "user lost on reopen")
+	_, ok = e.CheckPassword("root", "r")
+	require.True(t, ok, "root password changed on reopen")
 }
 
 // TestSnowflakeSeq checks the _seq layout: ms since 2024-01-01 in the high
@@ -131,15 +113,12 @@ func TestSnowflakeSeq(t *testing.T) {
 	var last int64
 	for i := 0; i < 5000; i++ {
 		s := e.nextSeq()
-		if s <= last {
-			t.Fatalf("seq %d not after %d", s, last)
-		}
+		require.Greater(t, s, last, "seq %d not after %d", s, last)
 		last = s
 	}
 	first := e.nextSeq()
-	if ms := first>>22 + snowflakeEpochMS; ms < clock.Now().UnixMilli() {
-		t.Fatalf("seq timestamp %d before clock %d", ms, clock.Now().UnixMilli())
-	}
+	ms := first>>22 + snowflakeEpochMS
+	require.GreaterOrEqual(t, ms, clock.Now().UnixMilli(), "seq timestamp %d before clock %d", ms, clock.Now().UnixMilli())
 }
 
 // TestSplitStatements cuts batches at top-level semicolons only
@@ -157,13 +136,10 @@ func TestSplitStatements(t *testing.T) {
 		{"SELECT 'it''s;'", []string{"SELECT 'it''s;'"}},
 	} {
 		got, err := splitStatements(c.sql)
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("split(%q) = %q, %v; want %q", c.sql, got, err, c.want)
-		}
+		assert.False(t, err != nil || fmt.Sprint(got) != fmt.Sprint(c.want), "split(%q) = %q, %v; want %q", c.sql, got, err, c.want)
 	}
-	if _, err := splitStatements("SELECT 'open"); err == nil {
-		t.Error("unterminated quote split without error")
-	}
+	_, err := splitStatements("SELECT 'open")
+	assert.Error(t, err, "unterminated quote split without error")
 }
 
 // FuzzSplitStatements: every piece is non-empty, trimmed and one statement.
@@ -177,13 +153,11 @@ func FuzzSplitStatements(f *testing.F) {
 			return
 		}
 		for _, p := range parts {
-			if strings.Trim(p, asciiSpace) == "" || p != strings.Trim(p, asciiSpace) {
-				t.Fatalf("empty statement from %q", sql)
-			}
+			require.NotEqual(t, "", strings.Trim(p, asciiSpace))
+			require.Equal(t, strings.Trim(p, asciiSpace), p, "empty statement from %q", sql)
 			again, err := splitStatements(p)
-			if err != nil || len(again) != 1 {
-				t.Fatalf("piece %q of %q re-splits into %q (%v)", p, sql, again, err)
-			}
+			require.NoError(t, err)
+			require.Len(t, again, 1, "piece %q of %q re-splits into %q (%v)", p, sql, again, err)
 		}
 	})
 }
@@ -192,21 +166,14 @@ func FuzzSplitStatements(f *testing.F) {
 // touching the closed database.
 func TestClosedEngine(t *testing.T) {
 	e, err := New(Options{RootPassword: "r"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, ferr := exec(e, root, "SELECT 1"); ferr == nil || ferr.Code != "INTERNAL_ERROR" {
-		t.Fatalf("Execute after Close: %+v", ferr)
-	}
-	if _, ferr := e.Consume(svc, ConsumeRequest{TopicID: "x"}); ferr == nil {
-		t.Fatal("Consume after Close succeeded")
-	}
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
+	require.NoError(t, e.Close(), "second Close")
+	_, ferr := exec(e, root, "SELECT 1")
+	require.NotNil(t, ferr)
+	require.Equal(t, "INTERNAL_ERROR", ferr.Code, "Execute after Close: %+v", ferr)
+	_, ferr = e.Consume(svc, ConsumeRequest{TopicID: "x"})
+	require.NotNil(t, ferr, "Consume after Close succeeded")
 }
 
 // TestOnChangeCancel stops delivery to a cancelled callback while others
@@ -224,22 +191,20 @@ func TestOnChangeCancel(t *testing.T) {
 		select {
 		case <-ch:
 		case <-time.After(5 * time.Second):
-			t.Fatal("change not delivered within 5s")
+			require.FailNow(t, "change not delivered within 5s")
 		}
 	}
 	cancel()
 	mustExec(t, e, root, `INSERT INTO app.t (id) VALUES (2)`)
 	select {
 	case c := <-second:
-		if string(c.Row["id"]) != "2" {
-			t.Fatalf("second got %s", c.Row["id"])
-		}
+		require.Equal(t, "2", string(c.Row["id"]), "second got %s", c.Row["id"])
 	case <-time.After(5 * time.Second):
-		t.Fatal("second callback starved after the first was cancelled")
+		require.FailNow(t, "second callback starved after the first was cancelled")
 	}
 	select {
 	case c := <-first:
-		t.Fatalf("cancelled callback received %+v", c)
+		require.FailNow(t, fmt.Sprintf("cancelled callback received %+v", c))
 	default:
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestStatementMessages runs each statement kind and checks its message
@@ -45,18 +48,15 @@ func TestStatementMessages(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.sql, func(t *testing.T) {
 			res := mustExec(t, e, root, c.sql)
-			if len(res) != 1 {
-				t.Fatalf("got %d results, want 1", len(res))
-			}
+			require.Len(t, res, 1, "got %d results, want 1", len(res))
 			wantContains(t, res[0].Message, c.msg)
-			if res[0].RowCount != c.rows || res[0].AsUser != "root" || res[0].ReturnsRows {
-				t.Fatalf("result %+v: want row_count %d as root, no rows", res[0], c.rows)
-			}
+			require.Equal(t, c.rows, res[0].RowCount)
+			require.Equal(t, "root", res[0].AsUser)
+			require.False(t, res[0].ReturnsRows, "result %+v: want row_count %d as root, no rows", res[0], c.rows)
 		})
 	}
-	if _, ok := e.cat.Tables["shop.orders"]; ok {
-		t.Fatal("DROP NAMESPACE left its tables behind (sql-model §1: it always drops them)")
-	}
+	_, ok := e.cat.Tables["shop.orders"]
+	require.False(t, ok, "DROP NAMESPACE left its tables behind (sql-model §1: it always drops them)")
 }
 
 // TestBatchAggregation moves DML results into summaries at the end
@@ -71,19 +71,16 @@ func TestBatchAggregation(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%s:%s:%v", r.RowCount, r.Message, r.AsUser, r.ReturnsRows))
 	}
 	want := []string{"1::alice:true", "3:Inserted 3 row(s):alice:false", "2:Updated 2 row(s):alice:false", "1:Deleted 1 row(s):alice:false"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("results\n got %v\nwant %v", got, want)
-	}
+	require.Equal(t, strings.Join(want, "|"), strings.Join(got, "|"), "results\n got %v\nwant %v", got, want)
 	// A single statement yields exactly its own result.
 	res = mustExec(t, e, alice, `INSERT INTO app.t (id, v) VALUES (9, 'x')`)
-	if len(res) != 1 || res[0].Message != "Inserted 1 row(s)" {
-		t.Fatalf("single insert: %+v", res)
-	}
+	require.Len(t, res, 1)
+	require.Equal(t, "Inserted 1 row(s)", res[0].Message, "single insert: %+v", res)
 	// Summaries carry the authenticated user even after EXECUTE AS.
 	res = mustExec(t, e, root, `EXECUTE AS USER 'bob' (INSERT INTO app.t (id, v) VALUES (1, 'b')); SELECT COUNT(*) AS n FROM app.t`)
-	if len(res) != 2 || res[1].AsUser != "root" || res[1].Message != "Inserted 1 row(s)" {
-		t.Fatalf("batch with EXECUTE AS: %+v", res)
-	}
+	require.Len(t, res, 2)
+	require.Equal(t, "root", res[1].AsUser)
+	require.Equal(t, "Inserted 1 row(s)", res[1].Message, "batch with EXECUTE AS: %+v", res)
 }
 
 // TestRowCaps applies the default LIMIT 50 and the 1000 cap (sql-model §5.4,
@@ -107,17 +104,13 @@ func TestRowCaps(t *testing.T) {
 		{`SELECT COUNT(*) FROM app.n`, 1},
 	} {
 		res := mustExec(t, e, root, c.sql)[0]
-		if res.RowCount != c.want || len(res.Rows) != c.want {
-			t.Errorf("%s: row_count %d, %d rows; want %d", c.sql, res.RowCount, len(res.Rows), c.want)
-		}
+		assert.False(t, res.RowCount != c.want || len(res.Rows) != c.want, "%s: row_count %d, %d rows; want %d", c.sql, res.RowCount, len(res.Rows), c.want)
 	}
 	// Default order is by primary key.
-	if got := queryRowsJSON(t, e, root, `SELECT id FROM app.n WHERE id > 1095`); got != `[[1096],[1097],[1098],[1099]]` {
-		t.Fatalf("default order: %s", got)
-	}
-	if got := queryRowsJSON(t, e, root, `SELECT COUNT(*) AS c FROM app.n`); got != `[["1100"]]` {
-		t.Fatalf("COUNT(*) is a BigInt string: %s", got)
-	}
+	got := queryRowsJSON(t, e, root, `SELECT id FROM app.n WHERE id > 1095`)
+	require.Equal(t, `[[1096],[1097],[1098],[1099]]`, got, "default order: %s", got)
+	got = queryRowsJSON(t, e, root, `SELECT COUNT(*) AS c FROM app.n`)
+	require.Equal(t, `[["1100"]]`, got, "COUNT(*) is a BigInt string: %s", got)
 }
 
 // TestErrors checks codes, statuses, prefixes and redaction classes
@@ -170,22 +163,17 @@ func TestErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := mustFail(t, e, c.id, c.sql, c.params...)
-			if err.Code != c.code || err.HTTPStatus != c.status || err.Sensitive != c.sensitive {
-				t.Fatalf("got %s %d sensitive=%v (%s); want %s %d sensitive=%v", err.Code, err.HTTPStatus, err.Sensitive, err.Message, c.code, c.status, c.sensitive)
-			}
+			require.Equal(t, c.code, err.Code)
+			require.Equal(t, c.status, err.HTTPStatus)
+			require.Equal(t, c.sensitive, err.Sensitive, "got %s %d sensitive=%v (%s); want %s %d sensitive=%v", err.Code, err.HTTPStatus, err.Sensitive, err.Message, c.code, c.status, c.sensitive)
 			wantContains(t, err.Message, c.msg)
-			if c.id.Role.IsAdmin() && err.Details == "" && strings.HasPrefix(err.Message, "Statement") {
-				t.Fatalf("admin error without details: %+v", err)
-			}
-			if !c.id.Role.IsAdmin() && err.Details != "" {
-				t.Fatalf("non-admin error shows details %q", err.Details)
-			}
+			require.False(t, c.id.Role.IsAdmin() && err.Details == "" && strings.HasPrefix(err.Message, "Statement"), "admin error without details: %+v", err)
+			require.False(t, !c.id.Role.IsAdmin() && err.Details != "", "non-admin error shows details %q", err.Details)
 		})
 	}
 	// Nothing of a failed request's open transaction stays.
-	if got := queryRowsJSON(t, e, root, `SELECT COUNT(*) FROM app.t`); got != `[["1"]]` {
-		t.Fatalf("rows after failures: %s", got)
-	}
+	got := queryRowsJSON(t, e, root, `SELECT COUNT(*) FROM app.t`)
+	require.Equal(t, `[["1"]]`, got, "rows after failures: %s", got)
 }
 
 // TestClassifyBeforeRun: a bad statement later in the batch means nothing
@@ -193,12 +181,9 @@ func TestErrors(t *testing.T) {
 func TestClassifyBeforeRun(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	err := mustFail(t, e, root, `CREATE NAMESPACE early; FROB`)
-	if err.Code != "INVALID_SQL" {
-		t.Fatalf("code %s", err.Code)
-	}
-	if _, ok := e.cat.Namespaces["early"]; ok {
-		t.Fatal("statement 1 ran although statement 2 failed classification")
-	}
+	require.Equal(t, "INVALID_SQL", err.Code, "code %s", err.Code)
+	_, ok := e.cat.Namespaces["early"]
+	require.False(t, ok, "statement 1 ran although statement 2 failed classification")
 	// Execution failures keep earlier statements applied.
 	mustFail(t, e, root, `CREATE NAMESPACE kept; SELECT * FROM kept.nothing`)
 	mustExec(t, e, root, `CREATE TABLE kept.t (id INT PRIMARY KEY)`)
@@ -209,23 +194,20 @@ func TestTransactions(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	mustExec(t, e, root, `CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT) WITH (TYPE='SHARED')`)
 	res := mustExec(t, e, root, `BEGIN; INSERT INTO app.t (id, v) VALUES (1, 'a'); INSERT INTO app.t (id, v) VALUES (2, 'b'); COMMIT`)
-	if len(res) != 3 || !strings.HasPrefix(res[0].Message, "Transaction started (") || !strings.HasPrefix(res[1].Message, "Transaction committed (") || res[2].Message != "Inserted 2 row(s)" {
-		t.Fatalf("results %+v", res)
-	}
+	require.Len(t, res, 3)
+	require.True(t, strings.HasPrefix(res[0].Message, "Transaction started ("))
+	require.True(t, strings.HasPrefix(res[1].Message, "Transaction committed ("))
+	require.Equal(t, "Inserted 2 row(s)", res[2].Message, "results %+v", res)
 	res = mustExec(t, e, root, `BEGIN; INSERT INTO app.t (id, v) VALUES (3, 'c'); ROLLBACK; SELECT COUNT(*) FROM app.t`)
-	if !strings.HasPrefix(res[1].Message, "Transaction rolled back (") || rowsJSON(t, res[2]) != `[["2"]]` {
-		t.Fatalf("rollback: %+v", res)
-	}
+	require.True(t, strings.HasPrefix(res[1].Message, "Transaction rolled back ("))
+	require.Equal(t, `[["2"]]`, rowsJSON(t, res[2]), "rollback: %+v", res)
 	// A failure inside the transaction rolls all of it back.
 	mustFail(t, e, root, `BEGIN; INSERT INTO app.t (id, v) VALUES (4, 'd'); INSERT INTO app.t (id, v) VALUES (1, 'dup'); COMMIT`)
-	if got := queryRowsJSON(t, e, root, `SELECT id FROM app.t`); got != `[[1],[2]]` {
-		t.Fatalf("after failed transaction: %s", got)
-	}
+	got := queryRowsJSON(t, e, root, `SELECT id FROM app.t`)
+	require.Equal(t, `[[1],[2]]`, got, "after failed transaction: %s", got)
 	// Read-your-writes inside the transaction.
 	res = mustExec(t, e, root, `BEGIN; INSERT INTO app.t (id, v) VALUES (5, 'e'); SELECT v FROM app.t WHERE id = 5; COMMIT`)
-	if rowsJSON(t, res[1]) != `[["e"]]` {
-		t.Fatalf("read your writes: %+v", res)
-	}
+	require.Equal(t, `[["e"]]`, rowsJSON(t, res[1]), "read your writes: %+v", res)
 	mustExec(t, e, root, `CREATE STREAM TABLE app.s (id INT PRIMARY KEY) WITH (TTL_SECONDS=10)`)
 	err := mustFail(t, e, root, `BEGIN; INSERT INTO app.s (id) VALUES (1); COMMIT`)
 	wantContains(t, err.Message, "stream tables are not supported inside explicit transactions")
@@ -240,17 +222,15 @@ func TestSubscribeOverHTTP(t *testing.T) {
 		`SUBSCRIBE TO SELECT id FROM t`:                          "SELECT id FROM app.t",
 	} {
 		res, err := e.Execute(Request{Identity: alice, SQL: sql, Namespace: "app"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.Nil(t, err)
 		r := res[0]
 		var sub struct{ ID, SQL string }
 		if err := json.Unmarshal(r.Rows[0][2], &sub); err != nil || sub.SQL != want || !strings.HasPrefix(sub.ID, "sub-app-t-") {
-			t.Fatalf("%s: subscription %s (%v), want sql %q", sql, r.Rows[0][2], err, want)
+			require.FailNow(t, fmt.Sprintf("%s: subscription %s (%v), want sql %q", sql, r.Rows[0][2], err, want))
 		}
-		if string(r.Rows[0][0]) != `"active"` || string(r.Rows[0][1]) != `"ws://localhost:8080/ws"` || r.Schema[2].Name != "subscription" {
-			t.Fatalf("%s: %s %s", sql, schemaJSON(t, r), rowsJSON(t, r))
-		}
+		require.Equal(t, `"active"`, string(r.Rows[0][0]))
+		require.Equal(t, `"ws://localhost:8080/ws"`, string(r.Rows[0][1]))
+		require.Equal(t, "subscription", r.Schema[2].Name, "%s: %s %s", sql, schemaJSON(t, r), rowsJSON(t, r))
 	}
 }
 
@@ -265,17 +245,15 @@ func TestInsertForms(t *testing.T) {
 	mustExec(t, e, root, `INSERT INTO app.src (id, "values") VALUES (1, 'a'), (2, 'b')`)
 	mustExec(t, e, root, `INSERT INTO app.src VALUES (3, 'c')`)
 	res := mustExec(t, e, root, `INSERT INTO app.dst (id, v) SELECT id, "values" FROM app.src WHERE id > 1`)[0]
-	if res.Message != "Inserted 2 row(s)" {
-		t.Fatalf("INSERT SELECT: %+v", res)
-	}
+	require.Equal(t, "Inserted 2 row(s)", res.Message, "INSERT SELECT: %+v", res)
 	mustExec(t, e, root, `INSERT INTO app.dst (id) VALUES (10)`)
 	got := queryRowsJSON(t, e, root, `SELECT id, v, who, at, n FROM app.dst`)
 	at := clock.Now().UnixMicro()
-	if want := fmt.Sprintf(`[[2,"b","root",%d,7],[3,"c","root",%d,7],[10,"none","root",%d,7]]`, at, at, at); got != want {
-		t.Fatalf("rows %s, want %s", got, want)
-	}
+	want := fmt.Sprintf(`[[2,"b","root",%d,7],[3,"c","root",%d,7],[10,"none","root",%d,7]]`, at, at, at)
+	require.Equal(t, want, got, "rows %s, want %s", got, want)
 	var u string
-	if err := json.Unmarshal(mustExec(t, e, root, `SELECT u FROM app.dst WHERE id = 10`)[0].Rows[0][0], &u); err != nil || len(u) != 36 || u[14] != '7' {
-		t.Fatalf("UUID_V7 default %q (%v)", u, err)
-	}
+	err := json.Unmarshal(mustExec(t, e, root, `SELECT u FROM app.dst WHERE id = 10`)[0].Rows[0][0], &u)
+	require.NoError(t, err)
+	require.Len(t, u, 36)
+	require.EqualValues(t, '7', u[14], "UUID_V7 default %q (%v)", u, err)
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestTopicMessages publishes committed changes with the payload of
@@ -25,35 +27,33 @@ func TestTopicMessages(t *testing.T) {
 	mustExec(t, e, alice, `UPDATE app.msgs SET title = 'hi' WHERE id = 1`)
 	mustExec(t, e, alice, `DELETE FROM app.msgs WHERE id = 1`)
 	res, cerr := e.Consume(svc, ConsumeRequest{TopicID: "app.feed", GroupID: "g", Start: "earliest", Limit: 10})
-	if cerr != nil {
-		t.Fatal(cerr)
-	}
-	if len(res.Messages) != 3 || res.NextOffset != 3 || res.HasMore {
-		t.Fatalf("consume: %+v", res)
-	}
+	require.Nil(t, cerr)
+	require.Len(t, res.Messages, 3)
+	require.EqualValues(t, 3, res.NextOffset)
+	require.False(t, res.HasMore, "consume: %+v", res)
 	for i, want := range []struct{ op, title string }{{"Insert", `"hello"`}, {"Update", `"hi"`}, {"Delete", `"hi"`}} {
 		m := res.Messages[i]
-		if m.Offset != uint64(i) || m.Op != want.op || m.Key == nil || *m.Key != "1" || m.User != "alice" || m.TimestampMS != clock.Now().UnixMilli() {
-			t.Fatalf("message %d: %+v key=%v", i, m, m.Key)
-		}
+		require.Equal(t, uint64(i), m.Offset)
+		require.Equal(t, want.op, m.Op)
+		require.NotNil(t, m.Key)
+		require.Equal(t, "1", *m.Key)
+		require.Equal(t, "alice", m.User)
+		require.Equal(t, clock.Now().UnixMilli(), m.TimestampMS, "message %d: %+v key=%v", i, m, m.Key)
 		var p map[string]json.RawMessage
-		if err := json.Unmarshal(m.Payload, &p); err != nil {
-			t.Fatalf("payload %s: %v", m.Payload, err)
-		}
-		if string(p["id"]) != `"1"` || string(p["title"]) != want.title || p["_seq"] == nil || p["_commit_seq"] == nil {
-			t.Fatalf("payload %d: %s", i, m.Payload)
-		}
+		require.NoError(t, json.Unmarshal(m.Payload, &p), "payload %s", m.Payload)
+		require.Equal(t, `"1"`, string(p["id"]))
+		require.Equal(t, want.title, string(p["title"]))
+		require.NotNil(t, p["_seq"])
+		require.NotNil(t, p["_commit_seq"], "payload %d: %s", i, m.Payload)
 		_, hasTable := p["_table"]
-		if hasTable != (want.op != "Delete") || hasTable && string(p["_table"]) != `"app:msgs"` {
-			t.Fatalf("payload %d _table (key mode omits it): %s", i, m.Payload)
-		}
-		if want.op == "Delete" && string(p["_deleted"]) != "true" {
-			t.Fatalf("delete payload is the tombstone: %s", m.Payload)
-		}
+		require.Equal(t, want.op != "Delete", hasTable)
+		require.False(t, hasTable && string(p["_table"]) != `"app:msgs"`, "payload %d _table (key mode omits it): %s", i, m.Payload)
+		require.False(t, want.op == "Delete" && string(p["_deleted"]) != "true", "delete payload is the tombstone: %s", m.Payload)
 	}
-	if _, cerr := e.Consume(svc, ConsumeRequest{TopicID: "app.nope", GroupID: "g", Limit: 1}); cerr == nil || cerr.Code != "NOT_FOUND" || cerr.HTTPStatus != 404 {
-		t.Fatalf("unknown topic: %+v", cerr)
-	}
+	_, cerr = e.Consume(svc, ConsumeRequest{TopicID: "app.nope", GroupID: "g", Limit: 1})
+	require.NotNil(t, cerr)
+	require.Equal(t, "NOT_FOUND", cerr.Code)
+	require.Equal(t, 404, cerr.HTTPStatus, "unknown topic: %+v", cerr)
 }
 
 // TestConsumeOffsetsAndClaims follows http-api §8.1 steps 1-3 and §8.2.
@@ -68,9 +68,7 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 	consume := func(group, start string, off, limit uint64) ConsumeResult {
 		t.Helper()
 		res, err := e.Consume(svc, ConsumeRequest{TopicID: "app.tp", GroupID: group, Start: start, StartOffset: off, Limit: limit})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.Nil(t, err)
 		return res
 	}
 	offsets := func(r ConsumeResult) string {
@@ -91,9 +89,8 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 		{"claims advance without ack", func() ConsumeResult { return consume("g", "earliest", 0, 2) }, "2,3|next=4|more=true"},
 		{"seeking back has no effect", func() ConsumeResult { return consume("g", "offset", 0, 10) }, "4|next=5|more=false"},
 		{"ack then nothing new", func() ConsumeResult {
-			if err := e.Ack(svc, "app.tp", "g", 0, 1); err != nil {
-				t.Fatal(err)
-			}
+			err := e.Ack(svc, "app.tp", "g", 0, 1)
+			require.Nil(t, err)
 			return consume("g", "earliest", 0, 10)
 		}, "|next=2|more=false"},
 		{"a claim lives the whole visibility timeout", func() ConsumeResult {
@@ -105,9 +102,8 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 			return consume("g", "earliest", 0, 10)
 		}, "2,3,4|next=5|more=false"},
 		{"committed offset beats start", func() ConsumeResult {
-			if err := e.Ack(svc, "app.tp", "g", 0, 3); err != nil {
-				t.Fatal(err)
-			}
+			err := e.Ack(svc, "app.tp", "g", 0, 3)
+			require.Nil(t, err)
 			clock.Advance(31 * time.Second)
 			return consume("g", "latest", 0, 10)
 		}, "4|next=5|more=false"},
@@ -121,26 +117,23 @@ func TestConsumeOffsetsAndClaims(t *testing.T) {
 		{"limit 0 reports more", func() ConsumeResult { return consume("z", "earliest", 0, 0) }, "|next=0|more=true"},
 	}
 	for _, s := range steps {
-		if got := offsets(s.do()); got != s.want {
-			t.Fatalf("%s: got %s, want %s", s.name, got, s.want)
-		}
+		got := offsets(s.do())
+		require.Equal(t, s.want, got, "%s: got %s, want %s", s.name, got, s.want)
 	}
-	if got := queryRowsJSON(t, e, root, `SELECT group_id, last_acked_offset FROM system.topic_offsets`); got != `[["g","3"]]` {
-		t.Fatalf("system.topic_offsets: %s", got)
-	}
+	got := queryRowsJSON(t, e, root, `SELECT group_id, last_acked_offset FROM system.topic_offsets`)
+	require.Equal(t, `[["g","3"]]`, got, "system.topic_offsets: %s", got)
 	// SQL CONSUME with a group auto-acks; ACK returns its row.
 	res := mustExec(t, e, svc, `CONSUME FROM app.tp GROUP 'sqlg' FROM EARLIEST LIMIT 2`)[0]
-	if res.RowCount != 2 || res.Schema[4].Name != "payload" || string(res.Schema[4].DataType) != `"Bytes"` || string(res.Rows[1][7]) != `"insert"` {
-		t.Fatalf("CONSUME: %s %s", schemaJSON(t, res), rowsJSON(t, res))
-	}
+	require.Equal(t, 2, res.RowCount)
+	require.Equal(t, "payload", res.Schema[4].Name)
+	require.Equal(t, `"Bytes"`, string(res.Schema[4].DataType))
+	require.Equal(t, `"insert"`, string(res.Rows[1][7]), "CONSUME: %s %s", schemaJSON(t, res), rowsJSON(t, res))
 	res = mustExec(t, e, svc, `CONSUME FROM app.tp GROUP 'sqlg' FROM EARLIEST LIMIT 10`)[0]
-	if res.RowCount != 3 || string(res.Rows[0][2]) != `"2"` {
-		t.Fatalf("CONSUME resumes after auto-ack: %s", rowsJSON(t, res))
-	}
+	require.Equal(t, 3, res.RowCount)
+	require.Equal(t, `"2"`, string(res.Rows[0][2]), "CONSUME resumes after auto-ack: %s", rowsJSON(t, res))
 	res = mustExec(t, e, svc, `ACK app.tp GROUP 'sqlg' UPTO OFFSET 4`)[0]
-	if got := rowsJSON(t, res); got != `[["app.tp","sqlg",0,"4"]]` {
-		t.Fatalf("ACK row: %s", got)
-	}
+	got = rowsJSON(t, res)
+	require.Equal(t, `[["app.tp","sqlg",0,"4"]]`, got, "ACK row: %s", got)
 }
 
 // TestChangeFeed delivers committed changes in commit order with full row
@@ -164,7 +157,7 @@ func TestChangeFeed(t *testing.T) {
 		select {
 		case c = <-ch:
 		case <-time.After(5 * time.Second):
-			t.Fatalf("change %d (%s) not delivered within 5s", i, w)
+			require.FailNow(t, fmt.Sprintf("change %d (%s) not delivered within 5s", i, w))
 		}
 		var id int
 		var v string
@@ -176,27 +169,27 @@ func TestChangeFeed(t *testing.T) {
 			_ = json.Unmarshal(c.Old["v"], &old)
 			got += " (old " + old + ")"
 		}
-		if got != w || c.Namespace != "app" || c.Table != "t" || c.TableType != "user" || c.UserID != "alice" || len(c.PK) != 1 || c.PK[0] != "id" {
-			t.Fatalf("change %d = %s %+v, want %s", i, got, c, w)
-		}
-		if c.Seq <= lastSeq {
-			t.Fatalf("change %d seq %d not after %d", i, c.Seq, lastSeq)
-		}
+		require.Equal(t, w, got)
+		require.Equal(t, "app", c.Namespace)
+		require.Equal(t, "t", c.Table)
+		require.Equal(t, "user", c.TableType)
+		require.Equal(t, "alice", c.UserID)
+		require.Len(t, c.PK, 1)
+		require.Equal(t, "id", c.PK[0], "change %d = %s %+v, want %s", i, got, c, w)
+		require.Greater(t, c.Seq, lastSeq, "change %d seq %d not after %d", i, c.Seq, lastSeq)
 		lastSeq = c.Seq
 		var seqStr string
-		if err := json.Unmarshal(c.Row["_seq"], &seqStr); err != nil || seqStr != fmt.Sprint(c.Seq) {
-			t.Fatalf("row _seq %s != Seq %d", c.Row["_seq"], c.Seq)
-		}
+		err := json.Unmarshal(c.Row["_seq"], &seqStr)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(c.Seq), seqStr, "row _seq %s != Seq %d", c.Row["_seq"], c.Seq)
 	}
 	// A marker proves nothing else (e.g. the rolled-back rows) was queued before it.
 	mustExec(t, e, alice, `INSERT INTO app.t (id, v) VALUES (99, 'marker')`)
 	select {
 	case c := <-ch:
-		if string(c.Row["v"]) != `"marker"` {
-			t.Fatalf("unexpected change %+v", c)
-		}
+		require.Equal(t, `"marker"`, string(c.Row["v"]), "unexpected change %+v", c)
 	case <-time.After(5 * time.Second):
-		t.Fatal("marker change not delivered within 5s")
+		require.FailNow(t, "marker change not delivered within 5s")
 	}
 }
 
@@ -243,23 +236,20 @@ func TestConcurrentWriters(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
+		require.FailNow(t, fmt.Sprint(err))
 	}
-	if got := queryRowsJSON(t, e, root, `SELECT COUNT(*) FROM app.c`); got != fmt.Sprintf(`[["%d"]]`, writers*each) {
-		t.Fatalf("count %s", got)
-	}
+	got := queryRowsJSON(t, e, root, `SELECT COUNT(*) FROM app.c`)
+	require.Equal(t, fmt.Sprintf(`[["%d"]]`, writers*each), got, "count %s", got)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("feed delivered %d of %d changes within 10s", len(seen), writers*each)
+		require.FailNow(t, fmt.Sprintf("feed delivered %d of %d changes within 10s", len(seen), writers*each))
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if orderErr != nil {
-		t.Fatal(orderErr)
-	}
+	require.NoError(t, orderErr)
 }
 
 // TestOnChangeReentrant: a callback may query the engine (as a live-query
@@ -280,10 +270,8 @@ func TestOnChangeReentrant(t *testing.T) {
 	mustExec(t, e, root, `INSERT INTO app.t (id) VALUES (1)`)
 	select {
 	case got := <-counts:
-		if got != `"1"` {
-			t.Fatalf("callback query saw %s", got)
-		}
+		require.Equal(t, `"1"`, got, "callback query saw %s", got)
 	case <-time.After(5 * time.Second):
-		t.Fatal("callback did not finish within 5s (deadlock?)")
+		require.FailNow(t, "callback did not finish within 5s (deadlock?)")
 	}
 }

@@ -3,8 +3,10 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCellEncoding checks every KalamDataType's wire encoding
@@ -44,24 +46,20 @@ func TestCellEncoding(t *testing.T) {
 		{"_seq", `"BigInt"`, ``},
 		{"_deleted", `"Boolean"`, `false`},
 	}
-	if len(res.Schema) != len(cases) {
-		t.Fatalf("schema has %d columns, want %d: %s", len(res.Schema), len(cases), schemaJSON(t, res))
-	}
+	require.Len(t, res.Schema, len(cases), "schema has %d columns, want %d: %s", len(res.Schema), len(cases), schemaJSON(t, res))
 	for i, c := range cases {
 		t.Run(c.col, func(t *testing.T) {
 			col := res.Schema[i]
-			if col.Name != c.col || string(col.DataType) != c.typ || col.Index != i {
-				t.Fatalf("schema[%d] = %s %s %d, want %s %s %d", i, col.Name, col.DataType, col.Index, c.col, c.typ, i)
-			}
-			if c.cell != "" && string(res.Rows[0][i]) != c.cell {
-				t.Fatalf("cell %s = %s, want %s", c.col, res.Rows[0][i], c.cell)
-			}
+			require.Equal(t, c.col, col.Name)
+			require.Equal(t, c.typ, string(col.DataType))
+			require.Equal(t, i, col.Index, "schema[%d] = %s %s %d, want %s %s %d", i, col.Name, col.DataType, col.Index, c.col, c.typ, i)
+			require.False(t, c.cell != "" && string(res.Rows[0][i]) != c.cell, "cell %s = %s, want %s", c.col, res.Rows[0][i], c.cell)
 		})
 	}
 	var seq string
-	if err := json.Unmarshal(res.Rows[0][18], &seq); err != nil || seq == "" {
-		t.Fatalf("_seq cell %s is not a JSON string", res.Rows[0][18])
-	}
+	err := json.Unmarshal(res.Rows[0][18], &seq)
+	require.NoError(t, err)
+	require.NotEqual(t, "", seq, "_seq cell %s is not a JSON string", res.Rows[0][18])
 }
 
 // TestBigIntAbove2p53 keeps int64 exact beyond float64 precision both as a
@@ -72,14 +70,12 @@ func TestBigIntAbove2p53(t *testing.T) {
 	mustExec(t, e, root, `INSERT INTO app.big (id, v) VALUES (1, 9007199254740993)`)
 	mustExec(t, e, root, `INSERT INTO app.big (id, v) VALUES ($1, $2)`, json.Number("2"), json.Number("9223372036854775807"))
 	got := queryRowsJSON(t, e, root, `SELECT v FROM app.big WHERE v > $1 ORDER BY id`, json.Number("9007199254740992"))
-	if want := `[["9007199254740993"],["9223372036854775807"]]`; got != want {
-		t.Fatalf("rows = %s, want %s", got, want)
-	}
+	want := `[["9007199254740993"],["9223372036854775807"]]`
+	require.Equal(t, want, got, "rows = %s, want %s", got, want)
 	// A numeric string compared with a BIGINT column is cast like DataFusion.
 	got = queryRowsJSON(t, e, root, `SELECT id FROM app.big WHERE v = $1`, "9007199254740993")
-	if want := `[["1"]]`; got != want {
-		t.Fatalf("rows = %s, want %s", got, want)
-	}
+	want = `[["1"]]`
+	require.Equal(t, want, got, "rows = %s, want %s", got, want)
 }
 
 // TestParamTyping binds each JSON kind as http-api §6.2 types it.
@@ -89,17 +85,14 @@ func TestParamTyping(t *testing.T) {
 	mustExec(t, e, root, `INSERT INTO app.p (id, b, d, s, ts, n) VALUES ($1, $2, $3, $4, $5, $6)`,
 		json.Number("7"), true, json.Number("1.5"), "it's", "2024-01-01T00:00:00Z", nil)
 	got := queryRowsJSON(t, e, root, `SELECT id, b, d, s, ts, n FROM app.p WHERE ts = $1 AND b = $2`, "2024-01-01 00:00:00", true)
-	if want := `[[7,true,1.5,"it's",1704067200000000,null]]`; got != want {
-		t.Fatalf("rows = %s, want %s", got, want)
-	}
+	want := `[[7,true,1.5,"it's",1704067200000000,null]]`
+	require.Equal(t, want, got, "rows = %s, want %s", got, want)
 	err := mustFail(t, e, root, `SELECT $1`, []any{1})
-	if err.Code != "INVALID_PARAMETER" || err.Message != "Parameter $1 invalid: Array parameters not yet supported" {
-		t.Fatalf("array param: %+v", err)
-	}
+	require.Equal(t, "INVALID_PARAMETER", err.Code)
+	require.Equal(t, "Parameter $1 invalid: Array parameters not yet supported", err.Message, "array param: %+v", err)
 	err = mustFail(t, e, root, `SELECT $2`, json.Number("1"))
-	if err.Code != "SQL_EXECUTION_ERROR" || err.Message != "Statement 1 failed: Parameter count mismatch: expected 2 parameters, got 1" {
-		t.Fatalf("count mismatch: %+v", err)
-	}
+	require.Equal(t, "SQL_EXECUTION_ERROR", err.Code)
+	require.Equal(t, "Statement 1 failed: Parameter count mismatch: expected 2 parameters, got 1", err.Message, "count mismatch: %+v", err)
 }
 
 // TestFormatFloat matches serde_json's float rendering.
@@ -108,9 +101,8 @@ func TestFormatFloat(t *testing.T) {
 		f    float64
 		want string
 	}{{100, "100.0"}, {123.45, "123.45"}, {0.1, "0.1"}, {1e20, "1e20"}, {1.5e-7, "1.5e-7"}, {-2, "-2.0"}} {
-		if got := formatFloat(c.f, 64); got != c.want {
-			t.Errorf("formatFloat(%v) = %s, want %s", c.f, got, c.want)
-		}
+		got := formatFloat(c.f, 64)
+		assert.Equal(t, c.want, got, "formatFloat(%v) = %s, want %s", c.f, got, c.want)
 	}
 }
 
@@ -119,16 +111,13 @@ func TestFormatFloat(t *testing.T) {
 func TestCasts(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	res := mustExec(t, e, root, `SELECT '2023-01-01 10:00:00'::TIMESTAMP AS ts, '42'::BIGINT AS n, (1 + 1)::TEXT AS s, 3::DECIMAL(5,1) AS d`)[0]
-	if got := rowsJSON(t, res); got != `[[1672567200000000,"42","2","3.0"]]` {
-		t.Fatalf("casts: %s %s", got, schemaJSON(t, res))
-	}
-	if string(res.Schema[0].DataType) != `"Timestamp"` || string(res.Schema[3].DataType) != `{"Decimal":{"precision":5,"scale":1}}` {
-		t.Fatalf("cast types: %s", schemaJSON(t, res))
-	}
+	got := rowsJSON(t, res)
+	require.Equal(t, `[[1672567200000000,"42","2","3.0"]]`, got, "casts: %s %s", got, schemaJSON(t, res))
+	require.Equal(t, `"Timestamp"`, string(res.Schema[0].DataType))
+	require.Equal(t, `{"Decimal":{"precision":5,"scale":1}}`, string(res.Schema[3].DataType), "cast types: %s", schemaJSON(t, res))
 	res = mustExec(t, e, root, `SELECT COUNT(*) FROM system.namespaces`)[0]
-	if res.Schema[0].Name != "count(*)" || string(res.Schema[0].DataType) != `"BigInt"` {
-		t.Fatalf("count column: %s", schemaJSON(t, res))
-	}
+	require.Equal(t, "count(*)", res.Schema[0].Name)
+	require.Equal(t, `"BigInt"`, string(res.Schema[0].DataType), "count column: %s", schemaJSON(t, res))
 	mustFail(t, e, root, `SELECT 'x'::UUID`)
 }
 
@@ -143,12 +132,10 @@ func TestComputedTypes(t *testing.T) {
 	want := `[{"name":"latest","data_type":"Timestamp","index":0},{"name":"total","data_type":{"Decimal":{"precision":18,"scale":2}},"index":1},` +
 		`{"name":"a","data_type":"Double","index":2},{"name":"n","data_type":"BigInt","index":3},{"name":"sum(qty)","data_type":"BigInt","index":4},` +
 		`{"name":"min(o.at)","data_type":"Timestamp","index":5},{"name":"c","data_type":"Timestamp","index":6}]`
-	if got := schemaJSON(t, res); got != want {
-		t.Fatalf("schema\n got %s\nwant %s", got, want)
-	}
-	if got := rowsJSON(t, res); got != `[[1704153600000000,"3.75",2.5,"2","5",1704067200000000,1704067200000000]]` {
-		t.Fatalf("rows %s", got)
-	}
+	got := schemaJSON(t, res)
+	require.Equal(t, want, got, "schema\n got %s\nwant %s", got, want)
+	got = rowsJSON(t, res)
+	require.Equal(t, `[[1704153600000000,"3.75",2.5,"2","5",1704067200000000,1704067200000000]]`, got, "rows %s", got)
 }
 
 // TestLikeCase: LIKE is case-sensitive and ILIKE is not, as in DataFusion
@@ -162,9 +149,8 @@ func TestLikeCase(t *testing.T) {
 		`SELECT id FROM app.w WHERE name ILIKE 'A%'`:         `[[1],[2]]`,
 		`SELECT id FROM app.w WHERE app.w.name NOT ILIKE $1`: `[[3]]`,
 	} {
-		if got := queryRowsJSON(t, e, root, sql, "a%"); got != want {
-			t.Errorf("%s: %s, want %s", sql, got, want)
-		}
+		got := queryRowsJSON(t, e, root, sql, "a%")
+		assert.Equal(t, want, got, "%s: %s, want %s", sql, got, want)
 	}
 }
 
@@ -178,10 +164,10 @@ func TestNowUnits(t *testing.T) {
 	us := clock.Now().UnixMicro()
 	res := mustExec(t, e, root, `SELECT NOW() AS now, CURRENT_TIMESTAMP`)[0]
 	if got, want := rowsJSON(t, res), fmt.Sprintf(`[[%d,%d]]`, us*1000, us*1000); got != want {
-		t.Fatalf("SELECT NOW(): %s, want %s", got, want)
+		require.FailNow(t, fmt.Sprintf("SELECT NOW(): %s, want %s", got, want))
 	}
 	if got, want := queryRowsJSON(t, e, root, `SELECT at FROM app.n`), fmt.Sprintf(`[[%d],[%d]]`, us, us); got != want {
-		t.Fatalf("stored NOW(): %s, want %s", got, want)
+		require.FailNow(t, fmt.Sprintf("stored NOW(): %s, want %s", got, want))
 	}
 }
 
@@ -191,9 +177,8 @@ func TestNoHTMLEscaping(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	mustExec(t, e, root, `CREATE TABLE app.h (id INT PRIMARY KEY, s TEXT) WITH (TYPE='SHARED'); INSERT INTO app.h (id, s) VALUES (1, '<a&b>')`)
 	// Checked on the raw cell: json.Marshal of the rows would escape again.
-	if got := string(mustExec(t, e, root, `SELECT s FROM app.h`)[0].Rows[0][0]); got != `"<a&b>"` {
-		t.Fatalf("cell %s", got)
-	}
+	got := string(mustExec(t, e, root, `SELECT s FROM app.h`)[0].Rows[0][0])
+	require.Equal(t, `"<a&b>"`, got, "cell %s", got)
 }
 
 // http-api.md §6.4: schema flags come in the real server's order, the
@@ -204,7 +189,5 @@ func TestSchemaFlagOrder(t *testing.T) {
 	res := mustExec(t, e, root, `SELECT id, name, note FROM app.f`)
 	got := [][]string{res[0].Schema[0].Flags, res[0].Schema[1].Flags, res[0].Schema[2].Flags}
 	want := [][]string{{"pk", "nn", "uq"}, {"nn"}, nil}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("flags %q, want %q", got, want)
-	}
+	require.Equal(t, want, got, "flags %q, want %q", got, want)
 }

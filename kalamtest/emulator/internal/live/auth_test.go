@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
 )
 
 // §2.2/§2.3: message-path auth answers auth_success with user, lowercase role, protocol.
@@ -18,21 +19,15 @@ func TestAuthMessagePath(t *testing.T) {
 	c := e.dial(dialOpts{})
 	c.sendText(`{"type":"authenticate","method":"jwt","token":"root","protocol":{"serialization":"json","compression":"gzip"}}`)
 	f, err := c.readFrame(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.typ != websocket.MessageText {
-		t.Fatalf("auth_success frame type %v, want text", f.typ)
-	}
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageText, f.typ, "auth_success frame type %v, want text", f.typ)
 	want := `{"type":"auth_success","user":"root","role":"system","protocol":{"serialization":"json","compression":"gzip"}}`
-	if string(f.data) != want {
-		t.Fatalf("auth_success = %s, want %s", f.data, want)
-	}
+	require.Equal(t, want, string(f.data), "auth_success = %s, want %s", f.data, want)
 	// §2.4: a second authenticate re-sends the existing identity, token unchecked.
 	c.sendText(`{"type":"authenticate","method":"jwt","token":"bogus","protocol":{"serialization":"msgpack","compression":"none"}}`)
-	if m := c.expect("auth_success"); m["user"] != "root" || m["protocol"].(map[string]any)["serialization"] != "json" {
-		t.Fatalf("re-auth answer %v, want the original identity and protocol", m)
-	}
+	m := c.expect("auth_success")
+	require.EqualValues(t, "root", m["user"])
+	require.EqualValues(t, "json", m["protocol"].(map[string]any)["serialization"], "re-auth answer %v, want the original identity and protocol", m)
 }
 
 // §2.4: a bad or expired token gets auth_error "Invalid credentials", then close 1008.
@@ -42,15 +37,12 @@ func TestAuthInvalidToken(t *testing.T) {
 		c := e.dial(dialOpts{})
 		c.sendText(`{"type":"authenticate","method":"jwt","token":"` + tok + `","protocol":{"serialization":"json","compression":"gzip"}}`)
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.typ != websocket.MessageText || string(f.data) != `{"type":"auth_error","message":"Invalid credentials"}` {
-			t.Fatalf("token %q: got %v %s", tok, f.typ, f.data)
-		}
-		if code, reason := c.expectClose(); code != websocket.StatusPolicyViolation || reason != "Authentication failed" {
-			t.Fatalf("token %q: close %d %q, want 1008 Authentication failed", tok, code, reason)
-		}
+		require.NoError(t, err)
+		require.Equal(t, websocket.MessageText, f.typ)
+		require.Equal(t, `{"type":"auth_error","message":"Invalid credentials"}`, string(f.data), "token %q: got %v %s", tok, f.typ, f.data)
+		code, reason := c.expectClose()
+		require.Equal(t, websocket.StatusPolicyViolation, code)
+		require.Equal(t, "Authentication failed", reason, "token %q: close %d %q, want 1008 Authentication failed", tok, code, reason)
 	}
 }
 
@@ -65,9 +57,8 @@ func TestInvalidMessageCloses1011(t *testing.T) {
 		c := e.dial(dialOpts{})
 		c.sendText(msg)
 		code, reason := c.expectClose()
-		if code != websocket.StatusInternalError || !strings.HasPrefix(reason, "Invalid message: ") {
-			t.Fatalf("%s: close %d %q, want 1011 Invalid message: ...", msg, code, reason)
-		}
+		require.Equal(t, websocket.StatusInternalError, code)
+		require.True(t, strings.HasPrefix(reason, "Invalid message: "), "%s: close %d %q, want 1011 Invalid message: ...", msg, code, reason)
 	}
 }
 
@@ -76,12 +67,10 @@ func TestAuthTimeout(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Limits.AuthTimeout = 50 * time.Millisecond })
 	c := e.dial(dialOpts{})
 	m := c.expect("auth_error")
-	if m["message"] != "Authentication timeout - no auth message received within 3 seconds" {
-		t.Fatalf("auth_error message %q", m["message"])
-	}
-	if code, reason := c.expectClose(); code != websocket.StatusPolicyViolation || reason != "Authentication timeout" {
-		t.Fatalf("close %d %q, want 1008 Authentication timeout", code, reason)
-	}
+	require.EqualValues(t, "Authentication timeout - no auth message received within 3 seconds", m["message"], "auth_error message %q", m["message"])
+	code, reason := c.expectClose()
+	require.Equal(t, websocket.StatusPolicyViolation, code)
+	require.Equal(t, "Authentication timeout", reason, "close %d %q, want 1008 Authentication timeout", code, reason)
 }
 
 // §2.1: header fast path: auth_success first, no authenticate message;
@@ -90,44 +79,34 @@ func TestHeaderAuth(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.dial(dialOpts{header: http.Header{"Authorization": {"Bearer bob"}}, query: "serialization=MsgPack&compression=none"})
 	f, err := c.readFrame(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.typ != websocket.MessageText {
-		t.Fatalf("auth_success must stay JSON text in msgpack mode, got %v", f.typ)
-	}
-	if want := `{"type":"auth_success","user":"bob","role":"user","protocol":{"serialization":"msgpack","compression":"none"}}`; string(f.data) != want {
-		t.Fatalf("got %s, want %s", f.data, want)
-	}
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageText, f.typ, "auth_success must stay JSON text in msgpack mode, got %v", f.typ)
+	want := `{"type":"auth_success","user":"bob","role":"user","protocol":{"serialization":"msgpack","compression":"none"}}`
+	require.Equal(t, want, string(f.data), "got %s, want %s", f.data, want)
 
 	_, resp, err := e.dialRaw(dialOpts{header: http.Header{"Authorization": {"Bearer forged"}}})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("bad bearer: err %v resp %v, want HTTP 401", err, resp)
-	}
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "bad bearer: err %v resp %v, want HTTP 401", err, resp)
 	body, _ := io.ReadAll(resp.Body)
-	if strings.TrimSpace(string(body)) != "Invalid token" {
-		t.Fatalf("401 body %q, want Invalid token", body)
-	}
+	require.Equal(t, "Invalid token", strings.TrimSpace(string(body)), "401 body %q, want Invalid token", body)
 
 	// msgpack only on the header path: the message path's query flag is ignored.
 	c2 := e.dial(dialOpts{query: "serialization=msgpack"})
 	c2.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"gzip"}}`)
-	if m := c2.expect("auth_success"); m["protocol"].(map[string]any)["serialization"] != "json" {
-		t.Fatalf("message path negotiated %v, want json", m["protocol"])
-	}
+	m := c2.expect("auth_success")
+	require.EqualValues(t, "json", m["protocol"].(map[string]any)["serialization"], "message path negotiated %v, want json", m["protocol"])
 }
 
 // §1: the origin policy: listed origins only, 403 "Origin not allowed"; "*" or empty = all.
 func TestOriginPolicy(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.AllowedOrigins = []string{"https://app.example"} })
 	_, resp, err := e.dialRaw(dialOpts{header: http.Header{"Origin": {"https://evil.example"}}})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("foreign origin: err %v resp %v, want 403", err, resp)
-	}
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "foreign origin: err %v resp %v, want 403", err, resp)
 	body, _ := io.ReadAll(resp.Body)
-	if strings.TrimSpace(string(body)) != "Origin not allowed" {
-		t.Fatalf("403 body %q", body)
-	}
+	require.Equal(t, "Origin not allowed", strings.TrimSpace(string(body)), "403 body %q", body)
 	ok := e.dial(dialOpts{header: http.Header{"Origin": {"https://app.example"}}})
 	ok.sendText(`{"type":"ping"}`)
 
@@ -152,9 +131,8 @@ func TestHeartbeatTimeout(t *testing.T) {
 		c.quiet("marker")
 	}
 	code, reason := c.expectClose()
-	if code != websocket.StatusNormalClosure || reason != "Heartbeat timeout" {
-		t.Fatalf("close %d %q, want 1000 Heartbeat timeout", code, reason)
-	}
+	require.Equal(t, websocket.StatusNormalClosure, code)
+	require.Equal(t, "Heartbeat timeout", reason, "close %d %q, want 1000 Heartbeat timeout", code, reason)
 }
 
 // §2.4: message-path authentication is rate limited per client IP.
@@ -167,12 +145,11 @@ func TestAuthRateLimitPerIP(t *testing.T) {
 	e.login("bob")
 	c := e.dial(dialOpts{})
 	c.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"gzip"}}`)
-	if m := c.expect("auth_error"); m["message"] != "Too many authentication attempts. Please retry shortly." {
-		t.Fatalf("third attempt: %v", m)
-	}
-	if code, reason := c.expectClose(); code != websocket.StatusPolicyViolation || reason != "Authentication failed" {
-		t.Fatalf("close %d %q", code, reason)
-	}
+	m := c.expect("auth_error")
+	require.EqualValues(t, "Too many authentication attempts. Please retry shortly.", m["message"], "third attempt: %v", m)
+	code, reason := c.expectClose()
+	require.Equal(t, websocket.StatusPolicyViolation, code)
+	require.Equal(t, "Authentication failed", reason, "close %d %q", code, reason)
 	// The header path is not limited.
 	h := e.dial(dialOpts{header: http.Header{"Authorization": {"Bearer alice"}}})
 	h.expect("auth_success")

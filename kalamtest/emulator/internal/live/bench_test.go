@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkFanoutOneConnection: change events per second from the change
@@ -42,9 +43,7 @@ func BenchmarkFanoutOneConnection(b *testing.B) {
 					Row: map[string]json.RawMessage{"id": json.RawMessage(`"` + strconv.Itoa(i) + `"`), "name": json.RawMessage(`"event"`),
 						"n": json.RawMessage(strconv.Itoa(i)), "_seq": json.RawMessage(`"` + strconv.FormatInt(seq, 10) + `"`), "_deleted": json.RawMessage("false")}})
 			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, <-done)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}

@@ -22,6 +22,7 @@ import (
 type conn struct {
 	srv *Server
 	ws  *websocket.Conn
+	id  string // connection_id in system.live
 
 	// Fixed once authenticated (the reader sets them; the writer reads them
 	// only for frames queued afterwards, through the queue's mutex).

@@ -5,6 +5,8 @@ package live
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // §14: the live filter evaluates what filter_eval.rs evaluates; anything else
@@ -40,43 +42,40 @@ func TestFilterSemantics(t *testing.T) {
 		{"(n = 7)", true, false},
 	} {
 		f, ok := parseFilter(tc.where, "u")
-		if !ok {
-			t.Fatalf("%q did not parse", tc.where)
-		}
+		require.True(t, ok, "%q did not parse", tc.where)
 		got, err := f.matches(row, 0)
-		if (err != nil) != tc.fails || got != tc.match {
-			t.Fatalf("%q: match %v err %v, want match %v fails %v", tc.where, got, err, tc.match, tc.fails)
-		}
+		require.Equal(t, tc.fails, err != nil)
+		require.Equal(t, tc.match, got, "%q: match %v err %v, want match %v fails %v", tc.where, got, err, tc.match, tc.fails)
 	}
-	if _, ok := parseFilter("id = = 3", "u"); ok {
-		t.Fatal("a malformed WHERE parsed")
-	}
+	_, ok := parseFilter("id = = 3", "u")
+	require.False(t, ok, "a malformed WHERE parsed")
 	f, _ := parseFilter("owner = CURRENT_USER()", "o'brien")
-	if ok, err := f.matches(rowView{row: map[string]json.RawMessage{"owner": json.RawMessage(`"o'brien"`)}}, 0); !ok || err != nil {
-		t.Fatalf("CURRENT_USER() replacement: %v %v", ok, err)
-	}
+	ok, err := f.matches(rowView{row: map[string]json.RawMessage{"owner": json.RawMessage(`"o'brien"`)}}, 0)
+	require.True(t, ok)
+	require.NoError(t, err, "CURRENT_USER() replacement: %v", ok)
 }
 
 // §14: subscription SQL shape checks.
 func TestAnalyzeSubscription(t *testing.T) {
 	q, err := analyzeSubscription(`SELECT id, "Title" FROM App.Todos t WHERE t.id > 3;`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.namespace != "app" || q.table != "todos" || q.where != "t.id > 3" || q.fromText != "App.Todos t" || len(q.columns) != 2 || q.columns[1] != "Title" {
-		t.Fatalf("%+v", q)
-	}
+	require.Nil(t, err)
+	require.Equal(t, "app", q.namespace)
+	require.Equal(t, "todos", q.table)
+	require.Equal(t, "t.id > 3", q.where)
+	require.Equal(t, "App.Todos t", q.fromText)
+	require.Len(t, q.columns, 2)
+	require.Equal(t, "Title", q.columns[1], "%+v", q)
 	for _, bad := range []string{
 		"SELECT * FROM a.b; SELECT 1", "WITH x AS (SELECT 1) SELECT * FROM a.b", "SELECT * FROM a.b LIMIT 3",
 		"SELECT DISTINCT id FROM a.b", "SELECT * FROM a.b GROUP BY id", "SELECT * FROM a.b, a.c",
 		"SELECT * FROM (SELECT 1)", "SELECT * FROM a.b WHERE id IN (SELECT id FROM a.c)", "SELECT * FROM b",
 		"SELECT _deleted FROM a.b", "UPDATE a.b SET x = 1", "SELECT * FROM a.b UNION SELECT * FROM a.c", "",
 	} {
-		if _, err := analyzeSubscription(bad); err == nil || err.code != "INVALID_SQL" {
-			t.Fatalf("%q: got %v, want INVALID_SQL", bad, err)
-		}
+		_, err := analyzeSubscription(bad)
+		require.NotNil(t, err)
+		require.Equal(t, "INVALID_SQL", err.code, "%q: got %v, want INVALID_SQL", bad, err)
 	}
-	if _, err := analyzeSubscription("SELECT id + 1 FROM a.b"); err == nil || err.code != "SUBSCRIPTION_FAILED" {
-		t.Fatalf("expression projection: %v, want SUBSCRIPTION_FAILED", err)
-	}
+	_, err = analyzeSubscription("SELECT id + 1 FROM a.b")
+	require.NotNil(t, err)
+	require.Equal(t, "SUBSCRIPTION_FAILED", err.code, "expression projection: %v, want SUBSCRIPTION_FAILED", err)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -61,9 +63,7 @@ func newEnv(t testing.TB, mutate func(*Options)) *env {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	eng, err := engine.New(engine.Options{RootPassword: "RootPass1!"})
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
+	require.NoError(t, err, "engine.New")
 	e := &env{t: t, eng: eng}
 	e.exec(rootID, `CREATE NAMESPACE app;
 		CREATE USER alice WITH PASSWORD 'pw' ROLE user;
@@ -77,16 +77,11 @@ func newEnv(t testing.TB, mutate func(*Options)) *env {
 	e.hs = httptest.NewServer(e.srv)
 	e.url = "ws" + strings.TrimPrefix(e.hs.URL, "http") + "/v1/ws"
 	t.Cleanup(func() {
-		if err := e.srv.Close(); err != nil {
-			t.Errorf("Server.Close: %v", err)
-		}
+		assert.NoError(t, e.srv.Close(), "Server.Close")
 		e.hs.Close()
-		if err := eng.Close(); err != nil {
-			t.Errorf("engine Close: %v", err)
-		}
-		if st := e.srv.Stats(); st.Connections != 0 || st.Subscriptions != 0 {
-			t.Errorf("after Close: %+v, want no connections or subscriptions", st)
-		}
+		assert.NoError(t, eng.Close(), "engine Close")
+		st := e.srv.Stats()
+		assert.False(t, st.Connections != 0 || st.Subscriptions != 0, "after Close: %+v, want no connections or subscriptions", st)
 		waitGoroutines(t, base)
 	})
 	return e
@@ -104,7 +99,7 @@ func waitGoroutines(t testing.TB, base int) {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
 			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines: %d, want <= %d (leak)\n%s", n, base, buf)
+			assert.Fail(t, fmt.Sprintf("goroutines: %d, want <= %d (leak)\n%s", n, base, buf))
 			return
 		}
 		runtime.Gosched()
@@ -115,9 +110,7 @@ func waitGoroutines(t testing.TB, base int) {
 func (e *env) exec(id engine.Identity, sql string) []engine.Result {
 	e.t.Helper()
 	res, err := e.eng.Execute(engine.Request{Identity: id, SQL: sql})
-	if err != nil {
-		e.t.Fatalf("Execute(%q) as %s: %v", sql, id.UserID, err)
-	}
+	require.Nil(e.t, err, "Execute(%q) as %s: %v", sql, id.UserID, err)
 	return res
 }
 
@@ -148,9 +141,7 @@ func (e *env) dialRaw(o dialOpts) (*websocket.Conn, *http.Response, error) {
 func (e *env) dial(o dialOpts) *client {
 	e.t.Helper()
 	ws, _, err := e.dialRaw(o)
-	if err != nil {
-		e.t.Fatalf("dial: %v", err)
-	}
+	require.NoError(e.t, err, "dial")
 	c := &client{t: e.t, ws: ws}
 	e.t.Cleanup(func() { _ = ws.CloseNow() })
 	return c
@@ -163,18 +154,14 @@ func (e *env) login(user string) *client {
 	c.sendJSON(map[string]any{"type": "authenticate", "method": "jwt", "token": user,
 		"protocol": map[string]any{"serialization": "json", "compression": "gzip"}})
 	m := c.expect("auth_success")
-	if m["user"] != user {
-		e.t.Fatalf("auth_success user = %v, want %s", m["user"], user)
-	}
+	require.EqualValues(e.t, user, m["user"], "auth_success user = %v, want %s", m["user"], user)
 	return c
 }
 
 func (c *client) sendJSON(v any) {
 	c.t.Helper()
 	b, err := json.Marshal(v)
-	if err != nil {
-		c.t.Fatalf("marshal: %v", err)
-	}
+	require.NoError(c.t, err, "marshal")
 	c.sendText(string(b))
 }
 
@@ -182,9 +169,7 @@ func (c *client) sendText(s string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	require.NoError(c.t, c.ws.Write(ctx, websocket.MessageText, []byte(s)), "write")
 }
 
 // rawFrame is one server frame as received.
@@ -206,30 +191,23 @@ func decodeFrame(t testing.TB, f rawFrame) map[string]any {
 	data := f.data
 	if f.typ == websocket.MessageBinary && len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("gzip: %v", err)
-		}
+		require.NoError(t, err, "gzip")
 		if data, err = io.ReadAll(zr); err != nil {
-			t.Fatalf("gunzip: %v", err)
+			require.FailNow(t, fmt.Sprintf("gunzip: %v", err))
 		}
 	}
 	if len(data) > 0 && data[0] == '{' {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatalf("frame is not JSON: %v: %s", err, data)
-		}
+		err := dec.Decode(&m)
+		require.NoError(t, err, "frame is not JSON: %v: %s", err, data)
 		return m
 	}
 	v, err := mpDecode(data)
-	if err != nil {
-		t.Fatalf("frame is neither JSON nor msgpack: %v", err)
-	}
+	require.NoError(t, err, "frame is neither JSON nor msgpack")
 	m, ok := v.(map[string]any)
-	if !ok {
-		t.Fatalf("msgpack frame is %T, want a map", v)
-	}
+	require.True(t, ok, "msgpack frame is %T, want a map", v)
 	return m
 }
 
@@ -237,9 +215,7 @@ func decodeFrame(t testing.TB, f rawFrame) map[string]any {
 func (c *client) next() map[string]any {
 	c.t.Helper()
 	f, err := c.readFrame(5 * time.Second)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
+	require.NoError(c.t, err, "read")
 	return decodeFrame(c.t, f)
 }
 
@@ -247,9 +223,7 @@ func (c *client) next() map[string]any {
 func (c *client) expect(typ string) map[string]any {
 	c.t.Helper()
 	m := c.next()
-	if m["type"] != typ {
-		c.t.Fatalf("got %v, want a %s message", m, typ)
-	}
+	require.EqualValues(c.t, typ, m["type"], "got %v, want a %s message", m, typ)
 	return m
 }
 
@@ -274,9 +248,9 @@ func (c *client) quiet(marker string) {
 	c.t.Helper()
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": marker})
 	m := c.next()
-	if m["type"] != "error" || m["subscription_id"] != marker || m["code"] != "BATCH_FETCH_FAILED" {
-		c.t.Fatalf("unexpected frame before the %s marker: %v", marker, m)
-	}
+	require.EqualValues(c.t, "error", m["type"])
+	require.EqualValues(c.t, marker, m["subscription_id"])
+	require.EqualValues(c.t, "BATCH_FETCH_FAILED", m["code"], "unexpected frame before the %s marker: %v", marker, m)
 }
 
 func (c *client) subscribe(id, sql string, options any) {
@@ -291,13 +265,11 @@ func (c *client) subscribe(id, sql string, options any) {
 func rowsOf(t testing.TB, m map[string]any, key string) []map[string]any {
 	t.Helper()
 	arr, ok := m[key].([]any)
-	if !ok {
-		t.Fatalf("%s is %T in %v, want an array", key, m[key], m)
-	}
+	require.True(t, ok, "%s is %T in %v, want an array", key, m[key], m)
 	out := make([]map[string]any, len(arr))
 	for i, r := range arr {
 		if out[i], ok = r.(map[string]any); !ok {
-			t.Fatalf("%s[%d] is %T, want a map", key, i, r)
+			require.FailNow(t, fmt.Sprintf("%s[%d] is %T, want a map", key, i, r))
 		}
 	}
 	return out
@@ -306,9 +278,7 @@ func rowsOf(t testing.TB, m map[string]any, key string) []map[string]any {
 func bcOf(t testing.TB, m map[string]any) map[string]any {
 	t.Helper()
 	bc, ok := m["batch_control"].(map[string]any)
-	if !ok {
-		t.Fatalf("batch_control missing in %v", m)
-	}
+	require.True(t, ok, "batch_control missing in %v", m)
 	return bc
 }
 
@@ -318,14 +288,12 @@ func num(t testing.TB, v any) int64 {
 	switch x := v.(type) {
 	case json.Number:
 		n, err := x.Int64()
-		if err != nil {
-			t.Fatalf("%v is not an int64: %v", x, err)
-		}
+		require.NoError(t, err, "%v is not an int64", x)
 		return n
 	case int64:
 		return x
 	}
-	t.Fatalf("%v (%T) is not an integer", v, v)
+	require.FailNow(t, fmt.Sprintf("%v (%T) is not an integer", v, v))
 	return 0
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // §5.5: error codes and the ids they carry.
@@ -20,9 +22,9 @@ func TestSubscribeErrors(t *testing.T) {
 	e.exec(rootID, `CREATE TABLE app.secret (id BIGINT PRIMARY KEY) WITH (TYPE='SHARED', ACCESS_LEVEL='private')`)
 	pre := e.dial(dialOpts{})
 	pre.sendText(`{"type":"subscribe","subscription":{"id":"x","sql":"SELECT * FROM app.secret"}}`)
-	if m := pre.expect("error"); m["code"] != "AUTH_REQUIRED" || m["subscription_id"] != "subscribe" {
-		t.Fatalf("before auth: %v", m)
-	}
+	m := pre.expect("error")
+	require.EqualValues(t, "AUTH_REQUIRED", m["code"])
+	require.EqualValues(t, "subscribe", m["subscription_id"], "before auth: %v", m)
 	c := e.login("alice")
 	for _, tc := range []struct{ id, sql, code, wantID string }{
 		{"  ", "SELECT * FROM app.secret", "INVALID_SUBSCRIPTION_ID", "invalid_subscription"},
@@ -35,22 +37,20 @@ func TestSubscribeErrors(t *testing.T) {
 	} {
 		c.subscribe(tc.id, tc.sql, map[string]any{})
 		m := c.expect("error")
-		if m["code"] != tc.code || m["subscription_id"] != tc.wantID {
-			t.Fatalf("%q: got %v, want %s for %q", tc.sql, m, tc.code, tc.wantID)
-		}
+		require.EqualValues(t, tc.code, m["code"])
+		require.EqualValues(t, tc.wantID, m["subscription_id"], "%q: got %v, want %s for %q", tc.sql, m, tc.code, tc.wantID)
 	}
-	if st := e.srv.Stats(); st.Subscriptions != 0 {
-		t.Fatalf("failed subscribes left %d subscriptions", st.Subscriptions)
-	}
+	st := e.srv.Stats()
+	require.Equal(t, 0, st.Subscriptions, "failed subscribes left %d subscriptions", st.Subscriptions)
 	c.sendText(`{"type":"subscribe","subscription":{"id":"live","sql":"SELECT * FROM app.marker2"}}`)
 	c.expect("error")
 	e.exec(rootID, `CREATE TABLE app.pub (id BIGINT PRIMARY KEY) WITH (TYPE='SHARED', ACCESS_LEVEL='public')`)
 	c.subscribe("live", "SELECT * FROM app.pub", nil)
 	c.expect("subscription_ack")
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "live"})
-	if m := c.expect("error"); m["code"] != "BATCH_FETCH_FAILED" || !strings.Contains(fmt.Sprint(m["message"]), "without initial data") {
-		t.Fatalf("next_batch on live-only: %v", m)
-	}
+	m = c.expect("error")
+	require.EqualValues(t, "BATCH_FETCH_FAILED", m["code"])
+	require.Contains(t, fmt.Sprint(m["message"]), "without initial data", "next_batch on live-only: %v", m)
 }
 
 // §8.2: 10 subscriptions per user across connections, 100 per connection.
@@ -66,15 +66,15 @@ func TestSubscriptionLimits(t *testing.T) {
 	a1.subscribe("2", "SELECT * FROM app.todos", nil)
 	a1.expect("subscription_ack")
 	a1.subscribe("3", "SELECT * FROM app.todos", nil)
-	if m := a1.expect("error"); m["code"] != "UNSUPPORTED" || m["subscription_id"] != "3" {
-		t.Fatalf("per-connection limit: %v", m)
-	}
+	m := a1.expect("error")
+	require.EqualValues(t, "UNSUPPORTED", m["code"])
+	require.EqualValues(t, "3", m["subscription_id"], "per-connection limit: %v", m)
 	a2.subscribe("3", "SELECT * FROM app.todos", nil)
 	a2.expect("subscription_ack")
 	a2.subscribe("4", "SELECT * FROM app.todos", nil)
-	if m := a2.expect("error"); m["code"] != "SUBSCRIPTION_LIMIT_EXCEEDED" || m["message"] != "Maximum subscriptions reached" {
-		t.Fatalf("per-user limit: %v", m)
-	}
+	m = a2.expect("error")
+	require.EqualValues(t, "SUBSCRIPTION_LIMIT_EXCEEDED", m["code"])
+	require.EqualValues(t, "Maximum subscriptions reached", m["message"], "per-user limit: %v", m)
 	b := e.login("bob")
 	b.subscribe("1", "SELECT * FROM app.todos", nil)
 	b.expect("subscription_ack")
@@ -82,9 +82,9 @@ func TestSubscriptionLimits(t *testing.T) {
 	a2.sendJSON(map[string]any{"type": "unsubscribe", "subscription_id": "3"})
 	a2.subscribe("4", "SELECT * FROM app.todos", nil)
 	a2.expect("subscription_ack")
-	if st := e.srv.Stats(); st.Subscriptions != 4 || st.Connections != 3 {
-		t.Fatalf("stats %+v, want 4 subscriptions on 3 connections", st)
-	}
+	st := e.srv.Stats()
+	require.Equal(t, 4, st.Subscriptions)
+	require.Equal(t, 3, st.Connections, "stats %+v, want 4 subscriptions on 3 connections", st)
 }
 
 // §4.7: over the message rate, RATE_LIMIT_EXCEEDED and the message is dropped;
@@ -104,23 +104,22 @@ func TestRateAndSizeLimits(t *testing.T) {
 		m := c.expect("error")
 		switch m["code"] {
 		case "RATE_LIMIT_EXCEEDED":
-			if m["subscription_id"] != "rate_limit" || m["message"] != "Too many messages" {
-				t.Fatalf("rate limit error %v", m)
-			}
+			require.EqualValues(t, "rate_limit", m["subscription_id"])
+			require.EqualValues(t, "Too many messages", m["message"], "rate limit error %v", m)
 			limited++
 		case "BATCH_FETCH_FAILED":
 			answered++
 		}
 	}
-	if limited == 0 || answered == 0 || answered > 15 {
-		t.Fatalf("answered %d, limited %d: want a few answered, the rest limited", answered, limited)
-	}
+	require.NotEqual(t, 0, limited)
+	require.NotEqual(t, 0, answered)
+	require.LessOrEqual(t, answered, 15, "answered %d, limited %d: want a few answered, the rest limited", answered, limited)
 
 	big := e.login("bob")
 	big.sendText(`{"type":"ping","pad":"` + strings.Repeat("x", 2000) + `"}`)
-	if m := big.expect("error"); m["code"] != "MESSAGE_TOO_LARGE" || m["subscription_id"] != "protocol" {
-		t.Fatalf("oversized: %v", m)
-	}
+	m := big.expect("error")
+	require.EqualValues(t, "MESSAGE_TOO_LARGE", m["code"])
+	require.EqualValues(t, "protocol", m["subscription_id"], "oversized: %v", m)
 	big.quiet("alive")
 }
 
@@ -132,27 +131,24 @@ func TestCutAllAndClose(t *testing.T) {
 	c.subscribe("s", "SELECT * FROM app.todos", nil)
 	c.expect("subscription_ack")
 	e.srv.CutAll()
-	if code, _ := c.expectClose(); code != -1 {
-		t.Fatalf("CutAll: close code %d, want an abrupt end (no close frame)", code)
-	}
+	code, _ := c.expectClose()
+	require.EqualValues(t, -1, code, "CutAll: close code %d, want an abrupt end (no close frame)", code)
 	waitFor(t, "subscriptions removed after CutAll", func() bool { st := e.srv.Stats(); return st.Subscriptions == 0 && st.Connections == 0 })
 
 	d := e.login("bob")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := e.srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.NoError(t, e.srv.Close(), "Close")
 	}()
-	if code, reason := d.expectClose(); code != websocket.StatusGoingAway || reason != "Server shutting down" {
-		t.Fatalf("Close: %d %q, want 1001 Server shutting down", code, reason)
-	}
+	code, reason := d.expectClose()
+	require.Equal(t, websocket.StatusGoingAway, code)
+	require.Equal(t, "Server shutting down", reason, "Close: %d %q, want 1001 Server shutting down", code, reason)
 	<-done
 	_, resp, err := e.dialRaw(dialOpts{})
-	if err == nil || resp == nil || resp.StatusCode != 503 {
-		t.Fatalf("dial after Close: %v %v, want 503", err, resp)
-	}
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, 503, resp.StatusCode, "dial after Close: %v %v, want 503", err, resp)
 }
 
 // §1/§8.2: beyond max connections the upgrade is refused with 503.
@@ -160,9 +156,9 @@ func TestMaxConnections(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Limits.MaxConnections = 1 })
 	e.login("alice")
 	_, resp, err := e.dialRaw(dialOpts{})
-	if err == nil || resp == nil || resp.StatusCode != 503 {
-		t.Fatalf("second connection: %v %v, want 503", err, resp)
-	}
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, 503, resp.StatusCode, "second connection: %v %v, want 503", err, resp)
 }
 
 // §6.4/§8.2: a client that does not read never blocks the engine's change
@@ -189,16 +185,15 @@ func TestSlowClientDoesNotBlock(t *testing.T) {
 		defer wg.Done()
 		for i := range n {
 			if _, err := e.eng.Execute(engine.Request{Identity: rootID, SQL: `INSERT INTO app.feed (id, pad) VALUES ($1, $2)`, Params: []any{json.Number(fmt.Sprint(i)), pad}}); err != nil {
-				t.Errorf("insert %d: %v", i, err)
+				assert.Fail(t, fmt.Sprintf("insert %d: %v", i, err))
 				return
 			}
 		}
 	}()
 	for i := range n {
 		m := fast.expect("change")
-		if got := rowsOf(t, m, "rows")[0]["id"]; got != fmt.Sprint(i) {
-			t.Fatalf("fast client change %d has id %v", i, got)
-		}
+		got := rowsOf(t, m, "rows")[0]["id"]
+		require.EqualValues(t, fmt.Sprint(i), got, "fast client change %d has id %v", i, got)
 	}
 	wg.Wait()
 }
@@ -214,12 +209,9 @@ func TestNotificationQueueOverflowDrops(t *testing.T) {
 		sub.offer(engine.Change{Namespace: "a", Table: "b", TableType: "shared", Op: engine.OpInsert, Seq: int64(i + 1),
 			Row: map[string]json.RawMessage{"id": json.RawMessage(fmt.Sprint(i)), "_seq": json.RawMessage(fmt.Sprintf(`"%d"`, i+1))}})
 	}
-	if st := s.Stats(); st.DroppedNotifications != 7 {
-		t.Fatalf("dropped %d, want 7", st.DroppedNotifications)
-	}
-	if len(c.q.items) != 3 {
-		t.Fatalf("queued %d, want 3", len(c.q.items))
-	}
+	st := s.Stats()
+	require.EqualValues(t, 7, st.DroppedNotifications, "dropped %d, want 7", st.DroppedNotifications)
+	require.Len(t, c.q.items, 3, "queued %d, want 3", len(c.q.items))
 	// While loading, the buffer keeps the newest MaxBufferedChanges.
 	s2 := New(Options{Limits: Limits{MaxBufferedChanges: 2}})
 	c2 := &conn{srv: s2}
@@ -228,18 +220,16 @@ func TestNotificationQueueOverflowDrops(t *testing.T) {
 	for i := range 5 {
 		sub2.offer(engine.Change{TableType: "shared", Op: engine.OpInsert, Seq: int64(i + 1)})
 	}
-	if len(sub2.buffer) != 2 || sub2.buffer[0].Seq != 4 || s2.Stats().EvictedBuffered != 3 {
-		t.Fatalf("buffer %+v evicted %d, want seqs 4,5 and 3 evicted", sub2.buffer, s2.Stats().EvictedBuffered)
-	}
+	require.Len(t, sub2.buffer, 2)
+	require.EqualValues(t, 4, sub2.buffer[0].Seq)
+	require.EqualValues(t, 3, s2.Stats().EvictedBuffered, "buffer %+v evicted %d, want seqs 4,5 and 3 evicted", sub2.buffer, s2.Stats().EvictedBuffered)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+		require.False(t, time.Now().After(deadline), "timed out waiting for %s", what)
 		time.Sleep(2 * time.Millisecond) // polling interval
 	}
 }

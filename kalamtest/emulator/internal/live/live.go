@@ -208,7 +208,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Origin not allowed", http.StatusForbidden)
 		return
 	}
-	c := &conn{srv: s, subs: map[string]*subscription{}, compress: !queryFlag(r.URL.RawQuery, "compress", "false"), clientIP: clientIP(r)}
+	c := &conn{srv: s, id: newConnID(), subs: map[string]*subscription{}, compress: !queryFlag(r.URL.RawQuery, "compress", "false"), clientIP: clientIP(r)}
 	c.serialization, c.compression = "json", "gzip"
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
 		id, err := s.authenticate(strings.TrimPrefix(auth, "Bearer "))

@@ -5,11 +5,11 @@ package live
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
 )
 
 // §4.6: before authentication next_batch and unsubscribe are ignored, ping is
@@ -20,12 +20,9 @@ func TestBeforeAuthentication(t *testing.T) {
 	c.sendText(`{"type":"next_batch","subscription_id":"x"}`)
 	c.sendText(`{"type":"unsubscribe","subscription_id":"x"}`)
 	c.sendText(`{"type":"ping"}`)
-	if err := c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0x80}); err != nil {
-		t.Fatal(err)
-	}
-	if m := c.expect("error"); m["code"] != "UNSUPPORTED_DATA" {
-		t.Fatalf("binary before auth: %v", m)
-	}
+	require.NoError(t, c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0x80}))
+	m := c.expect("error")
+	require.EqualValues(t, "UNSUPPORTED_DATA", m["code"], "binary before auth: %v", m)
 	c.sendText(`{"type":"authenticate","method":"jwt","token":"alice","protocol":{"serialization":"json","compression":"gzip"}}`)
 	c.expect("auth_success")
 }
@@ -40,7 +37,7 @@ func TestSubscriptionIDsAndReplace(t *testing.T) {
 	id := "sub-ünï \"quoted\" 42"
 	c.subscribe(id, "SELECT * FROM app.todos", nil)
 	if m := c.expect("subscription_ack"); m["subscription_id"] != id {
-		t.Fatalf("id echoed as %q, want %q", m["subscription_id"], id)
+		require.FailNow(t, fmt.Sprintf("id echoed as %q, want %q", m["subscription_id"], id))
 	}
 	c.subscribe(id, "SELECT * FROM app.other", nil) // replaces
 	c.expect("subscription_ack")
@@ -48,13 +45,11 @@ func TestSubscriptionIDsAndReplace(t *testing.T) {
 	e.exec(rootID, `INSERT INTO app.todos (id) VALUES (7)`)
 	e.exec(rootID, `INSERT INTO app.other (id) VALUES (8)`)
 	m := c.expect("change")
-	if m["subscription_id"] != id || ids(t, rowsOf(t, m, "rows")) != "8" {
-		t.Fatalf("after replace got %v, want only app.other's row 8", m)
-	}
+	require.EqualValues(t, id, m["subscription_id"])
+	require.Equal(t, "8", ids(t, rowsOf(t, m, "rows")), "after replace got %v, want only app.other's row 8", m)
 	c.quiet("q")
-	if st := e.srv.Stats(); st.Subscriptions != 1 {
-		t.Fatalf("replace left %d subscriptions, want 1", st.Subscriptions)
-	}
+	st := e.srv.Stats()
+	require.Equal(t, 1, st.Subscriptions, "replace left %d subscriptions, want 1", st.Subscriptions)
 }
 
 // §13: a DBA sees every user's rows in a USER table snapshot but only own
@@ -67,14 +62,12 @@ func TestDBAOnUserTable(t *testing.T) {
 	d := e.login("admin")
 	d.subscribe("n", "SELECT * FROM app.notes", map[string]any{})
 	d.expect("subscription_ack")
-	if got := ids(t, rowsOf(t, d.expect("initial_data_batch"), "rows")); got != "1,2" {
-		t.Fatalf("dba snapshot %s, want every user's rows", got)
-	}
+	got := ids(t, rowsOf(t, d.expect("initial_data_batch"), "rows"))
+	require.Equal(t, "1,2", got, "dba snapshot %s, want every user's rows", got)
 	e.exec(aliceID, `INSERT INTO app.notes (id, body) VALUES (3, 'a3')`)
 	e.exec(adminID, `INSERT INTO app.notes (id, body) VALUES (4, 'own')`)
-	if got := ids(t, rowsOf(t, d.expect("change"), "rows")); got != "4" {
-		t.Fatalf("dba live change %s, want only own row 4", got)
-	}
+	got = ids(t, rowsOf(t, d.expect("change"), "rows"))
+	require.Equal(t, "4", got, "dba live change %s, want only own row 4", got)
 }
 
 // §5.4/§13: STREAM tables: inserts carry user columns and _seq only, and only
@@ -88,9 +81,9 @@ func TestStreamTable(t *testing.T) {
 	e.exec(bobID, `INSERT INTO app.events (id, kind) VALUES (1, 'bob')`)
 	e.exec(aliceID, `INSERT INTO app.events (id, kind) VALUES (2, 'alice')`)
 	row := rowsOf(t, c.expect("change"), "rows")[0]
-	if row["id"] != "2" || row["_seq"] == nil || len(row) != 3 {
-		t.Fatalf("stream insert row %v, want id, kind, _seq only", row)
-	}
+	require.EqualValues(t, "2", row["id"])
+	require.NotNil(t, row["_seq"])
+	require.Len(t, row, 3, "stream insert row %v, want id, kind, _seq only", row)
 	c.quiet("q")
 }
 
@@ -108,9 +101,9 @@ func TestResumeWithSnapshotEnd(t *testing.T) {
 		first["last_seq_id"], first["snapshot_end_seq"]))
 	c.expect("subscription_ack")
 	b := c.expect("initial_data_batch")
-	if got := ids(t, rowsOf(t, b, "rows")); got != "2" || fmt.Sprint(bcOf(t, b)["snapshot_end_seq"]) != fmt.Sprint(first["snapshot_end_seq"]) {
-		t.Fatalf("resume rows %s bc %v: want only row 2 within the old boundary", got, bcOf(t, b))
-	}
+	got := ids(t, rowsOf(t, b, "rows"))
+	require.Equal(t, "2", got)
+	require.Equal(t, fmt.Sprint(first["snapshot_end_seq"]), fmt.Sprint(bcOf(t, b)["snapshot_end_seq"]), "resume rows %s bc %v: want only row 2 within the old boundary", got, bcOf(t, b))
 }
 
 // §14: CURRENT_USER() in the WHERE is the subscriber for the snapshot and the live filter.
@@ -121,13 +114,11 @@ func TestFilterCurrentUser(t *testing.T) {
 	c := e.login("bob")
 	c.subscribe("mine", "SELECT * FROM app.tasks WHERE owner = CURRENT_USER()", map[string]any{})
 	c.expect("subscription_ack")
-	if got := ids(t, rowsOf(t, c.expect("initial_data_batch"), "rows")); got != "2" {
-		t.Fatalf("snapshot %s, want bob's row 2", got)
-	}
+	got := ids(t, rowsOf(t, c.expect("initial_data_batch"), "rows"))
+	require.Equal(t, "2", got, "snapshot %s, want bob's row 2", got)
 	e.exec(rootID, `INSERT INTO app.tasks (id, owner) VALUES (3, 'alice'), (4, 'bob')`)
-	if got := ids(t, rowsOf(t, c.expect("change"), "rows")); got != "4" {
-		t.Fatalf("live %s, want 4", got)
-	}
+	got = ids(t, rowsOf(t, c.expect("change"), "rows"))
+	require.Equal(t, "4", got, "live %s, want 4", got)
 }
 
 // §8.1: WebSocket Ping control frames also keep a connection alive.
@@ -147,14 +138,11 @@ func TestPingFramesKeepAlive(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := c.ws.Ping(ctx)
 		cancel()
-		if err != nil {
-			t.Fatalf("ping after %v: %v (connection closed while pinging)", time.Since(start), err)
-		}
+		require.NoError(t, err, "ping after %v: %v (connection closed while pinging)", time.Since(start), err)
 	}
 	err := <-closed
-	if websocket.CloseStatus(err) != websocket.StatusNormalClosure || !strings.Contains(err.Error(), "Heartbeat timeout") {
-		t.Fatalf("after pings stopped: %v, want 1000 Heartbeat timeout", err)
-	}
+	require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+	require.Contains(t, err.Error(), "Heartbeat timeout", "after pings stopped: %v, want 1000 Heartbeat timeout", err)
 }
 
 // A client-initiated close removes the connection and its subscriptions.
@@ -164,8 +152,6 @@ func TestClientCloseCleansUp(t *testing.T) {
 	c := e.login("alice")
 	c.subscribe("s", "SELECT * FROM app.todos", nil)
 	c.expect("subscription_ack")
-	if err := c.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
-		t.Fatalf("close: %v", err)
-	}
+	require.NoError(t, c.ws.Close(websocket.StatusNormalClosure, "bye"), "close")
 	waitFor(t, "connection cleanup", func() bool { st := e.srv.Stats(); return st.Connections == 0 && st.Subscriptions == 0 })
 }

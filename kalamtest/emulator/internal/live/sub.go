@@ -30,6 +30,13 @@ type subscription struct {
 	batchSize int
 	batchNum  int
 
+	// For system.live (system.go): set at creation, then counters under mu.
+	sql       string
+	options   string
+	createdMS int64
+	changes   int64
+	updatedMS int64
+
 	mu       sync.Mutex // guards the flow-control state below
 	closed   bool
 	loading  bool
@@ -133,7 +140,8 @@ func (c *conn) prepare(m clientMessage) (*subscription, *queryError) {
 	if err != nil {
 		return nil, mapEngineError(err, tableKey)
 	}
-	sub := &subscription{id: m.subID, conn: c, user: c.identity.UserID, tableKey: tableKey, q: q, numeric: map[string]bool{}}
+	sub := &subscription{id: m.subID, conn: c, user: c.identity.UserID, tableKey: tableKey, q: q, numeric: map[string]bool{},
+		sql: m.sql, options: optionsJSON(m), createdMS: c.srv.opts.Now().UnixMilli()}
 	for _, col := range full.Schema {
 		sub.allCols = append(sub.allCols, col.Name)
 		if t := strings.Trim(string(col.DataType), `"`); t == "BigInt" || strings.HasPrefix(string(col.DataType), `{"Decimal"`) {
@@ -462,6 +470,8 @@ func (sub *subscription) covered(ch engine.Change) bool {
 func (sub *subscription) deliver(ch engine.Change) {
 	c := sub.conn
 	s := c.srv
+	sub.changes++
+	sub.updatedMS = s.opts.Now().UnixMilli()
 	if !c.q.push(outItem{msg: sub.changeMessage(ch), notif: true, msgpack: c.serialization == "msgpack"}, s.limits.NotificationQueue) {
 		if c.q.isClosed() {
 			return // the connection is going away; nothing is waiting for this

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func (e *env) sharedTable(rows int) {
@@ -25,52 +27,45 @@ func TestSnapshotPaging(t *testing.T) {
 	c := e.login("alice")
 	c.subscribe("s1", "SELECT * FROM app.todos", map[string]any{"batch_size": 2})
 	ack := c.expect("subscription_ack")
-	if ack["subscription_id"] != "s1" || num(t, ack["total_rows"]) != 0 {
-		t.Fatalf("ack %v", ack)
-	}
+	require.EqualValues(t, "s1", ack["subscription_id"])
+	require.EqualValues(t, 0, num(t, ack["total_rows"]), "ack %v", ack)
 	schema, _ := json.Marshal(ack["schema"])
-	if !strings.Contains(string(schema), `{"data_type":"BigInt","flags":["pk","nn","uq"],"index":0,"name":"id"}`) ||
-		!strings.Contains(string(schema), `"name":"_seq"`) {
-		t.Fatalf("schema %s", schema)
-	}
+	require.Contains(t, string(schema), `{"data_type":"BigInt","flags":["pk","nn","uq"],"index":0,"name":"id"}`)
+	require.Contains(t, string(schema), `"name":"_seq"`, "schema %s", schema)
 	b0 := c.expect("initial_data_batch")
 	bc0 := bcOf(t, b0)
 	ackBC, _ := json.Marshal(bcOf(t, ack))
 	b0BC, _ := json.Marshal(bc0)
-	if string(ackBC) != string(b0BC) {
-		t.Fatalf("ack batch_control %s differs from batch #0 %s", ackBC, b0BC)
-	}
+	require.Equal(t, string(b0BC), string(ackBC), "ack batch_control %s differs from batch #0 %s", ackBC, b0BC)
 	rows := rowsOf(t, b0, "rows")
-	if ids(t, rows) != "1,2" || bc0["status"] != "loading" || bc0["has_more"] != true || num(t, bc0["batch_num"]) != 0 {
-		t.Fatalf("batch 0: rows %s bc %v", ids(t, rows), bc0)
-	}
+	require.Equal(t, "1,2", ids(t, rows))
+	require.EqualValues(t, "loading", bc0["status"])
+	require.EqualValues(t, true, bc0["has_more"])
+	require.EqualValues(t, 0, num(t, bc0["batch_num"]), "batch 0: rows %s bc %v", ids(t, rows), bc0)
 	seq, ok := rows[1]["_seq"].(string)
-	if !ok || fmt.Sprint(num(t, bc0["last_seq_id"])) != seq {
-		t.Fatalf("row _seq %v must be a string equal to last_seq_id %v", rows[1]["_seq"], bc0["last_seq_id"])
-	}
-	if num(t, bc0["snapshot_end_seq"]) <= 1<<53 {
-		t.Fatalf("snapshot_end_seq %v should be a Snowflake id above 2^53", bc0["snapshot_end_seq"])
-	}
+	require.True(t, ok)
+	require.Equal(t, seq, fmt.Sprint(num(t, bc0["last_seq_id"])), "row _seq %v must be a string equal to last_seq_id %v", rows[1]["_seq"], bc0["last_seq_id"])
+	require.True(t, num(t, bc0["snapshot_end_seq"]) > 1<<53, "snapshot_end_seq %v should be a Snowflake id above 2^53", bc0["snapshot_end_seq"])
 	c.quiet("m0") // no batch is pushed without next_batch
 
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "s1", "last_seq_id": bc0["last_seq_id"]})
 	b1 := c.expect("initial_data_batch")
 	bc1 := bcOf(t, b1)
-	if ids(t, rowsOf(t, b1, "rows")) != "3,4" || bc1["status"] != "loading_batch" || num(t, bc1["batch_num"]) != 1 {
-		t.Fatalf("batch 1: %v", b1)
-	}
+	require.Equal(t, "3,4", ids(t, rowsOf(t, b1, "rows")))
+	require.EqualValues(t, "loading_batch", bc1["status"])
+	require.EqualValues(t, 1, num(t, bc1["batch_num"]), "batch 1: %v", b1)
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "s1", "last_seq_id": bc1["last_seq_id"]})
 	b2 := c.expect("initial_data_batch")
 	bc2 := bcOf(t, b2)
-	if ids(t, rowsOf(t, b2, "rows")) != "5" || bc2["status"] != "ready" || bc2["has_more"] != false {
-		t.Fatalf("batch 2: %v", b2)
-	}
+	require.Equal(t, "5", ids(t, rowsOf(t, b2, "rows")))
+	require.EqualValues(t, "ready", bc2["status"])
+	require.EqualValues(t, false, bc2["has_more"], "batch 2: %v", b2)
 	// §4.3: after ready, next_batch is harmless: an empty ready batch.
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "s1", "last_seq_id": bc2["last_seq_id"]})
 	b3 := c.expect("initial_data_batch")
-	if len(rowsOf(t, b3, "rows")) != 0 || bcOf(t, b3)["status"] != "ready" || bcOf(t, b3)["last_seq_id"] != nil {
-		t.Fatalf("batch after ready: %v", b3)
-	}
+	require.Empty(t, rowsOf(t, b3, "rows"))
+	require.EqualValues(t, "ready", bcOf(t, b3)["status"])
+	require.False(t, bcOf(t, b3)["last_seq_id"] != nil, "batch after ready: %v", b3)
 }
 
 // §6.1: the engine's 50-row default and 1000-row LIMIT cap must not cut a
@@ -90,24 +85,24 @@ func TestSnapshotLargerThanEngineCaps(t *testing.T) {
 	c.subscribe("all", "SELECT * FROM app.big", map[string]any{})
 	c.expect("subscription_ack")
 	b := c.expect("initial_data_batch")
-	if n := len(rowsOf(t, b, "rows")); n != 1000 || bcOf(t, b)["has_more"] != true {
-		t.Fatalf("default batch: %d rows, bc %v; want 1000 and has_more", n, bcOf(t, b))
-	}
+	n := len(rowsOf(t, b, "rows"))
+	require.Equal(t, 1000, n)
+	require.EqualValues(t, true, bcOf(t, b)["has_more"], "default batch: %d rows, bc %v; want 1000 and has_more", n, bcOf(t, b))
 	c.sendJSON(map[string]any{"type": "next_batch", "subscription_id": "all", "last_seq_id": bcOf(t, b)["last_seq_id"]})
 	b = c.expect("initial_data_batch")
-	if n := len(rowsOf(t, b, "rows")); n != 600 || bcOf(t, b)["status"] != "ready" {
-		t.Fatalf("second batch: %d rows, bc %v; want 600, ready", n, bcOf(t, b))
-	}
+	n = len(rowsOf(t, b, "rows"))
+	require.Equal(t, 600, n)
+	require.EqualValues(t, "ready", bcOf(t, b)["status"], "second batch: %d rows, bc %v; want 600, ready", n, bcOf(t, b))
 	c.subscribe("wide", "SELECT id FROM app.big WHERE id > 100", map[string]any{"batch_size": 1500})
 	c.expect("subscription_ack")
 	b = c.expect("initial_data_batch")
 	rows := rowsOf(t, b, "rows")
-	if len(rows) != 1500 || bcOf(t, b)["status"] != "ready" {
-		t.Fatalf("batch_size 1500: %d rows, bc %v", len(rows), bcOf(t, b))
-	}
-	if _, ok := rows[0]["v"]; ok || rows[0]["_seq"] == nil || fmt.Sprint(rows[0]["id"]) != "101" {
-		t.Fatalf("projected row %v: want id and _seq only, from id 101", rows[0])
-	}
+	require.Len(t, rows, 1500)
+	require.EqualValues(t, "ready", bcOf(t, b)["status"], "batch_size 1500: %d rows, bc %v", len(rows), bcOf(t, b))
+	_, ok := rows[0]["v"]
+	require.False(t, ok)
+	require.NotNil(t, rows[0]["_seq"])
+	require.Equal(t, "101", fmt.Sprint(rows[0]["id"]), "projected row %v: want id and _seq only, from id 101", rows[0])
 }
 
 // §4.2/§5.1: no options = live only (ready ack, null seqs, no batch, changes at once);
@@ -119,25 +114,20 @@ func TestLiveOnlyAndEmptyOptions(t *testing.T) {
 	c.sendText(`{"type":"subscribe","subscription":{"id":"live","sql":"SELECT * FROM app.todos","options":null}}`)
 	ack := c.expect("subscription_ack")
 	bc, _ := json.Marshal(bcOf(t, ack))
-	if string(bc) != `{"batch_num":0,"has_more":false,"last_seq_id":null,"snapshot_end_seq":null,"status":"ready"}` {
-		t.Fatalf("live-only batch_control %s", bc)
-	}
+	require.Equal(t, `{"batch_num":0,"has_more":false,"last_seq_id":null,"snapshot_end_seq":null,"status":"ready"}`, string(bc), "live-only batch_control %s", bc)
 	e.exec(rootID, `INSERT INTO app.todos (id, title) VALUES (10, 'new')`)
 	ch := c.expect("change")
-	if ch["change_type"] != "insert" || ids(t, rowsOf(t, ch, "rows")) != "10" {
-		t.Fatalf("change %v", ch)
-	}
+	require.EqualValues(t, "insert", ch["change_type"])
+	require.Equal(t, "10", ids(t, rowsOf(t, ch, "rows")), "change %v", ch)
 	c.subscribe("zero", "SELECT * FROM app.todos", map[string]any{"batch_size": 0})
 	c.expect("subscription_ack")
 	b := c.expect("initial_data_batch")
-	if len(rowsOf(t, b, "rows")) != 0 || bcOf(t, b)["status"] != "ready" {
-		t.Fatalf("batch_size 0: %v", b)
-	}
+	require.Empty(t, rowsOf(t, b, "rows"))
+	require.EqualValues(t, "ready", bcOf(t, b)["status"], "batch_size 0: %v", b)
 	c.subscribe("snap", "SELECT * FROM app.todos", map[string]any{})
 	c.expect("subscription_ack")
-	if got := ids(t, rowsOf(t, c.expect("initial_data_batch"), "rows")); got != "1,2,10" {
-		t.Fatalf("{} snapshot rows %s", got)
-	}
+	got := ids(t, rowsOf(t, c.expect("initial_data_batch"), "rows"))
+	require.Equal(t, "1,2,10", got, "{} snapshot rows %s", got)
 }
 
 // §5.4: change shapes: insert rows with _commit_seq and _deleted; update rows =
@@ -152,30 +142,33 @@ func TestChangeShapes(t *testing.T) {
 
 	e.exec(rootID, `INSERT INTO app.todos (id, title, done) VALUES (2, 'b', false)`)
 	ins := rowsOf(t, c.expect("change"), "rows")[0]
-	if ins["id"] != "2" || ins["title"] != "b" || ins["_deleted"] != false || ins["_commit_seq"] == nil {
-		t.Fatalf("insert row %v", ins)
-	}
+	require.EqualValues(t, "2", ins["id"])
+	require.EqualValues(t, "b", ins["title"])
+	require.EqualValues(t, false, ins["_deleted"])
+	require.NotNil(t, ins["_commit_seq"], "insert row %v", ins)
 	e.exec(rootID, `UPDATE app.todos SET title = 'B' WHERE id = 2`)
 	up := c.expect("change")
 	nr, or := rowsOf(t, up, "rows")[0], rowsOf(t, up, "old_values")[0]
-	if up["change_type"] != "update" || nr["title"] != "B" || nr["done"] != false || nr["id"] != "2" {
-		t.Fatalf("update rows %v", nr)
-	}
-	if or["id"] != "2" || or["title"] != "b" || or["_seq"] != ins["_seq"] || len(or) != 3 {
-		t.Fatalf("update old_values %v: want id, old _seq %v and title only", or, ins["_seq"])
-	}
-	if _, ok := nr["_deleted"]; ok {
-		t.Fatalf("update rows carry no _ columns but _seq: %v", nr)
-	}
+	require.EqualValues(t, "update", up["change_type"])
+	require.EqualValues(t, "B", nr["title"])
+	require.EqualValues(t, false, nr["done"])
+	require.EqualValues(t, "2", nr["id"], "update rows %v", nr)
+	require.EqualValues(t, "2", or["id"])
+	require.EqualValues(t, "b", or["title"])
+	require.Equal(t, ins["_seq"], or["_seq"])
+	require.Len(t, or, 3, "update old_values %v: want id, old _seq %v and title only", or, ins["_seq"])
+	_, ok := nr["_deleted"]
+	require.False(t, ok, "update rows carry no _ columns but _seq: %v", nr)
 	e.exec(rootID, `DELETE FROM app.todos WHERE id = 2`)
 	del := c.expect("change")
-	if _, ok := del["rows"]; ok || del["change_type"] != "delete" {
-		t.Fatalf("delete %v", del)
-	}
+	_, ok = del["rows"]
+	require.False(t, ok)
+	require.EqualValues(t, "delete", del["change_type"], "delete %v", del)
 	tomb := rowsOf(t, del, "old_values")[0]
-	if tomb["id"] != "2" || tomb["_deleted"] != true || tomb["_seq"] == nr["_seq"] || tomb["title"] != "B" {
-		t.Fatalf("tombstone %v: want the row, _deleted true, a new _seq", tomb)
-	}
+	require.EqualValues(t, "2", tomb["id"])
+	require.EqualValues(t, true, tomb["_deleted"])
+	require.NotEqual(t, nr["_seq"], tomb["_seq"])
+	require.EqualValues(t, "B", tomb["title"], "tombstone %v: want the row, _deleted true, a new _seq", tomb)
 }
 
 // §6.3: changes committed while a snapshot is loading are delivered after
@@ -209,9 +202,7 @@ func TestChangesDuringSnapshotLoad(t *testing.T) {
 	// Row 3 was updated after the snapshot cut, so it is not in the
 	// snapshot (its latest version is newer) and arrives as the update.
 	want := "batch:2,insert:4,update:3,delete:1"
-	if strings.Join(got, ",") != want {
-		t.Fatalf("got %s, want %s", strings.Join(got, ","), want)
-	}
+	require.Equal(t, want, strings.Join(got, ","))
 }
 
 // §7.2: from resumes with rows whose _seq > from (inserted or updated since).
@@ -230,16 +221,15 @@ func TestResumeFrom(t *testing.T) {
 	c.sendText(fmt.Sprintf(`{"type":"subscribe","subscription":{"id":"s","sql":"SELECT * FROM app.todos","options":{"from":%v}}}`, cursor))
 	c.expect("subscription_ack")
 	b := c.expect("initial_data_batch")
-	if got := ids(t, rowsOf(t, b, "rows")); got != "4,2" {
-		t.Fatalf("resumed rows %s, want 4,2 (in _seq order)", got)
-	}
+	got := ids(t, rowsOf(t, b, "rows"))
+	require.Equal(t, "4,2", got, "resumed rows %s, want 4,2 (in _seq order)", got)
 	// from_seq_id is an alias; last_rows returns the newest N, oldest first.
 	c.sendText(`{"type":"subscribe","subscription":{"id":"last","sql":"SELECT * FROM app.todos","options":{"last_rows":2}}}`)
 	c.expect("subscription_ack")
 	b = c.expect("initial_data_batch")
-	if got := ids(t, rowsOf(t, b, "rows")); got != "4,2" || bcOf(t, b)["status"] != "loading" {
-		t.Fatalf("last_rows: %s %v", got, bcOf(t, b))
-	}
+	got = ids(t, rowsOf(t, b, "rows"))
+	require.Equal(t, "4,2", got)
+	require.EqualValues(t, "loading", bcOf(t, b)["status"], "last_rows: %s %v", got, bcOf(t, b))
 }
 
 // §13: USER tables: each user sees only own rows, in the snapshot and live.
@@ -253,20 +243,16 @@ func TestUserTableIsolation(t *testing.T) {
 	b.subscribe("n", "SELECT * FROM app.notes", map[string]any{})
 	a.expect("subscription_ack")
 	b.expect("subscription_ack")
-	if got := ids(t, rowsOf(t, a.expect("initial_data_batch"), "rows")); got != "1" {
-		t.Fatalf("alice snapshot %s", got)
-	}
-	if got := ids(t, rowsOf(t, b.expect("initial_data_batch"), "rows")); got != "2" {
-		t.Fatalf("bob snapshot %s", got)
-	}
+	got := ids(t, rowsOf(t, a.expect("initial_data_batch"), "rows"))
+	require.Equal(t, "1", got, "alice snapshot %s", got)
+	got = ids(t, rowsOf(t, b.expect("initial_data_batch"), "rows"))
+	require.Equal(t, "2", got, "bob snapshot %s", got)
 	e.exec(bobID, `INSERT INTO app.notes (id, body) VALUES (3, 'bob-3')`)
 	e.exec(aliceID, `INSERT INTO app.notes (id, body) VALUES (4, 'alice-4')`)
-	if got := ids(t, rowsOf(t, a.expect("change"), "rows")); got != "4" {
-		t.Fatalf("alice got change %s, want only her row 4", got)
-	}
-	if got := ids(t, rowsOf(t, b.expect("change"), "rows")); got != "3" {
-		t.Fatalf("bob got change %s", got)
-	}
+	got = ids(t, rowsOf(t, a.expect("change"), "rows"))
+	require.Equal(t, "4", got, "alice got change %s, want only her row 4", got)
+	got = ids(t, rowsOf(t, b.expect("change"), "rows"))
+	require.Equal(t, "3", got, "bob got change %s", got)
 	a.quiet("a")
 	b.quiet("b")
 }
@@ -284,13 +270,13 @@ func TestLiveFilter(t *testing.T) {
 	e.exec(rootID, `INSERT INTO app.todos (id, title) VALUES (5, 'keep'), (20, 'skip'), (9007199254740993, 'kept')`)
 	m := c.expect("change")
 	row := rowsOf(t, m, "rows")[0]
-	if m["subscription_id"] != "f" || row["id"] != "9007199254740993" || len(row) != 3 {
-		t.Fatalf("filtered change %v: want only id 9007199254740993 with id, title, _seq", m)
-	}
+	require.EqualValues(t, "f", m["subscription_id"])
+	require.EqualValues(t, "9007199254740993", row["id"])
+	require.Len(t, row, 3, "filtered change %v: want only id 9007199254740993 with id, title, _seq", m)
 	c.quiet("q")
 	// A WHERE the engine rejects is INVALID_SQL, even for a live-only subscription.
 	c.subscribe("bad", "SELECT * FROM app.todos WHERE id >>> 3 (", nil)
-	if m := c.expect("error"); m["code"] != "INVALID_SQL" || m["subscription_id"] != "bad" {
-		t.Fatalf("bad WHERE: %v", m)
-	}
+	m = c.expect("error")
+	require.EqualValues(t, "INVALID_SQL", m["code"])
+	require.EqualValues(t, "bad", m["subscription_id"], "bad WHERE: %v", m)
 }

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
 )
 
 // §3.2: payloads from 512 bytes go out as binary gzip(JSON); smaller ones as text;
@@ -32,20 +32,14 @@ func TestGzipFrames(t *testing.T) {
 		c.expect("auth_success")
 		c.subscribe("d", "SELECT * FROM app.docs", map[string]any{})
 		ack, err := c.readFrame(5 * time.Second)
-		if err != nil || ack.typ != websocket.MessageText {
-			t.Fatalf("%q: small ack should be text: %v %v", tc.query, ack.typ, err)
-		}
+		require.NoError(t, err)
+		require.Equal(t, websocket.MessageText, ack.typ, "%q: small ack should be text: %v %v", tc.query, ack.typ, err)
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		isGzip := f.typ == websocket.MessageBinary && bytes.HasPrefix(f.data, []byte{0x1f, 0x8b})
-		if isGzip != tc.gzip {
-			t.Fatalf("%q: batch frame type %v gzip=%v, want gzip=%v", tc.query, f.typ, isGzip, tc.gzip)
-		}
-		if rows := rowsOf(t, decodeFrame(t, f), "rows"); rows[0]["body"] != body {
-			t.Fatalf("%q: body did not survive the frame", tc.query)
-		}
+		require.Equal(t, tc.gzip, isGzip, "%q: batch frame type %v gzip=%v, want gzip=%v", tc.query, f.typ, isGzip, tc.gzip)
+		rows := rowsOf(t, decodeFrame(t, f), "rows")
+		require.EqualValues(t, body, rows[0]["body"], "%q: body did not survive the frame", tc.query)
 	}
 }
 
@@ -59,53 +53,40 @@ func TestMsgpackMode(t *testing.T) {
 	c.expect("auth_success")
 	sub := obj{{"type", "subscribe"}, {"subscription", obj{{"id", "m"}, {"sql", "SELECT * FROM app.todos"}, {"options", obj{{"batch_size", 10}}}}}}
 	frame, err := appendMsgpack(nil, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx := context.Background()
-	if err := c.ws.Write(ctx, websocket.MessageBinary, gzipBytes(frame)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageBinary, gzipBytes(frame)))
 	ack, err := c.readFrame(5 * time.Second)
-	if err != nil || ack.typ != websocket.MessageBinary || ack.data[0] == '{' {
-		t.Fatalf("ack should be binary msgpack: %v %v", ack.typ, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageBinary, ack.typ)
+	require.NotEqualValues(t, '{', ack.data[0], "ack should be binary msgpack: %v %v", ack.typ, err)
 	m := decodeFrame(t, ack)
-	if m["type"] != "subscription_ack" || m["subscription_id"] != "m" {
-		t.Fatalf("ack %v", m)
-	}
+	require.EqualValues(t, "subscription_ack", m["type"])
+	require.EqualValues(t, "m", m["subscription_id"], "ack %v", m)
 	b := c.expect("initial_data_batch")
 	end := num(t, bcOf(t, b)["snapshot_end_seq"])
-	if end <= 1<<53 {
-		t.Fatalf("snapshot_end_seq %d should exceed 2^53 exactly as an integer", end)
-	}
+	require.True(t, end > 1<<53, "snapshot_end_seq %d should exceed 2^53 exactly as an integer", end)
 	// error frames stay JSON text in msgpack mode.
 	nb, _ := appendMsgpack(nil, obj{{"type", "next_batch"}, {"subscription_id", "ghost"}})
-	if err := c.ws.Write(ctx, websocket.MessageBinary, nb); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageBinary, nb))
 	f, err := c.readFrame(5 * time.Second)
-	if err != nil || f.typ != websocket.MessageText || !strings.Contains(string(f.data), `"code":"BATCH_FETCH_FAILED"`) {
-		t.Fatalf("error frame in msgpack mode: %v %s %v", f.typ, f.data, err)
-	}
-	if err := c.ws.Write(ctx, websocket.MessageBinary, []byte{0xc1}); err != nil {
-		t.Fatal(err)
-	}
-	if m := c.expect("error"); m["code"] != "UNSUPPORTED_DATA" || m["subscription_id"] != "protocol" {
-		t.Fatalf("bad msgpack: %v", m)
-	}
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageText, f.typ)
+	require.Contains(t, string(f.data), `"code":"BATCH_FETCH_FAILED"`, "error frame in msgpack mode: %v %s %v", f.typ, f.data, err)
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageBinary, []byte{0xc1}))
+	m = c.expect("error")
+	require.EqualValues(t, "UNSUPPORTED_DATA", m["code"])
+	require.EqualValues(t, "protocol", m["subscription_id"], "bad msgpack: %v", m)
 }
 
 // §3.3: binary frames in JSON mode get UNSUPPORTED_DATA and the connection stays.
 func TestBinaryInJSONMode(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.login("alice")
-	if err := c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0x80}); err != nil {
-		t.Fatal(err)
-	}
-	if m := c.expect("error"); m["code"] != "UNSUPPORTED_DATA" || m["message"] != "Binary not supported" {
-		t.Fatalf("%v", m)
-	}
+	require.NoError(t, c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0x80}))
+	m := c.expect("error")
+	require.EqualValues(t, "UNSUPPORTED_DATA", m["code"])
+	require.EqualValues(t, "Binary not supported", m["message"], "%v", m)
 	c.quiet("still-open")
 }
 
@@ -114,21 +95,14 @@ func TestMsgpackRoundTrip(t *testing.T) {
 		int64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxUint64), 1.5, "", strings.Repeat("x", 40), strings.Repeat("y", 70000),
 		[]byte{1, 2}, []any{int64(1), "a", []any{}}, map[string]any{"a": int64(1), "b": map[string]any{"c": nil}}} {
 		b, err := mpAppendAny(nil, v)
-		if err != nil {
-			t.Fatalf("encode %v: %v", v, err)
-		}
+		require.NoError(t, err, "encode %v", v)
 		got, err := mpDecode(b)
-		if err != nil {
-			t.Fatalf("decode %v: %v", v, err)
-		}
-		if !reflect.DeepEqual(got, v) {
-			t.Fatalf("round trip %v → %v", v, got)
-		}
+		require.NoError(t, err, "decode %v", v)
+		require.Equal(t, v, got, "round trip %v → %v", v, got)
 	}
 	for _, bad := range [][]byte{{}, {0xdc, 0xff, 0xff}, {0x81, 0x01, 0x01}, {0xd9}, {0xc1}, {0x01, 0x02}} {
-		if _, err := mpDecode(bad); err == nil {
-			t.Fatalf("mpDecode(% x) succeeded; want an error", bad)
-		}
+		_, err := mpDecode(bad)
+		require.Error(t, err, "mpDecode(% x) succeeded; want an error", bad)
 	}
 }
 
@@ -164,18 +138,11 @@ func TestMsgpackCellTranscode(t *testing.T) {
 		`{"k":2}`:              map[string]any{"k": int64(2)},
 	} {
 		b, err := appendMsgpackJSON(nil, []byte(raw))
-		if err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
+		require.NoError(t, err, "%s", raw)
 		got, err := mpDecode(b)
-		if err != nil {
-			t.Fatalf("%s: decode: %v", raw, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s → %#v, want %#v", raw, got, want)
-		}
+		require.NoError(t, err, "%s: decode", raw)
+		require.Equal(t, want, got, "%s → %#v, want %#v", raw, got, want)
 	}
-	if _, err := appendMsgpackJSON(nil, []byte(`{bad`)); err == nil {
-		t.Fatal("invalid JSON cell encoded without error")
-	}
+	_, err := appendMsgpackJSON(nil, []byte(`{bad`))
+	require.Error(t, err, "invalid JSON cell encoded without error")
 }
