@@ -190,7 +190,11 @@ func fastResult(b []byte, i int, r *wireResult) (int, error) {
 			}
 			return end, err
 		case "rows":
-			return fastRaw(b, v, &r.Rows), nil
+			// Aliased, not copied: the body is the reply's own buffer and
+			// the rows' cells point into it anyway.
+			end := valueEnd(b, v)
+			r.Rows = b[v:end:end]
+			return end, nil
 		case "row_count":
 			num, end, err := fastNumber(b, v)
 			if num != "" {

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,11 +78,11 @@ func (e *ServerError) Error() string {
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(redactSecrets(e.Message))
+		b.WriteString(errorText(e.Message))
 	}
 	if e.Details != "" {
 		b.WriteString(" (")
-		b.WriteString(redactSecrets(e.Details))
+		b.WriteString(errorText(e.Details))
 		b.WriteString(")")
 	}
 	return b.String()
@@ -300,6 +301,10 @@ const snippetMax = 200
 // snippet returns the start of body for error messages: valid UTF-8, at most
 // snippetMax bytes, with anything that looks like a JWT redacted.
 func snippet(body []byte) string {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	if len(body) > snippetMax+utf8.UTFMax {
+		body = body[:snippetMax+utf8.UTFMax] // never copy a large body whole
+	}
 	s := strings.TrimSpace(string(body))
 	if len(s) > snippetMax {
 		cut := snippetMax
@@ -309,6 +314,29 @@ func snippet(body []byte) string {
 		s = s[:cut] + "…"
 	}
 	return redactSecrets(strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// errorTextMax bounds server text in an error string; the full text stays
+// in the error's fields.
+const errorTextMax = 1024
+
+// errorText is server text fit for an error string: secrets redacted and
+// cut to errorTextMax bytes (a hostile or buggy server can send megabytes).
+func errorText(s string) string {
+	if len(s) <= errorTextMax {
+		return redactSecrets(s)
+	}
+	// Redact with a margin past the cut so a secret straddling it is
+	// still recognised, then cut on a character boundary.
+	s = redactSecrets(strings.ToValidUTF8(s[:min(len(s), errorTextMax+4096)], "\uFFFD"))
+	if len(s) <= errorTextMax {
+		return s
+	}
+	cut := errorTextMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (cut)"
 }
 
 var (

@@ -253,7 +253,9 @@ func decodeResult(status int, contentType string, body []byte) (*Result, error) 
 	for i := range sr.Results {
 		sres, err := newStatementResult(&sr.Results[i])
 		if err != nil {
-			return nil, fmt.Errorf("sdk: result %d: %w", i, err)
+			// Well-formed JSON that KalamDB cannot have sent (ragged rows,
+			// a row_count that disagrees with the rows, a bad data_type).
+			return nil, unexpected(status, contentType, fmt.Sprintf("result %d: %v", i, err), body, err)
 		}
 		res.all[i] = sres
 	}
@@ -301,6 +303,9 @@ func newStatementResult(w *wireResult) (*StatementResult, error) {
 		rows, err := splitRows(w.Rows, len(s.Columns))
 		if err != nil {
 			return nil, err
+		}
+		if w.RowCount != "" && s.RowCount != len(rows) {
+			return nil, fmt.Errorf("row_count is %d but %d rows came", s.RowCount, len(rows))
 		}
 		s.rows = make([]Row, len(rows))
 		for i, cells := range rows {

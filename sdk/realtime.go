@@ -310,7 +310,7 @@ type SubscriptionError struct {
 }
 
 func (e *SubscriptionError) Error() string {
-	return fmt.Sprintf("kalamdb subscription %s: %s: %s", e.SubscriptionID, e.Code, redactSecrets(e.Message))
+	return fmt.Sprintf("kalamdb subscription %s: %s: %s", e.SubscriptionID, e.Code, errorText(e.Message))
 }
 
 // Is matches the sentinel errors, including the limits the server enforces.
