@@ -76,7 +76,11 @@ func BenchmarkChangeEventDecode(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				ev := &Insert{Rows: d.rows(msg.Rows)}
+				rows, err := d.rows(msg.Rows)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ev := &Insert{Rows: rows}
 				r := ev.Rows[0]
 				id, err1 := r.Int64("id")
 				body, err2 := r.String("body")

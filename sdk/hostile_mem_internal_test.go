@@ -3,16 +3,19 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/realtime"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -131,4 +134,53 @@ func TestHugeServerMessageIsCutInTheErrorString(t *testing.T) {
 
 	sub := &SubscriptionError{Code: "INVALID_SQL", Message: msg}
 	assert.Less(t, len(sub.Error()), 2048)
+}
+
+// Issue 9 item 12: Row.Bytes of a 16 MiB value went through an []int of
+// 128 MiB (1.1 GiB in all); it now allocates the bytes once.
+func TestLargeBytesCellAllocatesItsSizeOnce(t *testing.T) {
+	const size = 16 << 20
+	raw := make([]byte, 0, 4*size+2)
+	raw = append(raw, '[')
+	for i := range size {
+		if i > 0 {
+			raw = append(raw, ',')
+		}
+		raw = strconv.AppendInt(raw, int64(i%256), 10)
+	}
+	raw = append(raw, ']')
+	var got []byte
+	var err error
+	n := allocatedDuring(func() { got, err = bytesOf(raw) })
+	require.NoError(t, err)
+	require.Len(t, got, size)
+	assert.Equal(t, byte(255), got[255])
+	assert.LessOrEqual(t, n, uint64(size)+64<<10, "%d bytes allocated for a %d-byte value", n, size)
+	for _, bad := range []string{`[256]`, `[1,]`, `[-1]`, `[1,"a"]`, `[1.5]`} {
+		_, err := bytesOf([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+	got, err = bytesOf([]byte(`[ 1, 2 ,3 ]`)) // spaced: the general path
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2, 3}, got)
+}
+
+// Issue 9 item 12: every new column name in a row copied the subscription's
+// name index (quadratic under a flood); the names a subscription may add
+// are bounded, and going past the bound is an error, not silence.
+func TestColumnNameFloodIsBounded(t *testing.T) {
+	var d rowDecoder
+	require.NoError(t, d.setSchema(nil))
+	var err error
+	rows := 0
+	for i := range 100_000 {
+		_, err = d.rows([]realtime.RawRow{{fmt.Sprintf("c%d", i): json.RawMessage(`1`), "_seq": json.RawMessage(`"1"`)}})
+		if err != nil {
+			break
+		}
+		rows++
+	}
+	require.ErrorIs(t, err, ErrUnexpectedResponse)
+	assert.Equal(t, maxExtraColumns, rows)
+	assert.LessOrEqual(t, len(d.res.Columns), maxExtraColumns+len(systemColumns))
 }

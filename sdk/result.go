@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -690,6 +691,9 @@ func timeOf(dt DataType, raw json.RawMessage) (time.Time, error) {
 func bytesOf(raw json.RawMessage) ([]byte, error) {
 	switch raw[0] {
 	case '[':
+		if b, ok := byteArray(raw); ok {
+			return b, nil
+		}
 		var nums []int
 		if err := json.Unmarshal(raw, &nums); err != nil {
 			return nil, fmt.Errorf("%s is not an array of bytes", snippet(raw))
@@ -707,6 +711,40 @@ func bytesOf(raw json.RawMessage) ([]byte, error) {
 		return []byte(s), err
 	}
 	return nil, fmt.Errorf("%s is not bytes", snippet(raw))
+}
+
+// byteArray reads a plain [n,n,...] of 0..255 into exactly one
+// allocation of the result's size (a 16 MiB value went through an []int
+// of 128 MiB); ok is false for anything else, left to json.Unmarshal.
+func byteArray(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	if len(body) == 0 {
+		return []byte{}, true
+	}
+	out := make([]byte, 0, bytes.Count(body, []byte{','})+1)
+	v, digits := 0, 0
+	for _, c := range body {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 || digits > 3 {
+				return nil, false
+			}
+		case c == ',' && digits > 0:
+			out = append(out, byte(v))
+			v, digits = 0, 0
+		default:
+			return nil, false
+		}
+	}
+	if digits == 0 {
+		return nil, false
+	}
+	return append(out, byte(v)), true
 }
 
 // vectorOf reads an Embedding: a JSON array, or the same as JSON text.

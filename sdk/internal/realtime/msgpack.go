@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -101,6 +102,13 @@ func (d *mpDecoder) value(depth int) error {
 		if err != nil {
 			return err
 		}
+		// Reserve the exact text length once: a 16 MiB value must not
+		// double its way through ~60 MiB of digits.
+		need := 2 + len(b)
+		for _, c := range b {
+			need += 1 + int(bool2int(c >= 10)) + int(bool2int(c >= 100))
+		}
+		d.out = slices.Grow(d.out, need)
 		d.out = append(d.out, '[')
 		for i, c := range b {
 			if i > 0 {
@@ -243,4 +251,11 @@ func (d *mpDecoder) mapBody(n, depth int) error {
 	}
 	d.out = append(d.out, '}')
 	return nil
+}
+
+func bool2int(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
