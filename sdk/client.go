@@ -416,7 +416,8 @@ func (c *Client) readError(ctx context.Context, resp *transport.Response) error 
 // exceeds the client's limit. The buffer grows as bytes arrive: a declared
 // Content-Length only caps the growth (an honest one then costs no copy
 // beyond the doubling), so a reply that declares 64 MiB and sends 33 bytes
-// allocates little, and one near the limit peaks within twice its size.
+// allocates little, and one near the limit peaks within a small constant
+// of its size.
 func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte, error) {
 	defer resp.Body.Close()
 	limit := c.maxResponseBytes
@@ -430,10 +431,11 @@ func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte
 			if int64(len(buf)) > limit {
 				break
 			}
-			// Double, but not past the declared length while it holds.
+			// Grow eightfold while a declared length is still ahead (it
+			// has been honest so far), else double; never past the limit.
 			next := min(int64(cap(buf))*2, limit+1)
 			if want > int64(cap(buf)) {
-				next = min(next, want)
+				next = min(int64(cap(buf))*8, want)
 			}
 			nb := make([]byte, len(buf), next)
 			copy(nb, buf)

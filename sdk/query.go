@@ -300,7 +300,14 @@ func newStatementResult(w *wireResult) (*StatementResult, error) {
 		}
 	}
 	if len(w.Rows) > 0 && string(w.Rows) != "null" {
-		rows, err := splitRows(w.Rows, len(s.Columns))
+		// row_count (checked against the rows below) sizes the cells in
+		// one allocation; a lying one cannot ask for more cells than
+		// the rows' bytes could hold.
+		hint := 0
+		if s.RowCount > 0 && len(s.Columns) > 0 && s.RowCount <= len(w.Rows)/(2*len(s.Columns)) {
+			hint = s.RowCount
+		}
+		rows, err := splitRows(w.Rows, len(s.Columns), hint)
 		if err != nil {
 			return nil, err
 		}
@@ -318,13 +325,16 @@ func newStatementResult(w *wireResult) (*StatementResult, error) {
 // splitRows cuts a JSON array of arrays into cells that alias raw (one
 // allocation for all cells). raw has already been validated by
 // encoding/json, so only structure is checked here.
-func splitRows(raw []byte, ncols int) ([][]json.RawMessage, error) {
+func splitRows(raw []byte, ncols, rowsHint int) ([][]json.RawMessage, error) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '[' {
 		return nil, errors.New("rows is not an array")
 	}
 	var rows [][]json.RawMessage
-	cells := make([]json.RawMessage, 0, ncols*8)
+	cells := make([]json.RawMessage, 0, ncols*max(rowsHint, 8))
+	if rowsHint > 0 {
+		rows = make([][]json.RawMessage, 0, rowsHint)
+	}
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == ']' {
 		return rows, nil
