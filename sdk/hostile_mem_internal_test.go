@@ -174,7 +174,7 @@ func TestColumnNameFloodIsBounded(t *testing.T) {
 	var err error
 	rows := 0
 	for i := range 100_000 {
-		_, err = d.rows([]realtime.RawRow{{fmt.Sprintf("c%d", i): json.RawMessage(`1`), "_seq": json.RawMessage(`"1"`)}})
+		_, err = d.rows([]realtime.RawRow{{{Name: fmt.Sprintf("c%d", i), Value: json.RawMessage(`1`)}, {Name: "_seq", Value: json.RawMessage(`"1"`)}}})
 		if err != nil {
 			break
 		}

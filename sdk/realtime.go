@@ -481,9 +481,9 @@ func (d *rowDecoder) rows(raw []realtime.RawRow) ([]Row, error) {
 
 func (d *rowDecoder) row(r realtime.RawRow) (Row, error) {
 	var added []string
-	for k := range r {
-		if d.res.ColumnIndex(k) < 0 && !slices.Contains(added, k) {
-			added = append(added, k)
+	for _, c := range r {
+		if d.res.ColumnIndex(c.Name) < 0 && !slices.Contains(added, c.Name) {
+			added = append(added, strings.Clone(c.Name)) // kept: not an alias of the frame
 		}
 	}
 	if len(added) > 0 {
@@ -493,8 +493,8 @@ func (d *rowDecoder) row(r realtime.RawRow) (Row, error) {
 		d.addColumns(added)
 	}
 	cells := make([]json.RawMessage, len(d.res.Columns))
-	for k, v := range r {
-		cells[d.res.ColumnIndex(k)] = v
+	for _, c := range r {
+		cells[d.res.ColumnIndex(c.Name)] = c.Value
 	}
 	return Row{res: d.res, cells: cells}, nil
 }

@@ -83,7 +83,7 @@ func BenchmarkChangeEventsOneConnection(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	cpu0, haveCPU := processCPU()
+	cpu0, haveCPU := sdk.ProcessCPU()
 	b.ResetTimer()
 	for range b.N {
 		ev, err := sub.Next(ctx)
@@ -98,7 +98,7 @@ func BenchmarkChangeEventsOneConnection(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	// Process CPU per event, the in-process server's writes included (so
 	// an upper bound on the client's own cost).
-	if cpu1, ok := processCPU(); ok && haveCPU {
+	if cpu1, ok := sdk.ProcessCPU(); ok && haveCPU {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N)/1000, "cpu-µs/event")
 	}
 }

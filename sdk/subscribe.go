@@ -320,8 +320,8 @@ func (s *Subscription) convert(d realtime.Delivery) (Event, error) {
 			}
 			ev := &Update{Rows: rows, Old: old}
 			for _, old := range msg.OldValues {
-				for k := range old {
-					if k != "_seq" && !containsFold(s.pk, k) && !containsFold(ev.Changed, k) {
+				for _, c := range old {
+					if k := c.Name; k != "_seq" && !containsFold(s.pk, k) && !containsFold(ev.Changed, k) {
 						ev.Changed = append(ev.Changed, k)
 					}
 				}

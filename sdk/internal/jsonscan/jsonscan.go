@@ -192,3 +192,35 @@ func StringEnd(b []byte, i int) int {
 	}
 	return -1
 }
+
+// Members walks every member of the JSON object at b[i], calling member
+// with the raw key (no escapes: those are ErrSlowPath) and the index of
+// its value; member returns the index just past the value.
+func Members(b []byte, i int, member func(key []byte, v int) (int, error)) (int, error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, ErrSlowPath
+	}
+	i = SkipSpace(b, i+1)
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		end := StringEnd(b, i)
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, ErrSlowPath
+		}
+		i = SkipSpace(b, end)
+		i = SkipSpace(b, i+1) // past ':'
+		var err error
+		if i, err = member(key, i); err != nil {
+			return 0, err
+		}
+		i = SkipSpace(b, i)
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		i = SkipSpace(b, i+1) // past ','
+	}
+}

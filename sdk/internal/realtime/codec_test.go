@@ -31,8 +31,8 @@ func TestDecodeChangeKeepsSeqExact(t *testing.T) {
 	if seq, _ := m.OldValues[0].Seq(); seq != 307012399999000001 {
 		t.Fatalf("old seq %d", seq)
 	}
-	if string(m.OldValues[0]["status"]) != `"open"` {
-		t.Fatalf("old status %s", m.OldValues[0]["status"])
+	if string(get(m.OldValues[0], "status")) != `"open"` {
+		t.Fatalf("old status %s", get(m.OldValues[0], "status"))
 	}
 }
 
@@ -65,8 +65,8 @@ func TestDecodeGzipAndMsgpack(t *testing.T) {
 	if seq, ok := m.Rows[0].Seq(); !ok || seq != 0x0442000000000001 {
 		t.Fatalf("msgpack int64 seq %d %v", seq, ok)
 	}
-	if string(m.Rows[0]["b"]) != "[1,255]" {
-		t.Fatalf("bin as byte array: %s", m.Rows[0]["b"])
+	if string(get(m.Rows[0], "b")) != "[1,255]" {
+		t.Fatalf("bin as byte array: %s", get(m.Rows[0], "b"))
 	}
 }
 
@@ -196,9 +196,9 @@ func TestPacerBoundsEverySecond(t *testing.T) {
 // they are kept, never dropped, and the filter drops only rows at or below
 // the mark.
 func TestDefectR5ReplayFilterKeepsRowsWithoutSeq(t *testing.T) {
-	rows := []RawRow{{"_seq": json.RawMessage(`"5"`)}, {"row_id": json.RawMessage(`"u:1"`)}, {"_seq": json.RawMessage(`"7"`)}}
+	rows := []RawRow{{{Name: "_seq", Value: json.RawMessage(`"5"`)}}, {{Name: "row_id", Value: json.RawMessage(`"u:1"`)}}, {{Name: "_seq", Value: json.RawMessage(`"7"`)}}}
 	got := filterRows(rows, 5)
-	if len(got) != 2 || got[0]["row_id"] == nil {
+	if len(got) != 2 || get(got[0], "row_id") == nil {
 		t.Fatalf("filtered %v", got)
 	}
 	if len(filterRows(rows, 1)) != 3 {
@@ -221,4 +221,9 @@ func TestEncodeClientMessages(t *testing.T) {
 	if got := string(EncodeAuthenticate("tok", "msgpack")); got != `{"type":"authenticate","method":"jwt","token":"tok","protocol":{"serialization":"msgpack","compression":"gzip"}}` {
 		t.Fatal(got)
 	}
+}
+
+func get(r RawRow, name string) json.RawMessage {
+	v, _ := r.Get(name)
+	return v
 }

@@ -65,7 +65,7 @@ func TestMsgpackLargeBinaryTranscodesWithinAConstant(t *testing.T) {
 	var err error
 	n := allocatedDuring(func() { m, err = Decode(true, frame, 0) })
 	require.NoError(t, err)
-	text := m.Rows[0]["b"]
+	text, _ := m.Rows[0].Get("b")
 	assert.Equal(t, "[0,1,2,3", string(text[:8]))
 	// The JSON text of the bytes is about 3.6 bytes a byte; it is written
 	// once (after a frame-sized first buffer) and copied once into the row.

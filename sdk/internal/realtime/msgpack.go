@@ -193,10 +193,26 @@ func (d *mpDecoder) str(n int) error {
 	if !utf8.Valid(b) {
 		return fmt.Errorf("msgpack: string at offset %d is not valid UTF-8", d.pos-n)
 	}
+	if plainJSONText(b) {
+		d.out = append(append(append(d.out, '"'), b...), '"')
+		return nil
+	}
 	// json.Marshal of a string cannot fail; it escapes as JSON requires.
 	q, _ := json.Marshal(string(b))
 	d.out = append(d.out, q...)
 	return nil
+}
+
+// plainJSONText reports whether b needs no escaping as a JSON string
+// (json.Marshal's rules: control bytes, quote, backslash, <, >, & and
+// non-ASCII, which it may rewrite, take the general path).
+func plainJSONText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *mpDecoder) arrayBody(n, depth int) error {

@@ -1,11 +1,11 @@
 //go:build unix
 
-package sdk_test
+package sdk
 
 import "syscall"
 
-// processCPU is the CPU time (user+system) this process has used, in ns.
-func processCPU() (int64, bool) {
+// ProcessCPU (test only) is the CPU time (user+system) this process has used, in ns.
+func ProcessCPU() (int64, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
