@@ -862,6 +862,9 @@ func byteArray(raw []byte) ([]byte, bool) {
 	for _, c := range body {
 		switch {
 		case c >= '0' && c <= '9':
+			if digits > 0 && v == 0 {
+				return nil, false // a leading zero is not JSON
+			}
 			v = v*10 + int(c-'0')
 			digits++
 			if v > 255 || digits > 3 {

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // http-api.md §11: the real environment variables and defaults.
@@ -86,4 +89,16 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/health"); err == nil {
 		t.Fatal("server still answering after shutdown")
 	}
+}
+
+// Issue 13 item 5: a load test lifts the WebSocket limits without Go.
+func TestLoadConfigWebSocketLimits(t *testing.T) {
+	cfg, err := loadConfig([]string{"-ws-max-subscriptions-per-connection", "-1",
+		"-ws-max-subscriptions-per-user", "20000", "-ws-max-messages-per-second", "-1"}, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, -1, cfg.opts.WebSocket.MaxSubscriptionsPerConnection)
+	assert.Equal(t, 20000, cfg.opts.WebSocket.MaxSubscriptionsPerUser)
+	assert.Equal(t, -1, cfg.opts.WebSocket.MaxMessagesPerSecond)
+	_, err = loadConfig([]string{"-ws-max-messages-per-second", "many"}, func(string) string { return "" })
+	assert.Error(t, err)
 }
