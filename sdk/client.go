@@ -425,7 +425,11 @@ func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte
 	if n := contentLength(resp.Header); n >= 0 && n < limit {
 		want = n + 1
 	}
-	buf := make([]byte, 0, min(want, initialBodyBuffer))
+	first := int64(initialBodyBuffer) // streamed replies declare no length
+	if want <= limit {
+		first = min(want, declaredBodyBuffer)
+	}
+	buf := make([]byte, 0, first)
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
@@ -459,8 +463,13 @@ func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte
 	return buf, nil
 }
 
-// initialBodyBuffer is the first allocation for a response body.
-const initialBodyBuffer = 32 << 10
+// The first allocation for a response body: small when the length is
+// unknown (most replies are small), larger when a length was declared
+// (it holds so far; growth then trusts it eightfold at a time).
+const (
+	initialBodyBuffer  = 512
+	declaredBodyBuffer = 32 << 10
+)
 
 func contentLength(h map[string][]string) int64 {
 	v := transport.HeaderValue(h, "Content-Length")
