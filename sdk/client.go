@@ -448,26 +448,63 @@ func (c *Client) readError(ctx context.Context, resp *transport.Response) error 
 }
 
 // readBody reads and closes resp.Body, failing (never truncating) when it
-// exceeds the client's limit.
+// exceeds the client's limit. The buffer grows as bytes arrive: a declared
+// Content-Length only caps the growth (an honest one then costs no copy
+// beyond the doubling), so a reply that declares 64 MiB and sends 33 bytes
+// allocates little, and one near the limit peaks within a small constant
+// of its size.
 func (c *Client) readBody(ctx context.Context, resp *transport.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	var buf []byte
-	if n := contentLength(resp.Header); n > 0 && n <= c.maxResponseBytes {
-		buf = make([]byte, 0, n+1)
+	limit := c.maxResponseBytes
+	want := limit + 1 // one more byte tells an over-limit body apart
+	if n := contentLength(resp.Header); n >= 0 && n < limit {
+		want = n + 1
 	}
-	b := bytes.NewBuffer(buf)
-	n, err := b.ReadFrom(io.LimitReader(resp.Body, c.maxResponseBytes+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctxError(ctx)
+	first := int64(initialBodyBuffer) // streamed replies declare no length
+	if want <= limit {
+		first = min(want, declaredBodyBuffer)
+	}
+	buf := make([]byte, 0, first)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				break
+			}
+			// Grow eightfold while a declared length is still ahead (it
+			// has been honest so far), else double; never past the limit.
+			next := min(int64(cap(buf))*2, limit+1)
+			if want > int64(cap(buf)) {
+				next = min(int64(cap(buf))*8, want)
+			}
+			nb := make([]byte, len(buf), next)
+			copy(nb, buf)
+			buf = nb
 		}
-		return nil, fmt.Errorf("sdk: reading response body (HTTP %d) after %d bytes: %w", resp.StatusCode, n, err)
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctxError(ctx)
+			}
+			return nil, fmt.Errorf("sdk: reading response body (HTTP %d) after %d bytes: %w", resp.StatusCode, len(buf), err)
+		}
 	}
-	if n > c.maxResponseBytes {
-		return nil, fmt.Errorf("%w: HTTP %d body exceeds %d bytes (raise it with WithMaxResponseBytes)", ErrResponseTooLarge, resp.StatusCode, c.maxResponseBytes)
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("%w: HTTP %d body exceeds %d bytes (raise it with WithMaxResponseBytes)", ErrResponseTooLarge, resp.StatusCode, limit)
 	}
-	return b.Bytes(), nil
+	return buf, nil
 }
+
+// The first allocation for a response body: small when the length is
+// unknown (most replies are small), larger when a length was declared
+// (it holds so far; growth then trusts it eightfold at a time).
+const (
+	initialBodyBuffer  = 512
+	declaredBodyBuffer = 32 << 10
+)
 
 func contentLength(h map[string][]string) int64 {
 	v := transport.HeaderValue(h, "Content-Length")

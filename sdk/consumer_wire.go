@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -227,7 +228,7 @@ func payloadRow(p []byte, prev *StatementResult) (Row, TableName, error) {
 		return Row{}, tbl, fmt.Errorf("not valid JSON: %s", snippet(p))
 	}
 	// p is valid JSON, so the scanning below only has to find boundaries.
-	i := skipSpace(p, 0)
+	i := jsonscan.SkipSpace(p, 0)
 	if p[i] != '{' {
 		return Row{}, tbl, fmt.Errorf("not a JSON object: %s", snippet(p))
 	}
@@ -237,14 +238,14 @@ func payloadRow(p []byte, prev *StatementResult) (Row, TableName, error) {
 		names = make([]string, 0, len(prev.Columns))
 		cells = make([]json.RawMessage, 0, len(prev.Columns))
 	}
-	for i = skipSpace(p, i+1); p[i] != '}'; {
-		kend := stringEnd(p, i)
+	for i = jsonscan.SkipSpace(p, i+1); p[i] != '}'; {
+		kend := jsonscan.StringEnd(p, i)
 		name, err := unquote(p[i:kend])
 		if err != nil {
 			return Row{}, tbl, fmt.Errorf("field name %s: %w", snippet(p[i:kend]), err)
 		}
-		i = skipSpace(p, skipSpace(p, kend)+1) // past ':'
-		vend := valueEnd(p, i)
+		i = jsonscan.SkipSpace(p, jsonscan.SkipSpace(p, kend)+1) // past ':'
+		vend := jsonscan.ValueEnd(p, i)
 		raw := json.RawMessage(p[i:vend:vend])
 		if name == "_table" {
 			s, err := unquote(raw)
@@ -260,8 +261,8 @@ func payloadRow(p []byte, prev *StatementResult) (Row, TableName, error) {
 			names = append(names, name)
 			cells = append(cells, raw)
 		}
-		if i = skipSpace(p, vend); p[i] == ',' {
-			i = skipSpace(p, i+1)
+		if i = jsonscan.SkipSpace(p, vend); p[i] == ',' {
+			i = jsonscan.SkipSpace(p, i+1)
 		}
 	}
 	res := prev

@@ -153,11 +153,11 @@ func (e *ServerError) Error() string {
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(redactSecrets(e.Message))
+		b.WriteString(errorText(e.Message))
 	}
 	if e.Details != "" {
 		b.WriteString(" (")
-		b.WriteString(redactSecrets(e.Details))
+		b.WriteString(errorText(e.Details))
 		b.WriteString(")")
 	}
 	return b.String()
@@ -408,3 +408,26 @@ func snippet(body []byte) string {
 // echoed in details, e.g. CREATE USER ... WITH PASSWORD '...'). The
 // realtime package uses the same function (internal/redact).
 func redactSecrets(s string) string { return redact.String(s) }
+
+// errorTextMax bounds server text in an error string; the full text stays
+// in the error's fields.
+const errorTextMax = 1024
+
+// errorText is server text fit for an error string: secrets redacted and
+// cut to errorTextMax bytes (a hostile or buggy server can send megabytes).
+func errorText(s string) string {
+	if len(s) <= errorTextMax {
+		return redactSecrets(s)
+	}
+	// Redact with a margin past the cut so a secret straddling it is
+	// still recognised, then cut on a character boundary.
+	s = redactSecrets(strings.ToValidUTF8(s[:min(len(s), errorTextMax+4096)], "\uFFFD"))
+	if len(s) <= errorTextMax {
+		return s
+	}
+	cut := errorTextMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (cut)"
+}

@@ -74,7 +74,7 @@ func TestParseUUIDRejectsMalformed(t *testing.T) {
 
 func TestSplitRowsAliasesWithoutCopy(t *testing.T) {
 	raw := json.RawMessage(` [ [1, "a,]\"b", [1,[2]], {"k":"]"} ] , [ null,true,false,-1.5e3 ] ] `)
-	rows, err := splitRows(raw, 4)
+	rows, err := splitRows(raw, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestSplitRowsAliasesWithoutCopy(t *testing.T) {
 			}
 		}
 	}
-	if _, err := splitRows(json.RawMessage(`[[1],[1,2]]`), 1); err == nil {
+	if _, err := splitRows(json.RawMessage(`[[1],[1,2]]`), 1, 2); err == nil {
 		t.Error("a row with the wrong cell count must be an error")
 	}
 }

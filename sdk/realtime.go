@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -312,7 +314,7 @@ type SubscriptionError struct {
 }
 
 func (e *SubscriptionError) Error() string {
-	return fmt.Sprintf("kalamdb subscription %s: %s: %s", e.SubscriptionID, e.Code, redactSecrets(e.Message))
+	return fmt.Sprintf("kalamdb subscription %s: %s: %s", e.SubscriptionID, e.Code, errorText(e.Message))
 }
 
 // Is matches the sentinel errors, including the limits the server enforces.
@@ -410,7 +412,14 @@ func (e *taggedError) Unwrap() []error { return append([]error{e.err}, e.tags...
 // so rows already handed out keep theirs.
 type rowDecoder struct {
 	res *StatementResult
+	// extra counts columns added beyond the ack's schema.
+	extra int
 }
+
+// maxExtraColumns bounds the column names a subscription's rows may add
+// beyond its schema: each addition copies the name index, so an endless
+// flood of new names would cost quadratic time.
+const maxExtraColumns = 256
 
 // systemColumns are sent in rows but not always in the schema.
 var systemColumns = []wireField{
@@ -419,7 +428,43 @@ var systemColumns = []wireField{
 	{Name: "_deleted", DataType: json.RawMessage(`"Boolean"`)},
 }
 
+// schemaCache shares one immutable schema among every subscription acked
+// with the same fields (thousands of subscriptions often watch one table);
+// it is emptied when full, which only costs a rebuild.
+var schemaCache struct {
+	sync.Mutex
+	m map[string]*StatementResult
+}
+
+const schemaCacheMax = 1024
+
+func schemaKey(fields []realtime.Field) string {
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(f.Name)
+		b.WriteByte(0)
+		b.Write(f.DataType)
+		b.WriteByte(0)
+		b.WriteString(strconv.Itoa(f.Index))
+		for _, fl := range f.Flags {
+			b.WriteByte(0)
+			b.WriteString(fl)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
+}
+
 func (d *rowDecoder) setSchema(fields []realtime.Field) error {
+	d.extra = 0
+	key := schemaKey(fields)
+	schemaCache.Lock()
+	res := schemaCache.m[key]
+	schemaCache.Unlock()
+	if res != nil {
+		d.res = res
+		return nil
+	}
 	wf := make([]wireField, 0, len(fields)+len(systemColumns))
 	seen := map[string]bool{}
 	for _, f := range fields {
@@ -436,45 +481,71 @@ func (d *rowDecoder) setSchema(fields []realtime.Field) error {
 	if err != nil {
 		return fmt.Errorf("sdk: subscription schema: %w", err)
 	}
+	res.Columns = res.Columns[:len(res.Columns):len(res.Columns)] // appends copy
+	schemaCache.Lock()
+	if len(schemaCache.m) >= schemaCacheMax || schemaCache.m == nil {
+		schemaCache.m = make(map[string]*StatementResult)
+	}
+	schemaCache.m[key] = res
+	schemaCache.Unlock()
 	d.res = res
 	return nil
 }
 
-func (d *rowDecoder) rows(raw []realtime.RawRow) []Row {
+func (d *rowDecoder) rows(raw []realtime.RawRow) ([]Row, error) {
 	if len(raw) == 0 {
-		return nil
+		return nil, nil
 	}
 	if d.res == nil {
 		d.setSchema(nil) // changes before any ack (cannot fail: fixed types)
 	}
 	out := make([]Row, len(raw))
 	for i, r := range raw {
-		out[i] = d.row(r)
+		row, err := d.row(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = row
 	}
-	return out
+	return out, nil
 }
 
-func (d *rowDecoder) row(r realtime.RawRow) Row {
-	for k := range r {
-		if d.res.ColumnIndex(k) < 0 {
-			d.addColumn(k)
+func (d *rowDecoder) row(r realtime.RawRow) (Row, error) {
+	var added []string
+	for _, c := range r {
+		if d.res.ColumnIndex(c.Name) < 0 && !slices.Contains(added, c.Name) {
+			added = append(added, strings.Clone(c.Name)) // kept: not an alias of the frame
 		}
 	}
-	cells := make([]json.RawMessage, len(d.res.Columns))
-	for k, v := range r {
-		cells[d.res.ColumnIndex(k)] = v
+	if len(added) > 0 {
+		if d.extra+len(added) > maxExtraColumns {
+			return Row{}, fmt.Errorf("%w: rows name more than %d columns the subscription's schema does not list", ErrUnexpectedResponse, maxExtraColumns)
+		}
+		d.addColumns(added)
 	}
-	return Row{res: d.res, cells: cells}
+	cells := make([]json.RawMessage, len(d.res.Columns))
+	for _, c := range r {
+		cells[d.res.ColumnIndex(c.Name)] = c.Value
+	}
+	return Row{res: d.res, cells: cells}, nil
 }
 
-func (d *rowDecoder) addColumn(name string) {
+// addColumns adds names (typed Unknown) to a copy of the schema.
+func (d *rowDecoder) addColumns(names []string) {
 	old := d.res
-	res := &StatementResult{Columns: append(old.Columns[:len(old.Columns):len(old.Columns)],
-		Column{Name: name, Index: len(old.Columns), Type: DataType{Kind: KindUnknown, Name: "Unknown"}}),
-		byName: make(map[string]int, len(old.byName)+1)}
+	cols := slices.Clip(old.Columns)
+	res := &StatementResult{byName: make(map[string]int, len(old.byName)+len(names))}
 	for k, v := range old.byName {
 		res.byName[k] = v
 	}
-	res.byName[strings.ToLower(name)] = len(old.Columns)
+	for _, name := range names {
+		if _, dup := res.byName[strings.ToLower(name)]; dup {
+			continue // differs from a known name only in case
+		}
+		res.byName[strings.ToLower(name)] = len(cols)
+		cols = append(cols, Column{Name: name, Index: len(cols), Type: DataType{Kind: KindUnknown, Name: "Unknown"}})
+	}
+	res.Columns = cols
+	d.extra += len(names)
 	d.res = res
 }

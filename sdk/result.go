@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Result is the reply to one Query. It embeds the first statement's result,
@@ -52,6 +55,7 @@ type StatementResult struct {
 
 	rows   []Row
 	byName map[string]int // lower-cased column name -> index
+	plan   atomic.Pointer[cachedPlan]
 }
 
 // Server row caps with KalamDB's default configuration
@@ -143,6 +147,49 @@ func (r Row) index(name string) (int, error) {
 	return i, nil
 }
 
+// readCell is the typed accessors' path: no destination escapes to the
+// heap, and errors are the ScanError convertCell's would be.
+func readCell[T any](r Row, name, target string, conv func(json.RawMessage) (T, error)) (T, error) {
+	var zero T
+	i, err := r.index(name)
+	if err != nil {
+		return zero, err
+	}
+	raw := r.cells[i]
+	if isNull(raw) {
+		return zero, r.cellError(i, target, ErrNull)
+	}
+	v, err := conv(raw)
+	if err != nil {
+		return zero, r.cellError(i, target, err)
+	}
+	return v, nil
+}
+
+func (r Row) cellError(i int, target string, err error) error {
+	col := r.res.Columns[i]
+	return &ScanError{Column: col.Name, Type: col.Type, Target: target, Err: err}
+}
+
+func parseFloat64(raw json.RawMessage) (float64, error) {
+	if len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		// A bare JSON number: parsed in place (strconv keeps no
+		// reference to its argument; its errors copy it).
+		if f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(raw), len(raw)), 64); err == nil {
+			return f, nil
+		}
+	}
+	s, err := numberText(raw)
+	if err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a float64", s)
+	}
+	return f, nil
+}
+
 func (r Row) get(name string, dest any) error {
 	i, err := r.index(name)
 	if err != nil {
@@ -152,11 +199,11 @@ func (r Row) get(name string, dest any) error {
 }
 
 // String returns a text cell; numbers come back as their decimal text.
-func (r Row) String(name string) (string, error) { var v string; return v, r.get(name, &v) }
+func (r Row) String(name string) (string, error) { return readCell(r, name, "*string", textOf) }
 
 // Int64 returns an integer cell exactly (BigInt arrives as a JSON string and
 // is never converted through float64).
-func (r Row) Int64(name string) (int64, error) { var v int64; return v, r.get(name, &v) }
+func (r Row) Int64(name string) (int64, error) { return readCell(r, name, "*int64", parseInt) }
 
 // Uint64 returns a non-negative integer cell exactly.
 func (r Row) Uint64(name string) (uint64, error) { var v uint64; return v, r.get(name, &v) }
@@ -165,7 +212,9 @@ func (r Row) Uint64(name string) (uint64, error) { var v uint64; return v, r.get
 func (r Row) Int(name string) (int, error) { var v int; return v, r.get(name, &v) }
 
 // Float64 returns a numeric cell as float64.
-func (r Row) Float64(name string) (float64, error) { var v float64; return v, r.get(name, &v) }
+func (r Row) Float64(name string) (float64, error) {
+	return readCell(r, name, "*float64", parseFloat64)
+}
 
 // Bool returns a Boolean cell.
 func (r Row) Bool(name string) (bool, error) { var v bool; return v, r.get(name, &v) }
@@ -175,7 +224,21 @@ func (r Row) Decimal(name string) (Decimal, error) { var v Decimal; return v, r.
 
 // Time returns a Timestamp or DateTime (µs since the epoch) or a Date (days
 // since the epoch) as a time.Time in UTC.
-func (r Row) Time(name string) (time.Time, error) { var v time.Time; return v, r.get(name, &v) }
+func (r Row) Time(name string) (time.Time, error) {
+	i, err := r.index(name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	raw := r.cells[i]
+	if isNull(raw) {
+		return time.Time{}, r.cellError(i, "*time.Time", ErrNull)
+	}
+	t, err := timeOf(r.res.Columns[i].Type, raw)
+	if err != nil {
+		return time.Time{}, r.cellError(i, "*time.Time", err)
+	}
+	return t, nil
+}
 
 // TimeOfDay returns a Time cell (µs since midnight) as a duration.
 func (r Row) TimeOfDay(name string) (time.Duration, error) {
@@ -248,16 +311,30 @@ func (r Row) ScanStruct(dest any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("sdk: ScanStruct: need a non-nil pointer to a struct, got %T", dest)
 	}
+	if r.res == nil {
+		return errors.New("sdk: zero Row")
+	}
 	plan, err := r.res.structPlan(rv.Elem().Type())
 	if err != nil {
 		return err
 	}
-	sv := rv.Elem()
+	return r.scanPlanned(rv.Elem(), plan)
+}
+
+// scanPlanned fills struct sv by a plan made for its type and this
+// row's columns.
+func (r Row) scanPlanned(sv reflect.Value, plan []fieldPlan) error {
 	for _, f := range plan {
-		fv, err := sv.FieldByIndexErr(f.field)
-		if err != nil {
-			return fmt.Errorf("sdk: ScanStruct into %s: column %q: %w", sv.Type(), r.res.Columns[f.col].Name, err)
+		var fv reflect.Value
+		if len(f.field) == 1 {
+			fv = sv.Field(f.field[0])
+		} else {
+			var err error
+			if fv, err = sv.FieldByIndexErr(f.field); err != nil {
+				return fmt.Errorf("sdk: ScanStruct into %s: column %q: %w", sv.Type(), r.res.Columns[f.col].Name, err)
+			}
 		}
+		// A pointer fits an interface without allocating.
 		if err := r.scanCell(f.col, fv.Addr().Interface()); err != nil {
 			return err
 		}
@@ -266,14 +343,26 @@ func (r Row) ScanStruct(dest any) error {
 }
 
 // CollectRows scans every row of the result's first statement into a T (a
-// struct, see Row.ScanStruct).
+// struct, see Row.ScanStruct). The field mapping is planned once.
 func CollectRows[T any](res *Result) ([]T, error) {
 	if res == nil || res.StatementResult == nil {
 		return nil, errors.New("sdk: CollectRows: nil result")
 	}
 	out := make([]T, len(res.rows))
+	if len(out) == 0 {
+		return out, nil
+	}
+	t := reflect.TypeOf(out).Elem()
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("sdk: CollectRows: need a struct type, got %s", t)
+	}
+	plan, err := res.structPlan(t)
+	if err != nil {
+		return nil, err
+	}
+	all := reflect.ValueOf(out)
 	for i, row := range res.rows {
-		if err := row.ScanStruct(&out[i]); err != nil {
+		if err := row.scanPlanned(all.Index(i), plan); err != nil {
 			return nil, fmt.Errorf("row %d: %w", i, err)
 		}
 	}
@@ -285,8 +374,26 @@ type fieldPlan struct {
 	field []int
 }
 
+// cachedPlan is the last struct plan made for a result: rows of one
+// result scanned one by one (ScanStruct in a loop) reuse it.
+type cachedPlan struct {
+	t    reflect.Type
+	plan []fieldPlan
+}
+
 // structPlan maps struct fields to column indexes for this result.
 func (s *StatementResult) structPlan(t reflect.Type) ([]fieldPlan, error) {
+	if c := s.plan.Load(); c != nil && c.t == t {
+		return c.plan, nil
+	}
+	plan, err := s.makeStructPlan(t)
+	if err == nil {
+		s.plan.Store(&cachedPlan{t: t, plan: plan})
+	}
+	return plan, err
+}
+
+func (s *StatementResult) makeStructPlan(t reflect.Type) ([]fieldPlan, error) {
 	var plan []fieldPlan
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || f.Anonymous {
@@ -374,6 +481,33 @@ func convertCell(dt DataType, raw json.RawMessage, dest any) error {
 		}
 		*d = append((*d)[:0], raw...)
 		return nil
+	}
+	// The common scalar targets skip reflection.
+	switch d := dest.(type) {
+	case *int64:
+		if null {
+			return ErrNull
+		}
+		n, err := parseInt(raw)
+		*d = n
+		return err
+	case *int:
+		if null {
+			return ErrNull
+		}
+		n, err := parseInt(raw)
+		if err == nil && int64(int(n)) != n {
+			return fmt.Errorf("%d overflows int", n)
+		}
+		*d = int(n)
+		return err
+	case *float64:
+		if null {
+			return ErrNull
+		}
+		f, err := parseFloat64(raw)
+		*d = f
+		return err
 	}
 	rv := reflect.ValueOf(dest)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -697,6 +831,9 @@ func timeOf(dt DataType, raw json.RawMessage) (time.Time, error) {
 func bytesOf(raw json.RawMessage) ([]byte, error) {
 	switch raw[0] {
 	case '[':
+		if b, ok := byteArray(raw); ok {
+			return b, nil
+		}
 		var nums []int
 		if err := json.Unmarshal(raw, &nums); err != nil {
 			return nil, fmt.Errorf("%s is not an array of bytes", snippet(raw))
@@ -714,6 +851,43 @@ func bytesOf(raw json.RawMessage) ([]byte, error) {
 		return []byte(s), err
 	}
 	return nil, fmt.Errorf("%s is not bytes", snippet(raw))
+}
+
+// byteArray reads a plain [n,n,...] of 0..255 into exactly one
+// allocation of the result's size (a 16 MiB value went through an []int
+// of 128 MiB); ok is false for anything else, left to json.Unmarshal.
+func byteArray(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	if len(body) == 0 {
+		return []byte{}, true
+	}
+	out := make([]byte, 0, bytes.Count(body, []byte{','})+1)
+	v, digits := 0, 0
+	for _, c := range body {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && v == 0 {
+				return nil, false // a leading zero is not JSON
+			}
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 || digits > 3 {
+				return nil, false
+			}
+		case c == ',' && digits > 0:
+			out = append(out, byte(v))
+			v, digits = 0, 0
+		default:
+			return nil, false
+		}
+	}
+	if digits == 0 {
+		return nil, false
+	}
+	return append(out, byte(v)), true
 }
 
 // vectorOf reads an Embedding: a JSON array, or the same as JSON text.

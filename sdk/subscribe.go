@@ -297,7 +297,11 @@ func (s *Subscription) convert(d realtime.Delivery) (Event, error) {
 		s.mu.Unlock()
 		return &Ack{Columns: cols, Resumed: d.Resumed}, nil
 	case realtime.TypeInitialBatch:
-		ev := &InitialRows{Rows: s.decoder.rows(msg.Rows), Resumed: d.Resumed, Ready: msg.BatchControl.Ready()}
+		rows, err := s.decoder.rows(msg.Rows)
+		if err != nil {
+			return nil, err
+		}
+		ev := &InitialRows{Rows: rows, Resumed: d.Resumed, Ready: msg.BatchControl.Ready()}
 		if msg.BatchControl != nil {
 			ev.BatchNum = int(msg.BatchControl.BatchNum)
 		}
@@ -305,19 +309,35 @@ func (s *Subscription) convert(d realtime.Delivery) (Event, error) {
 	case realtime.TypeChange:
 		switch msg.ChangeType {
 		case "insert":
-			return &Insert{Rows: s.decoder.rows(msg.Rows)}, nil
+			rows, err := s.decoder.rows(msg.Rows)
+			if err != nil {
+				return nil, err
+			}
+			return &Insert{Rows: rows}, nil
 		case "update":
-			ev := &Update{Rows: s.decoder.rows(msg.Rows), Old: s.decoder.rows(msg.OldValues)}
+			rows, err := s.decoder.rows(msg.Rows)
+			if err != nil {
+				return nil, err
+			}
+			old, err := s.decoder.rows(msg.OldValues)
+			if err != nil {
+				return nil, err
+			}
+			ev := &Update{Rows: rows, Old: old}
 			for _, old := range msg.OldValues {
-				for k := range old {
-					if k != "_seq" && !containsFold(s.pk, k) && !containsFold(ev.Changed, k) {
+				for _, c := range old {
+					if k := c.Name; k != "_seq" && !containsFold(s.pk, k) && !containsFold(ev.Changed, k) {
 						ev.Changed = append(ev.Changed, k)
 					}
 				}
 			}
 			return ev, nil
 		case "delete":
-			return &Delete{Rows: s.decoder.rows(msg.OldValues)}, nil
+			rows, err := s.decoder.rows(msg.OldValues)
+			if err != nil {
+				return nil, err
+			}
+			return &Delete{Rows: rows}, nil
 		}
 	}
 	return nil, fmt.Errorf("sdk: unexpected %q message for subscription %s", msg.Type, s.name)

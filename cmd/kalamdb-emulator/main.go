@@ -140,6 +140,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&logLevel, "log-level", logLevel, "error, warn, info or debug (KALAMDB_LOG_LEVEL)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "how long a shutdown waits for requests in flight")
 	sqlLimit := fs.Int("sql-rate-limit", 0, "queries per user per second; 0 = 100, negative = off")
+	fs.IntVar(&cfg.opts.WebSocket.MaxSubscriptionsPerConnection, "ws-max-subscriptions-per-connection", 0, "live subscriptions per WebSocket; 0 = 100, negative = no limit")
+	fs.IntVar(&cfg.opts.WebSocket.MaxSubscriptionsPerUser, "ws-max-subscriptions-per-user", 0, "live subscriptions per user across connections; 0 = 10, negative = no limit")
+	fs.IntVar(&cfg.opts.WebSocket.MaxMessagesPerSecond, "ws-max-messages-per-second", 0, "client messages per WebSocket per second; 0 = 50, negative = no limit")
 	// Usage goes to stdout through helpError; parse errors are returned.
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {

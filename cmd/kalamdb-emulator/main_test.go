@@ -154,3 +154,15 @@ func TestBannerSetupFlow(t *testing.T) {
 	require.Contains(t, configured.String(), "kept in /data")
 	require.NotContains(t, configured.String(), "Setup required")
 }
+
+// Issue 13 item 5: a load test lifts the WebSocket limits without Go.
+func TestLoadConfigWebSocketLimits(t *testing.T) {
+	cfg, err := loadConfig([]string{"-ws-max-subscriptions-per-connection", "-1",
+		"-ws-max-subscriptions-per-user", "20000", "-ws-max-messages-per-second", "-1"}, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, -1, cfg.opts.WebSocket.MaxSubscriptionsPerConnection)
+	assert.Equal(t, 20000, cfg.opts.WebSocket.MaxSubscriptionsPerUser)
+	assert.Equal(t, -1, cfg.opts.WebSocket.MaxMessagesPerSecond)
+	_, err = loadConfig([]string{"-ws-max-messages-per-second", "many"}, func(string) string { return "" })
+	assert.Error(t, err)
+}

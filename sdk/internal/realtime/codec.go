@@ -14,14 +14,59 @@ import (
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
-// RawRow is one row as the server sent it: column name to JSON value.
-// MessagePack rows are transcoded to the same form.
-type RawRow map[string]json.RawMessage
+// RawRow is one row as the server sent it: its columns in wire order, each
+// value JSON text. MessagePack rows are transcoded to the same form. A
+// slice, not a map: a row is read once, in order, and a map per row cost
+// more than the rest of decoding a change.
+type RawRow []RawCell
+
+// RawCell is one column of a RawRow.
+type RawCell struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// Get returns the value of the named column (the last one, if the server
+// repeated a name, as a JSON object decoder would).
+func (r RawRow) Get(name string) (json.RawMessage, bool) {
+	for i := len(r) - 1; i >= 0; i-- {
+		if r[i].Name == name {
+			return r[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// UnmarshalJSON reads a JSON object into cells, in order.
+func (r *RawRow) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("realtime: a row is not a JSON object (starts %q)", truncate(b))
+	}
+	row := RawRow{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		row = append(row, RawCell{Name: t.(string), Value: v})
+	}
+	*r = row
+	return nil
+}
 
 // Seq returns the row's _seq, accepting the decimal-string form KalamDB uses
 // inside rows and a plain integer; ok is false when the row has none.
 func (r RawRow) Seq() (int64, bool) {
-	v, ok := r["_seq"]
+	v, ok := r.Get("_seq")
 	if !ok {
 		return 0, false
 	}
@@ -119,7 +164,9 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // if it starts with '{' and as MessagePack otherwise (the server sends its
 // auth and error frames as JSON even in MessagePack mode).
 func Decode(binary bool, p []byte, limit int64) (*ServerMessage, error) {
+	owned := false // rows alias p: a caller's buffer is copied first
 	if binary && bytes.HasPrefix(p, gzipMagic) {
+		owned = true
 		var err error
 		if p, err = gunzip(p, limit); err != nil {
 			return nil, err
@@ -130,10 +177,13 @@ func Decode(binary bool, p []byte, limit int64) (*ServerMessage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("realtime: decoding a MessagePack frame of %d bytes: %w", len(p), err)
 		}
-		p = j
+		p, owned = j, true
+	}
+	if !owned {
+		p = bytes.Clone(p)
 	}
 	var m ServerMessage
-	if err := json.Unmarshal(p, &m); err != nil {
+	if err := decodeMessage(p, &m); err != nil {
 		return nil, fmt.Errorf("realtime: decoding a server message (%d bytes, starts %q): %w", len(p), truncate(p), err)
 	}
 	if m.Type == "" {

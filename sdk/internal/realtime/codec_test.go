@@ -24,13 +24,18 @@ func gz(t testing.TB, p []byte) []byte {
 func TestDecodeChangeKeepsSeqExact(t *testing.T) {
 	m, err := Decode(false, []byte(`{"type":"change","subscription_id":"s","change_type":"update",
 		"rows":[{"id":"7","_seq":"307012400000000002"}],"old_values":[{"id":"7","_seq":"307012399999000001","status":"open"}]}`), 0)
-	require.NoError(t, err)
-	seq, ok := m.Rows[0].Seq()
-	require.True(t, ok)
-	require.EqualValues(t, 307012400000000002, seq, "row seq %d %v", seq, ok)
-	seq, _ = m.OldValues[0].Seq()
-	require.EqualValues(t, 307012399999000001, seq, "old seq %d", seq)
-	require.Equal(t, `"open"`, string(m.OldValues[0]["status"]), "old status %s", m.OldValues[0]["status"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, ok := m.Rows[0].Seq(); !ok || seq != 307012400000000002 {
+		t.Fatalf("row seq %d %v", seq, ok)
+	}
+	if seq, _ := m.OldValues[0].Seq(); seq != 307012399999000001 {
+		t.Fatalf("old seq %d", seq)
+	}
+	if string(get(m.OldValues[0], "status")) != `"open"` {
+		t.Fatalf("old status %s", get(m.OldValues[0], "status"))
+	}
 }
 
 func TestDecodeBatchControlIntegersAboveTwoTo53(t *testing.T) {
@@ -53,11 +58,15 @@ func TestDecodeGzipAndMsgpack(t *testing.T) {
 		0xa4, 'r', 'o', 'w', 's', 0x91, 0x82, 0xa4, '_', 's', 'e', 'q', 0xd3, 0x04, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
 		0xa1, 'b', 0xc4, 0x02, 0x01, 0xff}
 	m, err = Decode(true, gz(t, mp), 0)
-	require.NoError(t, err)
-	seq, ok := m.Rows[0].Seq()
-	require.True(t, ok)
-	require.EqualValues(t, 0x0442000000000001, seq, "msgpack int64 seq %d %v", seq, ok)
-	require.Equal(t, "[1,255]", string(m.Rows[0]["b"]), "bin as byte array: %s", m.Rows[0]["b"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, ok := m.Rows[0].Seq(); !ok || seq != 0x0442000000000001 {
+		t.Fatalf("msgpack int64 seq %d %v", seq, ok)
+	}
+	if string(get(m.Rows[0], "b")) != "[1,255]" {
+		t.Fatalf("bin as byte array: %s", get(m.Rows[0], "b"))
+	}
 }
 
 // Official SDK defect B5: inflation had no size limit and a failed inflate
@@ -171,11 +180,14 @@ func TestPacerBoundsEverySecond(t *testing.T) {
 // they are kept, never dropped, and the filter drops only rows at or below
 // the mark.
 func TestDefectR5ReplayFilterKeepsRowsWithoutSeq(t *testing.T) {
-	rows := []RawRow{{"_seq": json.RawMessage(`"5"`)}, {"row_id": json.RawMessage(`"u:1"`)}, {"_seq": json.RawMessage(`"7"`)}}
+	rows := []RawRow{{{Name: "_seq", Value: json.RawMessage(`"5"`)}}, {{Name: "row_id", Value: json.RawMessage(`"u:1"`)}}, {{Name: "_seq", Value: json.RawMessage(`"7"`)}}}
 	got := filterRows(rows, 5)
-	require.Len(t, got, 2)
-	require.NotNil(t, got[0]["row_id"], "filtered %v", got)
-	require.Len(t, filterRows(rows, 1), 3, "rows above the mark were dropped")
+	if len(got) != 2 || get(got[0], "row_id") == nil {
+		t.Fatalf("filtered %v", got)
+	}
+	if len(filterRows(rows, 1)) != 3 {
+		t.Fatal("rows above the mark were dropped")
+	}
 }
 
 func TestEncodeClientMessages(t *testing.T) {
@@ -188,4 +200,9 @@ func TestEncodeClientMessages(t *testing.T) {
 	require.Equal(t, `{"type":"next_batch","subscription_id":"s","last_seq_id":9007199254740993}`, got)
 	got = string(EncodeAuthenticate("tok", "msgpack"))
 	require.Equal(t, `{"type":"authenticate","method":"jwt","token":"tok","protocol":{"serialization":"msgpack","compression":"gzip"}}`, got)
+}
+
+func get(r RawRow, name string) json.RawMessage {
+	v, _ := r.Get(name)
+	return v
 }

@@ -68,6 +68,24 @@ func (lc *liveConn) unsubscribe(id string) {
 	}
 }
 
+// maxStaleUnsubscribes bounds the unsubscribes sent for ids the client
+// no longer knows: a server (or a hostile one) naming endless unknown ids
+// must not grow the send queue and the forgotten set without end.
+const maxStaleUnsubscribes = 1024
+
+// unsubscribeStale is unsubscribe for a message naming an id the client
+// does not know; past maxStaleUnsubscribes such ids it only reports false.
+func (lc *liveConn) unsubscribeStale(id string) bool {
+	lc.mu.Lock()
+	full := len(lc.forgot) >= maxStaleUnsubscribes && !lc.forgot[id]
+	lc.mu.Unlock()
+	if full {
+		return false
+	}
+	lc.unsubscribe(id)
+	return true
+}
+
 func (lc *liveConn) writeLoop() {
 	for {
 		lc.mu.Lock()

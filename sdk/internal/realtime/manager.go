@@ -565,8 +565,8 @@ func (m *Manager) route(lc *liveConn, msg *ServerMessage) {
 		// A subscription this client no longer wants (closed, replaced,
 		// or a lost unsubscribe): tell the server once more.
 		m.cfg.Log.Debug("kalamdb websocket message for a subscription no longer wanted", "type", msg.Type, "subscription", msg.SubscriptionID, "code", msg.Code)
-		if msg.Type != TypeError {
-			lc.unsubscribe(msg.SubscriptionID)
+		if msg.Type != TypeError && !lc.unsubscribeStale(msg.SubscriptionID) {
+			m.cfg.Log.Debug("kalamdb websocket: too many unknown subscription ids; not unsubscribing", "subscription", msg.SubscriptionID)
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -101,6 +102,13 @@ func (d *mpDecoder) value(depth int) error {
 		if err != nil {
 			return err
 		}
+		// Reserve the exact text length once: a 16 MiB value must not
+		// double its way through ~60 MiB of digits.
+		need := 2 + len(b)
+		for _, c := range b {
+			need += 1 + int(bool2int(c >= 10)) + int(bool2int(c >= 100))
+		}
+		d.out = slices.Grow(d.out, need)
 		d.out = append(d.out, '[')
 		for i, c := range b {
 			if i > 0 {
@@ -185,10 +193,26 @@ func (d *mpDecoder) str(n int) error {
 	if !utf8.Valid(b) {
 		return fmt.Errorf("msgpack: string at offset %d is not valid UTF-8", d.pos-n)
 	}
+	if plainJSONText(b) {
+		d.out = append(append(append(d.out, '"'), b...), '"')
+		return nil
+	}
 	// json.Marshal of a string cannot fail; it escapes as JSON requires.
 	q, _ := json.Marshal(string(b))
 	d.out = append(d.out, q...)
 	return nil
+}
+
+// plainJSONText reports whether b needs no escaping as a JSON string
+// (json.Marshal's rules: control bytes, quote, backslash, <, >, & and
+// non-ASCII, which it may rewrite, take the general path).
+func plainJSONText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *mpDecoder) arrayBody(n, depth int) error {
@@ -243,4 +267,11 @@ func (d *mpDecoder) mapBody(n, depth int) error {
 	}
 	d.out = append(d.out, '}')
 	return nil
+}
+
+func bool2int(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -48,7 +48,7 @@ var ErrOverflow = errors.New("realtime: the subscription's event queue overflowe
 // ErrSubscriptionClosed ends Next once the subscription was closed.
 var ErrSubscriptionClosed = errors.New("realtime: subscription closed")
 
-type phase int
+type phase uint8
 
 const (
 	phaseNew       phase = iota // not sent on this connection
@@ -59,7 +59,9 @@ const (
 	phaseDone                   // closed or failed
 )
 
-// Sub is one subscription's client-side state.
+// Sub is one subscription's client-side state. Thousands may be idle at
+// once, so the small fields are packed together (the struct stays within
+// a 256-byte size class).
 type Sub struct {
 	m    *Manager
 	id   uint64
@@ -68,20 +70,22 @@ type Sub struct {
 
 	mu       sync.Mutex
 	phase    phase
-	gen      int
-	wireID   string
-	lc       *liveConn // the connection the current generation was sent on
-	sentFrom *int64    // the from of the current generation (replay filter)
-	liveOnly bool      // the current generation has no snapshot
-
-	checkpoint    int64 // highest _seq queued for the application
+	liveOnly bool // the current generation has no snapshot
+	// hasCheckpoint, resumed and acked describe the checkpoint and the
+	// first acknowledgement.
 	hasCheckpoint bool
-	pageAsked     int64 // last_seq_id of the last next_batch sent
-	pageDeferred  *BatchControl
 	resumed       bool
 	acked         bool
-	limitRetries  int
-	ackWait       chan error // receives the first ack (nil) or rejection
+	gen           int32
+	limitRetries  int32
+	wireID        string
+	lc            *liveConn // the connection the current generation was sent on
+	sentFrom      *int64    // the from of the current generation (replay filter)
+
+	checkpoint   int64 // highest _seq queued for the application
+	pageAsked    int64 // last_seq_id of the last next_batch sent
+	pageDeferred *BatchControl
+	ackWait      chan error // receives the first ack (nil) or rejection; nil once taken
 
 	queue  []Delivery
 	notify chan struct{}
@@ -110,6 +114,11 @@ func (m *Manager) Subscribe(ctx context.Context, sql string, opts SubOptions) (*
 			s.Close()
 			return nil, err
 		}
+		// Acknowledged: nothing sends on ackWait again (acked is set), so
+		// an idle subscription need not keep the channel.
+		s.mu.Lock()
+		s.ackWait = nil
+		s.mu.Unlock()
 		return s, nil
 	case <-ctx.Done():
 		s.Close()
@@ -157,7 +166,7 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 		lc.unsubscribe(old)
 	}
 	s.gen++
-	s.wireID = s.opts.IDPrefix + "-" + strconv.FormatUint(s.id, 10) + "-" + strconv.Itoa(s.gen)
+	s.wireID = s.opts.IDPrefix + "-" + strconv.FormatUint(s.id, 10) + "-" + strconv.Itoa(int(s.gen))
 	s.m.setWire(s, old, s.wireID)
 	s.resumed = s.acked
 	var opts *SubscribeOptions

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package sdk
+
+func ProcessCPU() (int64, bool) { return 0, false }

@@ -1,0 +1,226 @@
+// Package jsonscan is the byte-level JSON scanner shared by the SDK's
+// direct decoders (SQL replies in sdk, server frames in realtime). Its
+// helpers work on input already checked with json.Valid, so they check
+// structure only; a caller that meets anything unusual returns
+// ErrSlowPath and lets encoding/json decode (and word the error).
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// ErrSlowPath sends the input to encoding/json; it never reaches users.
+var ErrSlowPath = errors.New("sdk: take the reflective JSON decoder")
+
+// Object walks the members of the JSON object at b[i] (body already
+// validated), calling member with each key and the index of its value;
+// member returns the index just past the value. Keys must be plain,
+// distinct and case-distinct among the known ones.
+func Object(b []byte, i int, known []string, member func(key string, v int) (int, error)) (int, error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, ErrSlowPath
+	}
+	var seen uint32
+	i = SkipSpace(b, i+1)
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		end := StringEnd(b, i)
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, ErrSlowPath
+		}
+		i = SkipSpace(b, end)
+		i = SkipSpace(b, i+1) // past ':'
+		k := -1
+		for n, name := range known {
+			if string(key) == name {
+				k = n
+				break
+			}
+			if bytes.EqualFold(key, []byte(name)) {
+				return 0, ErrSlowPath // json matches keys case-insensitively
+			}
+		}
+		var err error
+		if k >= 0 {
+			if seen&(1<<k) != 0 {
+				return 0, ErrSlowPath
+			}
+			seen |= 1 << k
+			i, err = member(known[k], i)
+		} else {
+			i = ValueEnd(b, i)
+		}
+		if err != nil {
+			return 0, err
+		}
+		i = SkipSpace(b, i)
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		i = SkipSpace(b, i+1) // past ','
+	}
+}
+
+// Array calls elem for each element of the JSON array at b[i] and
+// reports whether the value was null instead.
+func Array(b []byte, i int, elem func(v int) (int, error)) (end int, null bool, err error) {
+	if b[i] == 'n' {
+		return i + len("null"), true, nil
+	}
+	if b[i] != '[' {
+		return 0, false, ErrSlowPath
+	}
+	i = SkipSpace(b, i+1)
+	if b[i] == ']' {
+		return i + 1, false, nil
+	}
+	for {
+		if i, err = elem(i); err != nil {
+			return 0, false, err
+		}
+		i = SkipSpace(b, i)
+		if b[i] == ']' {
+			return i + 1, false, nil
+		}
+		i = SkipSpace(b, i+1)
+	}
+}
+
+// String reads the JSON string (or null, leaving *dst alone) at b[i].
+func String(b []byte, i int, dst *string) (int, error) {
+	if b[i] == 'n' {
+		return i + len("null"), nil
+	}
+	if b[i] != '"' {
+		return 0, ErrSlowPath
+	}
+	end := StringEnd(b, i)
+	s := b[i+1 : end-1]
+	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+		return 0, ErrSlowPath
+	}
+	*dst = string(s)
+	return end, nil
+}
+
+// Raw copies the JSON value at b[i], as json.RawMessage decoding does.
+func Raw(b []byte, i int, dst *json.RawMessage) int {
+	end := ValueEnd(b, i)
+	*dst = append(json.RawMessage(nil), b[i:end]...)
+	return end
+}
+
+// Number returns the number token at b[i]; null yields "".
+func Number(b []byte, i int) (string, int, error) {
+	if b[i] == 'n' {
+		return "", i + len("null"), nil
+	}
+	if b[i] != '-' && (b[i] < '0' || b[i] > '9') {
+		return "", 0, ErrSlowPath
+	}
+	end := ValueEnd(b, i)
+	return string(b[i:end]), end, nil
+}
+
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// ValueEnd returns the index just past the JSON value starting at i, or -1.
+func ValueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return StringEnd(b, i)
+	case '[', '{':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := StringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+func StringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// Members walks every member of the JSON object at b[i], calling member
+// with the raw key (no escapes: those are ErrSlowPath) and the index of
+// its value; member returns the index just past the value.
+func Members(b []byte, i int, member func(key []byte, v int) (int, error)) (int, error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, ErrSlowPath
+	}
+	i = SkipSpace(b, i+1)
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		end := StringEnd(b, i)
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, ErrSlowPath
+		}
+		i = SkipSpace(b, end)
+		i = SkipSpace(b, i+1) // past ':'
+		var err error
+		if i, err = member(key, i); err != nil {
+			return 0, err
+		}
+		i = SkipSpace(b, i)
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		i = SkipSpace(b, i+1) // past ','
+	}
+}
