@@ -32,6 +32,8 @@ var (
 	// ErrInvalidCredentials: wrong user or password, or an unusable token
 	// (INVALID_CREDENTIALS, MISSING_AUTHORIZATION, unauthorized).
 	ErrInvalidCredentials = errors.New("sdk: invalid credentials")
+	// ErrAccountLocked: too many failed logins locked the account (account_locked).
+	ErrAccountLocked = errors.New("sdk: account locked")
 	// ErrAlreadyConfigured: Setup was called on a configured server (HTTP 409).
 	ErrAlreadyConfigured = errors.New("sdk: server already configured")
 	// ErrClosed: the client was closed.
@@ -105,6 +107,8 @@ func (e *ServerError) Is(target error) bool {
 		return code == "INVALID_CREDENTIALS" || code == "MISSING_AUTHORIZATION" || code == "UNAUTHORIZED"
 	case ErrAlreadyConfigured:
 		return code == "ALREADY_CONFIGURED"
+	case ErrAccountLocked:
+		return code == "ACCOUNT_LOCKED"
 	}
 	return false
 }

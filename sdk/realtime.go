@@ -55,6 +55,7 @@ func (c *Client) manager() (*realtime.Manager, error) {
 		cfg.URL = wsURL(c.base, rt.compressOff, cfg.Serialization == "msgpack")
 		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
 		cfg.Token = c.wsToken
+		cfg.Permanent = c.credentialsRejected
 		cfg.Log = c.log
 		rt.mgr = realtime.New(cfg)
 	}
@@ -95,6 +96,20 @@ func (c *Client) wsToken(ctx context.Context, reconnect, rejected bool) (string,
 		tok, _, err = c.accessToken(ctx)
 	}
 	return tok, err
+}
+
+// credentialsRejected reports a WebSocket attempt that failed because the
+// server rejected what the client has to offer: a password (retrying it
+// only walks into the account lockout), or a token the client cannot
+// renew. Such a failure ends Subscribe and Connect at once.
+func (c *Client) credentialsRejected(err error) bool {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrAccountLocked):
+		return true
+	case errors.Is(err, ErrTokenExpired):
+		return !c.auth.canRenew()
+	}
+	return false
 }
 
 // Connect opens the shared WebSocket now instead of on the first Subscribe,

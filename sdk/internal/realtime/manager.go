@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type Config struct {
 	MaxReconnectAttempts int
 	// NoReconnect turns automatic reconnection off.
 	NoReconnect bool
+	// Permanent reports a failed attempt that no retry can cure, such as
+	// credentials the server rejected: the manager then stops at once and
+	// fails every subscription, instead of retrying into the server's
+	// account lockout. A token refused twice in a row (once more after a
+	// renewal) is always permanent.
+	Permanent func(error) bool
 
 	// SendRate and SendBurst pace outgoing messages: at most burst+rate in
 	// any second, 40 by default against the server's 50.
@@ -159,6 +166,7 @@ var (
 	ErrGaveUp    = errors.New("realtime: gave up reconnecting")
 	ErrAuth      = errors.New("realtime: WebSocket authentication failed")
 	ErrUndecoded = errors.New("realtime: a server frame could not be decoded; reconnecting to resync")
+	ErrRejected  = errors.New("realtime: the server rejected the credentials; not retrying")
 )
 
 // ServerError is an error message from the server.
@@ -318,22 +326,22 @@ func (m *Manager) run() {
 			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason)})
 			err = reason
 		} else {
+			again := rejected
 			rejected = errors.Is(err, ErrAuth)
+			if (rejected && again) || (m.cfg.Permanent != nil && m.cfg.Permanent(err)) {
+				m.stop(fmt.Errorf("%w: %w", ErrRejected, err))
+				return
+			}
+			if rejected {
+				continue // renew the token now: waiting would not change the answer
+			}
 		}
 		attempt++
 		m.mu.Lock()
 		m.lastErr = err
 		if m.cfg.NoReconnect || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
-			gave := fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err)
-			m.lastErr = gave
-			m.running = false
-			m.setStateLocked(StateIdle)
-			subs := m.subList()
 			m.mu.Unlock()
-			for _, s := range subs {
-				s.fail(gave)
-			}
-			m.events.emit(ConnEvent{Kind: EventError, Err: gave, Code: -1})
+			m.stop(fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err))
 			return
 		}
 		if hadConn {
@@ -351,6 +359,21 @@ func (m *Manager) run() {
 		case <-t.C:
 		}
 	}
+}
+
+// stop ends the connection loop with err: every subscription fails with
+// it, and Connect returns it until a later call starts the loop again.
+func (m *Manager) stop(err error) {
+	m.mu.Lock()
+	m.lastErr = err
+	m.running = false
+	m.setStateLocked(StateIdle)
+	subs := m.subList()
+	m.mu.Unlock()
+	for _, s := range subs {
+		s.fail(err)
+	}
+	m.events.emit(ConnEvent{Kind: EventError, Err: err, Code: -1})
 }
 
 func (m *Manager) subList() []*Sub {
@@ -421,11 +444,22 @@ func (m *Manager) authenticate(ctx context.Context, conn transport.Conn, tok str
 			}
 			return proto, nil
 		case TypeAuthError:
+			if transientAuthError(msg.Message) {
+				return "", fmt.Errorf("realtime: the server refused to authenticate now: %s", msg.Message)
+			}
 			return "", fmt.Errorf("%w: %s", ErrAuth, msg.Message)
 		default:
 			return "", fmt.Errorf("realtime: expected auth_success, the server sent %q", msg.Type)
 		}
 	}
+}
+
+// transientAuthError tells an auth_error that says nothing about the token
+// (the per-IP auth rate limit, the auth timeout: ws-protocol §2.4) from a
+// rejection, so that only a rejection counts as one.
+func transientAuthError(text string) bool {
+	t := strings.ToLower(text)
+	return strings.Contains(t, "too many") || strings.Contains(t, "timeout")
 }
 
 // pinger is implemented by the native and mock transports' connections:
