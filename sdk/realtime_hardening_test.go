@@ -5,9 +5,12 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/kalamstack/kalam-go/kalamtest"
 	"github.com/kalamstack/kalam-go/sdk"
 	kalamhttp "github.com/kalamstack/kalam-go/transport/http"
@@ -77,5 +80,60 @@ func TestRealtimeRejectedStaticTokenFailsAtOnce(t *testing.T) {
 			assert.NoError(t, ctx.Err(), "Subscribe must fail before its deadline")
 			assert.False(t, errors.Is(err, context.DeadlineExceeded))
 		})
+	}
+}
+
+// issue 9 item 9: Close returns promptly after a WebSocket authentication
+// that timed out against a server that never answers (not even the close
+// handshake, which coder/websocket would wait 5 s for).
+func TestCloseAfterAuthTimeoutReturnsPromptly(t *testing.T) {
+	release := make(chan struct{})
+	accepted := make(chan struct{}, 4)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		accepted <- struct{}{}
+		<-release // never reads: no auth_success, no close frame
+	}))
+	defer hs.Close()
+	defer close(release)
+
+	c, err := sdk.New(hs.URL, sdk.WithToken("tok"), sdk.WithAuthTimeout(50*time.Millisecond),
+		sdk.WithReconnect(time.Hour, time.Hour, 0))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.Error(t, c.Connect(ctx))
+	<-accepted
+
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		c.Close()
+	}()
+	bound, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	select {
+	case <-closed:
+	case <-bound.Done():
+		t.Fatal("Client.Close did not return before a 2 s context expired")
+	}
+}
+
+// issue 9 item 9: closing a client closes its default transport's idle
+// keep-alive connections, so 20 closed clients leave no goroutines behind.
+func TestCloseReleasesIdleConnections(t *testing.T) {
+	srv := kalamtest.NewServer(t)
+	noGoroutineLeak(t)
+	for range 20 {
+		c, err := sdk.New(srv.URL, sdk.WithBasicAuth(srv.RootUser, srv.RootPassword))
+		require.NoError(t, err)
+		for range 3 {
+			mustQuery(t, c, "SELECT 1")
+		}
+		require.NoError(t, c.Close())
 	}
 }

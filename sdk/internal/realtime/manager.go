@@ -412,7 +412,11 @@ func (m *Manager) dial(reconnect, rejected bool) (*liveConn, error) {
 	}
 	proto, err := m.authenticate(ctx, conn, tok)
 	if err != nil {
-		conn.Close(transport.StatusNormalClosure, "")
+		if a, ok := conn.(aborter); ok && ctx.Err() != nil {
+			a.CloseNow() // a server that did not answer in time will not answer a close either
+		} else {
+			m.closeAside(conn, transport.StatusNormalClosure, "")
+		}
 		return nil, err
 	}
 	return newLiveConn(conn, proto, m.cfg), nil
@@ -462,6 +466,39 @@ func transientAuthError(text string) bool {
 	return strings.Contains(t, "too many") || strings.Contains(t, "timeout")
 }
 
+// aborter is implemented by the native and mock transports' connections:
+// a close without the handshake.
+type aborter interface {
+	CloseNow() error
+}
+
+// closeAside closes conn with a close handshake without waiting for it:
+// over a link that does not answer, the handshake takes seconds
+// (coder/websocket waits 5 s). Close of the manager cuts a pending one
+// short, so it never waits for a silent server.
+func (m *Manager) closeAside(conn transport.Conn, code transport.StatusCode, reason string) {
+	done := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		conn.Close(code, reason)
+	}()
+	a, ok := conn.(aborter)
+	if !ok {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-done:
+		case <-m.ctx.Done():
+			a.CloseNow()
+		}
+	}()
+}
+
 // pinger is implemented by the native and mock transports' connections:
 // a WebSocket Ping whose Pong proves the link is alive.
 type pinger interface {
@@ -493,13 +530,9 @@ func (m *Manager) serve(lc *liveConn) error {
 		// A close handshake over a dead link waits for a reply that will
 		// not come (coder/websocket: 5 s), which would hold back the
 		// reconnect; close it aside. The loops below end on ctx alone.
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			lc.conn.Close(transport.StatusGoingAway, "no pong")
-		}()
+		m.closeAside(lc.conn, transport.StatusGoingAway, "no pong")
 	} else {
-		lc.conn.Close(transport.StatusNormalClosure, "")
+		m.closeAside(lc.conn, transport.StatusNormalClosure, "")
 	}
 	wg.Wait()
 	lc.aux.Wait()

@@ -295,6 +295,17 @@ func (c *Conn) Close(code transport.StatusCode, reason string) error {
 	return invalid
 }
 
+// CloseNow drops the connection without the close handshake, and makes a
+// Close that is waiting for the peer's close frame return at once.
+func (c *Conn) CloseNow() error {
+	if !c.closing.Swap(true) {
+		close(c.stop)
+	}
+	err := c.ws.CloseNow()
+	<-c.done
+	return err
+}
+
 // validateClose checks what RFC 6455 allows in a close frame.
 func validateClose(code transport.StatusCode, reason string) error {
 	validCode := (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
