@@ -249,6 +249,20 @@ func WithAuthTimeout(d time.Duration) Option {
 	}
 }
 
+// WithMaxMessageSize bounds one WebSocket message, after decompression
+// (default 64 MiB, as the official client). A snapshot batch over it is
+// fetched again in smaller batches; any other message over it ends its
+// subscription with ErrBadMessage.
+func WithMaxMessageSize(bytes int64) Option {
+	return func(c *Client) error {
+		if bytes < 1024 {
+			return fmt.Errorf("sdk: WithMaxMessageSize: need at least 1024 bytes, got %d", bytes)
+		}
+		c.realtimeConfig().cfg.MaxMessageBytes = bytes
+		return nil
+	}
+}
+
 // WithMessagePack asks the server for MessagePack frames instead of JSON.
 func WithMessagePack() Option {
 	return func(c *Client) error {
@@ -311,6 +325,11 @@ var (
 	// ErrConnectionLost: the WebSocket was lost and reconnecting was off or
 	// gave up.
 	ErrConnectionLost = errors.New("sdk: realtime connection lost")
+	// ErrBadMessage: a server message could not be decoded or exceeded the
+	// size limit (WithMaxMessageSize). A subscription it belongs to ends
+	// with it (a resume would only receive it again), unless it was a
+	// snapshot batch: then smaller batches are fetched instead.
+	ErrBadMessage = errors.New("sdk: unusable realtime message")
 )
 
 // SubscriptionError is an error the server reported on the WebSocket.
@@ -369,6 +388,10 @@ func translateErr(err error) error {
 	var tags []error
 	if errors.Is(err, realtime.ErrGaveUp) {
 		tags = append(tags, ErrConnectionLost)
+	}
+	if errors.Is(err, realtime.ErrPoison) || errors.Is(err, realtime.ErrUndecoded) ||
+		errors.Is(err, realtime.ErrMessageTooLarge) || errors.Is(err, transport.ErrMessageTooLarge) {
+		tags = append(tags, ErrBadMessage)
 	}
 	if errors.Is(err, realtime.ErrAuth) {
 		tags = append(tags, ErrInvalidCredentials)

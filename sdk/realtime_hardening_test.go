@@ -4,9 +4,13 @@ package sdk_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +140,101 @@ func TestCloseReleasesIdleConnections(t *testing.T) {
 		}
 		require.NoError(t, c.Close())
 	}
+}
+
+// bigRows fills app.big with n rows whose body is size bytes; with
+// random, the bodies are hex (gzip halves them at best), otherwise one
+// repeated letter (gzip shrinks them to almost nothing).
+func bigRows(t *testing.T, srv *kalamtest.Server, n, size int, random bool) {
+	t.Helper()
+	_, err := srv.Emulator.ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
+	require.NoError(t, err)
+	_, err = srv.Emulator.ExecAs("root", "CREATE TABLE app.big (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	raw := make([]byte, size/2)
+	for i := range n {
+		body := strings.Repeat(string(rune('a'+i%26)), size)
+		if random {
+			for j := range raw {
+				raw[j] = byte(rng.Uint32())
+			}
+			body = hex.EncodeToString(raw)
+		}
+		_, err := srv.Emulator.ExecAs("root", "INSERT INTO app.big (id, body) VALUES ($1, $2)", i, body)
+		require.NoError(t, err)
+	}
+}
+
+// readIDs reads a subscription until it has delivered want distinct ids,
+// failing on any row delivered twice.
+func readIDs(t *testing.T, sub *sdk.Subscription, want int) {
+	t.Helper()
+	ctx := waitCtxFor(t, 5*time.Minute) // 100 MB through -race on a shared machine
+	got := map[int64]bool{}
+	for len(got) < want {
+		ev, err := sub.Next(ctx)
+		require.NoError(t, err, "after %d rows", len(got))
+		var rows []sdk.Row
+		switch e := ev.(type) {
+		case *sdk.InitialRows:
+			rows = e.Rows
+		case *sdk.Insert:
+			rows = e.Rows
+		}
+		for _, r := range rows {
+			id, err := r.Int64("id")
+			require.NoError(t, err)
+			require.False(t, got[id], "row %d delivered twice", id)
+			got[id] = true
+		}
+	}
+}
+
+func waitCtxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// issue 9 item 7: a snapshot of 1000 rows of 100 KB with the default batch
+// size (one ~100 MB batch, over the 64 MiB limit) arrives whole, in
+// smaller batches, instead of reconnecting to the same batch forever.
+func TestOversizedSnapshotBatchIsFetchedSmaller(t *testing.T) {
+	srv := kalamtest.NewServer(t)
+	bigRows(t, srv, 1000, 100<<10, false)
+	var events []sdk.ConnectionEvent
+	var mu sync.Mutex
+	c := e2eClient(t, srv, sdk.WithReconnect(time.Millisecond, 5*time.Millisecond, 0),
+		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }))
+	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.big")
+	require.NoError(t, err)
+	defer sub.Close()
+	readIDs(t, sub, 1000)
+	mu.Lock()
+	defer mu.Unlock()
+	shrunk := false
+	for _, ev := range events {
+		shrunk = shrunk || (ev.Kind == sdk.EventError && strings.Contains(ev.Err.Error(), "rows per batch"))
+	}
+	assert.True(t, shrunk, "an event says the batch was made smaller: %v", events)
+}
+
+// issue 9 item 7: a batch over WithMaxMessageSize sent uncompressed is
+// refused by the WebSocket itself (close 1009, no subscription id to
+// see): the next connection asks for smaller batches.
+func TestBatchOverReadLimitIsFetchedSmaller(t *testing.T) {
+	srv := kalamtest.NewServer(t)
+	bigRows(t, srv, 40, 100<<10, true)
+	c := e2eClient(t, srv, sdk.WithReconnect(time.Millisecond, 5*time.Millisecond, 0),
+		sdk.WithoutCompression(), sdk.WithMaxMessageSize(1<<20))
+	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.big")
+	require.NoError(t, err)
+	defer sub.Close()
+	readIDs(t, sub, 40)
+}
+
+func TestWithMaxMessageSizeValidates(t *testing.T) {
+	_, err := sdk.New("http://localhost:1", sdk.WithMaxMessageSize(10))
+	require.ErrorContains(t, err, "WithMaxMessageSize")
 }

@@ -188,6 +188,9 @@ type Manager struct {
 	wg     sync.WaitGroup
 	events *dispatcher
 	nextID atomic.Uint64
+	// progress counts checkpoint advances and batch shrinks: whether a
+	// connection achieved anything before it ended.
+	progress atomic.Uint64
 
 	mu      sync.Mutex
 	state   State
@@ -312,19 +315,37 @@ func (m *Manager) Close() error {
 func (m *Manager) run() {
 	defer m.wg.Done()
 	attempt, hadConn, rejected := 0, false, false
+	// poisonRuns counts connections in a row that ended on a frame the
+	// client could not read with no progress in between: such a connection
+	// is no success (the next one resumes to the same frame), so it does
+	// not reset the attempt count.
+	poisonRuns := 0
 	for {
 		lc, err := m.dial(hadConn, rejected)
 		if m.ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			attempt, rejected, hadConn = 0, false, true
+			if poisonRuns == 0 {
+				attempt = 0
+			}
+			rejected, hadConn = false, true
+			before := m.progress.Load()
 			reason := m.serve(lc)
 			if m.ctx.Err() != nil {
 				return
 			}
 			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason)})
 			err = reason
+			if isPoison(reason) && m.progress.Load() == before {
+				poisonRuns++
+			} else {
+				poisonRuns = 0
+			}
+			if poisonRuns >= maxPoisonRuns {
+				m.stop(fmt.Errorf("%w: %d connections in a row ended on it: %w", ErrPoison, poisonRuns, reason))
+				return
+			}
 		} else {
 			again := rejected
 			rejected = errors.Is(err, ErrAuth)
@@ -540,7 +561,14 @@ func (m *Manager) serve(lc *liveConn) error {
 	m.mu.Lock()
 	m.conn = nil
 	clear(m.wire)
+	tooLarge := errors.Is(reason, transport.ErrMessageTooLarge)
 	for _, s := range m.subs {
+		// A frame over the read limit cannot be pinned on one
+		// subscription: every snapshot still loading asks for smaller
+		// batches on the next connection.
+		if tooLarge {
+			s.shrink()
+		}
 		s.disconnected()
 	}
 	m.mu.Unlock()
@@ -559,6 +587,9 @@ func (m *Manager) readLoop(lc *liveConn) {
 		}
 		msg, err := Decode(typ == transport.MessageBinary, p, m.cfg.MaxMessageBytes)
 		if err != nil {
+			if m.poisoned(lc, typ == transport.MessageBinary, p, err) {
+				continue
+			}
 			// The frame may have carried a change; reconnecting resumes
 			// every subscription from its checkpoint, so nothing is lost.
 			lc.cancel(fmt.Errorf("%w: %w", ErrUndecoded, err))
@@ -566,6 +597,26 @@ func (m *Manager) readLoop(lc *liveConn) {
 		}
 		m.route(lc, msg)
 	}
+}
+
+// poisoned handles a frame that did not decode but names its
+// subscription: that subscription alone fetches smaller batches (a snapshot
+// batch over the size limit) or fails; the connection goes on. It reports
+// false when the frame names no known subscription.
+func (m *Manager) poisoned(lc *liveConn, binary bool, p []byte, err error) bool {
+	id := subscriptionIDOf(binary, p)
+	if id == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.wire[id]
+	if s == nil {
+		m.cfg.Log.Debug("kalamdb websocket undecodable message for a subscription no longer wanted skipped", "subscription", id, "error", err)
+		return true
+	}
+	s.poison(lc, err)
+	return true
 }
 
 func (m *Manager) keepalive(lc *liveConn) {

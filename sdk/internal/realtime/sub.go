@@ -79,6 +79,7 @@ type Sub struct {
 	resumed       bool
 	acked         bool
 	limitRetries  int
+	batch         int        // rows per snapshot batch asked for (0: server default)
 	ackWait       chan error // receives the first ack (nil) or rejection
 
 	queue  []Delivery
@@ -94,7 +95,7 @@ func (m *Manager) Subscribe(ctx context.Context, sql string, opts SubOptions) (*
 	if opts.IDPrefix == "" {
 		opts.IDPrefix = "sub"
 	}
-	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts,
+	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts, batch: opts.BatchSize,
 		ackWait: make(chan error, 1), notify: make(chan struct{}, 1)}
 	if opts.From != nil {
 		s.checkpoint, s.hasCheckpoint = *opts.From, true
@@ -165,8 +166,9 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 		s.liveOnly = true
 	default:
 		opts = &SubscribeOptions{}
-		if s.opts.BatchSize > 0 {
-			opts.BatchSize = &s.opts.BatchSize
+		if s.batch > 0 {
+			b := s.batch
+			opts.BatchSize = &b
 		}
 		from := s.hasCheckpoint && !(s.opts.FullResync && s.resumed)
 		if s.opts.FullResync && s.resumed && s.opts.From != nil {
@@ -386,6 +388,7 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 		s.overflowLocked(lc)
 		return false
 	}
+	before := s.checkpoint
 	if d.Msg != nil {
 		for _, rows := range [][]RawRow{d.Msg.Rows, d.Msg.OldValues} {
 			for _, r := range rows {
@@ -400,9 +403,59 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 			}
 		}
 	}
+	if s.checkpoint != before {
+		s.m.progress.Add(1)
+	}
 	s.queue = append(s.queue, d)
 	s.wakeLocked()
 	return true
+}
+
+// serverBatchSize is the server's default rows per snapshot batch.
+const serverBatchSize = 1000
+
+// shrinkLocked divides the snapshot batch size by 4 when the snapshot is
+// still loading (a batch may be what exceeded the size limit); false when
+// there is nothing left to shrink.
+func (s *Sub) shrinkLocked() bool {
+	if (s.phase != phaseAwaitAck && s.phase != phaseLoading) || s.liveOnly {
+		return false
+	}
+	b := s.batch
+	if b <= 0 {
+		b = serverBatchSize
+	}
+	if b <= 1 {
+		return false
+	}
+	s.batch = max(1, b/4)
+	s.m.progress.Add(1)
+	s.m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("realtime: a snapshot batch of subscription %s exceeded the size limit; asking for %d rows per batch", s.wireID, s.batch)})
+	return true
+}
+
+func (s *Sub) shrink() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shrinkLocked()
+}
+
+// poison deals with a frame for this subscription that did not decode:
+// a too large snapshot batch is fetched again in smaller batches from the
+// checkpoint; anything else ends the subscription, since a resume would
+// only receive the same frame. Called with m.mu held.
+func (s *Sub) poison(lc *liveConn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseDone || s.phase == phaseOverflown {
+		return
+	}
+	if errors.Is(err, ErrMessageTooLarge) && s.shrinkLocked() {
+		s.sendSubscribeLocked(lc)
+		return
+	}
+	lc.unsubscribe(s.wireID)
+	s.failLocked(fmt.Errorf("%w: %w", ErrPoison, err))
 }
 
 func (s *Sub) overflowLocked(lc *liveConn) {

@@ -180,7 +180,7 @@ func (c *Conn) terminalError(err error) error {
 		return transport.ErrConnClosed
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
-		return fmt.Errorf("transport: a message exceeded the read limit of %d bytes, so the connection was closed with 1009: %w", c.readLimit, transport.ErrConnClosed)
+		return fmt.Errorf("%w (%d bytes), so the connection was closed with 1009: %w", transport.ErrMessageTooLarge, c.readLimit, transport.ErrConnClosed)
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
