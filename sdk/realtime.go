@@ -214,6 +214,23 @@ func WithKeepalive(interval, pongTimeout time.Duration) Option {
 	}
 }
 
+// WithStallThreshold sets how late a pong may come before the link counts
+// as stalled (default 1 s; negative turns the check off). KalamDB drops
+// change messages silently while a connection's 256-message queue is full,
+// as it is when the link stalls yet survives, and nothing on the wire shows
+// the gap. After a stall the client emits an EventError matching
+// ErrLinkStalled and resyncs each live subscription from where it was
+// before the stall (see the package doc for what a resync can recover).
+func WithStallThreshold(d time.Duration) Option {
+	return func(c *Client) error {
+		if d == 0 {
+			return errors.New("sdk: WithStallThreshold: need a non-zero duration (negative turns the check off)")
+		}
+		c.realtimeConfig().cfg.StallThreshold = d
+		return nil
+	}
+}
+
 // WithReconnect sets the reconnect backoff (a random half of min·2^n, capped
 // at max; defaults 500 ms and 30 s) and the number of failed attempts in a
 // row after which subscriptions fail (0: never give up).
@@ -330,6 +347,10 @@ var (
 	// with it (a resume would only receive it again), unless it was a
 	// snapshot batch: then smaller batches are fetched instead.
 	ErrBadMessage = errors.New("sdk: unusable realtime message")
+	// ErrLinkStalled: a pong came back late (WithStallThreshold), so the
+	// server may have dropped change messages; reported by an EventError,
+	// after which live subscriptions resync.
+	ErrLinkStalled = errors.New("sdk: realtime link stalled; changes may have been dropped by the server")
 )
 
 // SubscriptionError is an error the server reported on the WebSocket.
@@ -388,6 +409,9 @@ func translateErr(err error) error {
 	var tags []error
 	if errors.Is(err, realtime.ErrGaveUp) {
 		tags = append(tags, ErrConnectionLost)
+	}
+	if errors.Is(err, realtime.ErrStalled) {
+		tags = append(tags, ErrLinkStalled)
 	}
 	if errors.Is(err, realtime.ErrPoison) || errors.Is(err, realtime.ErrUndecoded) ||
 		errors.Is(err, realtime.ErrMessageTooLarge) || errors.Is(err, transport.ErrMessageTooLarge) {

@@ -18,6 +18,7 @@ import (
 	"github.com/kalamstack/kalam-go/kalamtest"
 	"github.com/kalamstack/kalam-go/sdk"
 	kalamhttp "github.com/kalamstack/kalam-go/transport/http"
+	"github.com/kalamstack/kalam-go/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,6 +171,13 @@ func bigRows(t *testing.T, srv *kalamtest.Server, n, size int, random bool) {
 // failing on any row delivered twice.
 func readIDs(t *testing.T, sub *sdk.Subscription, want int) {
 	t.Helper()
+	readIDsFrom(t, sub, 0, want)
+}
+
+// readIDsFrom is readIDs for ids from first, first+1, ...: it also fails
+// on an id outside that range (delivered before, so twice).
+func readIDsFrom(t *testing.T, sub *sdk.Subscription, first, want int) {
+	t.Helper()
 	ctx := waitCtxFor(t, 5*time.Minute) // 100 MB through -race on a shared machine
 	got := map[int64]bool{}
 	for len(got) < want {
@@ -186,6 +194,7 @@ func readIDs(t *testing.T, sub *sdk.Subscription, want int) {
 			id, err := r.Int64("id")
 			require.NoError(t, err)
 			require.False(t, got[id], "row %d delivered twice", id)
+			require.True(t, id >= int64(first) && id < int64(first+want), "row %d delivered twice or unexpected", id)
 			got[id] = true
 		}
 	}
@@ -237,4 +246,64 @@ func TestBatchOverReadLimitIsFetchedSmaller(t *testing.T) {
 func TestWithMaxMessageSizeValidates(t *testing.T) {
 	_, err := sdk.New("http://localhost:1", sdk.WithMaxMessageSize(10))
 	require.ErrorContains(t, err, "WithMaxMessageSize")
+}
+
+// issue 9 item 6: while a subscriber's link stalls (shorter than the pong
+// timeout) KalamDB's per-connection queue fills and drops changes
+// silently. The client sees the late pong, says so (ErrLinkStalled), and
+// resyncs: every row ends up delivered exactly once.
+func TestStalledLinkLosesNoChanges(t *testing.T) {
+	srv := kalamtest.NewServer(t)
+	_, err := srv.Emulator.ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
+	require.NoError(t, err)
+	_, err = srv.Emulator.ExecAs("root", "CREATE TABLE app.feed (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
+	require.NoError(t, err)
+	_, err = srv.Emulator.ExecAs("root", "INSERT INTO app.feed (id, body) VALUES (0, 'first')")
+	require.NoError(t, err)
+
+	tr := mock.New(srv.Emulator)
+	stalls := make(chan error, 16)
+	c, err := sdk.New("http://kalam.test", sdk.WithTransport(tr), sdk.WithBasicAuth(srv.RootUser, srv.RootPassword),
+		sdk.WithKeepalive(5*time.Millisecond, time.Minute), sdk.WithStallThreshold(50*time.Millisecond),
+		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) {
+			if errors.Is(ev.Err, sdk.ErrLinkStalled) {
+				stalls <- ev.Err
+			}
+		}))
+	require.NoError(t, err)
+	defer c.Close()
+	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.feed")
+	require.NoError(t, err)
+	defer sub.Close()
+	readIDs(t, sub, 1) // the snapshot: the subscription is live
+
+	// Well over the server's queue of 256 plus what the link buffers.
+	const n = 1000
+	rng := rand.New(rand.NewPCG(3, 4))
+	raw := make([]byte, 1024)
+	release := tr.StallReads()
+	for i := 1; i <= n; i++ {
+		for j := range raw {
+			raw[j] = byte(rng.Uint32())
+		}
+		_, err := srv.Emulator.ExecAs("root", "INSERT INTO app.feed (id, body) VALUES ($1, $2)", i, hex.EncodeToString(raw))
+		require.NoError(t, err)
+	}
+	// Changes reach the server's queue asynchronously; wait until it
+	// overflowed (the situation under test).
+	eventually(t, "the server drops changes while the link stalls", func() bool {
+		return srv.Emulator.WebSocketStats().DroppedNotifications > 0
+	})
+	// The stall itself, not a synchronisation: the link stays silent for
+	// longer than the stall threshold, as a congested network would.
+	<-time.After(200 * time.Millisecond)
+	release()
+
+	readIDsFrom(t, sub, 1, n)
+	select {
+	case err := <-stalls:
+		assert.ErrorIs(t, err, sdk.ErrLinkStalled)
+	case <-waitCtx(t).Done():
+		t.Fatal("no ErrLinkStalled event")
+	}
 }

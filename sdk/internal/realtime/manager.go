@@ -30,9 +30,14 @@ type Config struct {
 
 	PingInterval time.Duration // default 5 s (the server cuts idle links after 10-15 s)
 	PongTimeout  time.Duration // default 5 s
-	AuthTimeout  time.Duration // dial plus authentication, default 10 s
-	ReconnectMin time.Duration // default 500 ms
-	ReconnectMax time.Duration // default 30 s
+	// StallThreshold: a pong later than this means the link stalled, and
+	// KalamDB may have dropped changes meanwhile (its per-connection queue
+	// of 256 drops silently); live subscriptions then resync from where
+	// they were when the ping went out. Default 1 s; negative turns it off.
+	StallThreshold time.Duration
+	AuthTimeout    time.Duration // dial plus authentication, default 10 s
+	ReconnectMin   time.Duration // default 500 ms
+	ReconnectMax   time.Duration // default 30 s
 	// MaxReconnectAttempts: 0 retries forever; n > 0 gives up after n
 	// failed attempts in a row, failing every subscription.
 	MaxReconnectAttempts int
@@ -69,6 +74,9 @@ func (c *Config) defaults() {
 	}
 	set(&c.PingInterval, 5*time.Second)
 	set(&c.PongTimeout, 5*time.Second)
+	if c.StallThreshold == 0 {
+		c.StallThreshold = time.Second
+	}
 	set(&c.AuthTimeout, 10*time.Second)
 	set(&c.ReconnectMin, 500*time.Millisecond)
 	set(&c.ReconnectMax, 30*time.Second)
@@ -167,6 +175,7 @@ var (
 	ErrAuth      = errors.New("realtime: WebSocket authentication failed")
 	ErrUndecoded = errors.New("realtime: a server frame could not be decoded; reconnecting to resync")
 	ErrRejected  = errors.New("realtime: the server rejected the credentials; not retrying")
+	ErrStalled   = errors.New("realtime: the link stalled; the server may have dropped changes meanwhile")
 )
 
 // ServerError is an error message from the server.
@@ -636,7 +645,10 @@ func (m *Manager) keepalive(lc *liveConn) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(lc.ctx, m.cfg.PongTimeout)
+		m.probe(true, lc, 0)
+		start := time.Now()
 		err := p.Ping(ctx)
+		took := time.Since(start)
 		timedOut := ctx.Err() != nil && lc.ctx.Err() == nil
 		cancel()
 		switch {
@@ -646,7 +658,38 @@ func (m *Manager) keepalive(lc *liveConn) {
 		case err != nil && lc.ctx.Err() == nil:
 			lc.cancel(fmt.Errorf("realtime: ping: %w", err))
 			return
+		case err == nil:
+			m.probe(false, lc, took)
 		}
+	}
+}
+
+// probe brackets one ping. KalamDB drops change messages silently when a
+// connection's queue is full (kalamdb-live/src/notification.rs: try_send,
+// TrySendError::Full is only logged), which happens when the link stalls
+// while the link itself survives; no gap in _seq shows it (_seq values are
+// not contiguous). The pong is written behind the stalled frames, so a late
+// pong is the one sign a client gets: when the ping went out, each live
+// subscription notes its checkpoint and from then on the _seq values it
+// queues; if the pong comes back later than StallThreshold, it resyncs
+// from that checkpoint, skipping the rows it already queued since.
+func (m *Manager) probe(begin bool, lc *liveConn, took time.Duration) {
+	if m.cfg.StallThreshold < 0 {
+		return
+	}
+	stalled := !begin && took >= m.cfg.StallThreshold
+	m.mu.Lock()
+	n := 0
+	for _, s := range m.subs {
+		if begin {
+			s.beginProbe()
+		} else if s.endProbe(lc, stalled) {
+			n++
+		}
+	}
+	m.mu.Unlock()
+	if stalled {
+		m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("%w (no pong for %v; KalamDB drops changes silently once 256 wait for a connection); resynchronising %d subscription(s) from before the stall", ErrStalled, took.Round(time.Millisecond), n)})
 	}
 }
 

@@ -79,8 +79,17 @@ type Sub struct {
 	resumed       bool
 	acked         bool
 	limitRetries  int
-	batch         int        // rows per snapshot batch asked for (0: server default)
-	ackWait       chan error // receives the first ack (nil) or rejection
+	batch         int // rows per snapshot batch asked for (0: server default)
+
+	// A stall probe (Manager.probe): the checkpoint when the ping went out
+	// and the _seq values queued since.
+	probing   bool
+	probeSeq  int64
+	probeSeen map[int64]bool
+	// skip holds _seq values already queued above the checkpoint a stall
+	// resync restarted from; it ends when that resync's snapshot does.
+	skip    map[int64]bool
+	ackWait chan error // receives the first ack (nil) or rejection
 
 	queue  []Delivery
 	notify chan struct{}
@@ -273,6 +282,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		}
 		if bc.Ready() {
 			s.phase = phaseLive
+			s.skip = nil // later rows are newer than anything skipped
 			held := s.held
 			s.held = nil
 			for _, d := range held {
@@ -350,7 +360,22 @@ func (s *Sub) dropSeen(rows []RawRow) []RawRow {
 	if !s.hasCheckpoint || (s.opts.FullResync && s.resumed && s.sentFrom == nil) {
 		return rows
 	}
-	return filterRows(rows, s.checkpoint)
+	return s.dropSkipped(filterRows(rows, s.checkpoint))
+}
+
+// dropSkipped removes rows a stall resync delivers again.
+func (s *Sub) dropSkipped(rows []RawRow) []RawRow {
+	if len(s.skip) == 0 {
+		return rows
+	}
+	keep := make([]RawRow, 0, len(rows))
+	for _, r := range rows {
+		if seq, ok := r.Seq(); ok && s.skip[seq] {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
 }
 
 // dropBefore is the replay filter for live changes: rows at or below the
@@ -359,7 +384,7 @@ func (s *Sub) dropBefore(rows []RawRow) []RawRow {
 	if s.sentFrom == nil {
 		return rows
 	}
-	return filterRows(rows, *s.sentFrom)
+	return s.dropSkipped(filterRows(rows, *s.sentFrom))
 }
 
 func filterRows(rows []RawRow, upto int64) []RawRow {
@@ -392,7 +417,11 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 	if d.Msg != nil {
 		for _, rows := range [][]RawRow{d.Msg.Rows, d.Msg.OldValues} {
 			for _, r := range rows {
-				if seq, ok := r.Seq(); ok && (!s.hasCheckpoint || seq > s.checkpoint) {
+				seq, ok := r.Seq()
+				if ok && s.probing {
+					s.probeSeen[seq] = true
+				}
+				if ok && (!s.hasCheckpoint || seq > s.checkpoint) {
 					s.checkpoint, s.hasCheckpoint = seq, true
 				}
 			}
@@ -408,6 +437,37 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 	}
 	s.queue = append(s.queue, d)
 	s.wakeLocked()
+	return true
+}
+
+// beginProbe notes the checkpoint of a live subscription as a ping goes
+// out. Called with m.mu held.
+func (s *Sub) beginProbe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.probing = s.phase == phaseLive && s.hasCheckpoint && len(s.skip) == 0
+	s.probeSeq, s.probeSeen = s.checkpoint, nil
+	if s.probing {
+		s.probeSeen = map[int64]bool{}
+	}
+}
+
+// endProbe ends the probe of beginProbe; after a stall it resyncs from the
+// probe's checkpoint on lc and reports true. Called with m.mu held.
+func (s *Sub) endProbe(lc *liveConn, stalled bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	probing, from, seen := s.probing, s.probeSeq, s.probeSeen
+	s.probing, s.probeSeen = false, nil
+	if !stalled || !probing || s.phase != phaseLive || s.lc != lc {
+		return false
+	}
+	if !s.opts.FullResync {
+		// Rows queued since the ping have higher _seq than from and are
+		// skipped when the resync sends them again.
+		s.checkpoint, s.skip = from, seen
+	}
+	s.sendSubscribeLocked(lc)
 	return true
 }
 
