@@ -264,7 +264,7 @@ func TestStalledLinkLosesNoChanges(t *testing.T) {
 	tr := mock.New(srv.Emulator)
 	stalls := make(chan error, 16)
 	c, err := sdk.New("http://kalam.test", sdk.WithTransport(tr), sdk.WithBasicAuth(srv.RootUser, srv.RootPassword),
-		sdk.WithKeepalive(5*time.Millisecond, time.Minute), sdk.WithStallThreshold(50*time.Millisecond),
+		sdk.WithKeepalive(20*time.Millisecond, time.Minute), sdk.WithStallThreshold(300*time.Millisecond),
 		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) {
 			if errors.Is(ev.Err, sdk.ErrLinkStalled) {
 				stalls <- ev.Err
@@ -295,8 +295,12 @@ func TestStalledLinkLosesNoChanges(t *testing.T) {
 		return srv.Emulator.WebSocketStats().DroppedNotifications > 0
 	})
 	// The stall itself, not a synchronisation: the link stays silent for
-	// longer than the stall threshold, as a congested network would.
-	<-time.After(200 * time.Millisecond)
+	// longer than the stall threshold, as a congested network would. (The
+	// threshold is well above a pong's time under -race on a loaded
+	// machine: a spurious resync just before the stall would make the
+	// server buffer the inserts for the resync's snapshot instead of
+	// dropping them, and the test would not see the loss it is about.)
+	<-time.After(time.Second)
 	release()
 
 	readIDsFrom(t, sub, 1, n)
