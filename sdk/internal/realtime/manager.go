@@ -502,10 +502,14 @@ type aborter interface {
 	CloseNow() error
 }
 
+// closeGrace is how long Close of the manager lets a close handshake run
+// before dropping the connection.
+const closeGrace = 250 * time.Millisecond
+
 // closeAside closes conn with a close handshake without waiting for it:
 // over a link that does not answer, the handshake takes seconds
 // (coder/websocket waits 5 s). Close of the manager cuts a pending one
-// short, so it never waits for a silent server.
+// short after closeGrace, so it never waits long for a silent server.
 func (m *Manager) closeAside(conn transport.Conn, code transport.StatusCode, reason string) {
 	done := make(chan struct{})
 	m.wg.Add(1)
@@ -523,7 +527,14 @@ func (m *Manager) closeAside(conn transport.Conn, code transport.StatusCode, rea
 		defer m.wg.Done()
 		select {
 		case <-done:
+			return
 		case <-m.ctx.Done():
+		}
+		t := time.NewTimer(closeGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
 			a.CloseNow()
 		}
 	}()
