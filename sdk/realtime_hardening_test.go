@@ -216,7 +216,7 @@ func TestOversizedSnapshotBatchIsFetchedSmaller(t *testing.T) {
 	var mu sync.Mutex
 	c := e2eClient(t, srv, sdk.WithReconnect(time.Millisecond, 5*time.Millisecond, 0),
 		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }))
-	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.big")
+	sub, err := c.Subscribe(waitCtxFor(t, 5*time.Minute), "SELECT * FROM app.big")
 	require.NoError(t, err)
 	defer sub.Close()
 	readIDs(t, sub, 1000)
@@ -237,7 +237,7 @@ func TestBatchOverReadLimitIsFetchedSmaller(t *testing.T) {
 	bigRows(t, srv, 40, 100<<10, true)
 	c := e2eClient(t, srv, sdk.WithReconnect(time.Millisecond, 5*time.Millisecond, 0),
 		sdk.WithoutCompression(), sdk.WithMaxMessageSize(1<<20))
-	sub, err := c.Subscribe(waitCtx(t), "SELECT * FROM app.big")
+	sub, err := c.Subscribe(waitCtxFor(t, 5*time.Minute), "SELECT * FROM app.big")
 	require.NoError(t, err)
 	defer sub.Close()
 	readIDs(t, sub, 40)
