@@ -45,7 +45,10 @@ type AuthProvider func(ctx context.Context) (Credentials, error)
 
 // WithBasicAuth makes the client log in with user and password at
 // /v1/api/auth/login and use the JWT it gets. The password is never sent in
-// an Authorization header (KalamDB rejects Basic auth).
+// an Authorization header (KalamDB rejects Basic auth). A password the server
+// rejects is not sent again by this client (KalamDB locks the account after
+// five failures): later calls fail at once with the same error, matching
+// ErrInvalidCredentials or ErrAccountLocked.
 func WithBasicAuth(user, password string) Option {
 	return func(c *Client) error {
 		if user == "" {
@@ -109,6 +112,9 @@ type authState struct {
 	// whether someone already renewed it.
 	gen      uint64
 	renewing *renewal
+	// basicRefused is the login failure of a WithBasicAuth password the
+	// server rejected; it is returned from then on without a new attempt.
+	basicRefused error
 }
 
 type renewal struct {
@@ -236,7 +242,20 @@ func (c *Client) obtainToken(ctx context.Context) error {
 		}
 		return errors.New("sdk: auth provider returned neither a token nor a user")
 	case a.hasBasic:
+		a.mu.Lock()
+		refused := a.basicRefused
+		a.mu.Unlock()
+		if refused != nil {
+			return refused
+		}
 		_, err := c.login(ctx, a.user, a.password)
+		if errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrAccountLocked) {
+			// Never sent again: KalamDB locks the account after five
+			// failures, and the password of WithBasicAuth cannot change.
+			a.mu.Lock()
+			a.basicRefused = fmt.Errorf("%w (not sent again: the server refused this password)", err)
+			a.mu.Unlock()
+		}
 		return err
 	case a.static != "":
 		return fmt.Errorf("%w: the token given with WithToken cannot be renewed; use WithAuthProvider for rotating tokens", ErrTokenExpired)

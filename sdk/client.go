@@ -53,6 +53,8 @@ type Client struct {
 	done      context.Context
 	closeDone context.CancelFunc
 	closeOnce sync.Once
+	// ownsTransport: tr is the default transport New made, closed with c.
+	ownsTransport bool
 }
 
 // Option configures a Client.
@@ -166,6 +168,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	if c.tr == nil {
 		c.tr = defaultTransport()
+		c.ownsTransport = true
 	}
 	c.done, c.closeDone = context.WithCancel(context.Background())
 	return c, nil
@@ -212,6 +215,11 @@ func (c *Client) Close() error {
 		c.closeDone()
 		c.rt.close()
 		c.auth.secrets.Close()
+		if ic, ok := c.tr.(interface{ CloseIdleConnections() }); ok && c.ownsTransport {
+			// The default transport is this client's alone: its idle
+			// keep-alive connections (and their goroutines) go with it.
+			ic.CloseIdleConnections()
+		}
 		c.log.Debug("kalamdb client closed")
 	})
 	return nil

@@ -151,6 +151,20 @@
 // ErrOverflow and a resync, never a silent drop. LiveRows keeps the result
 // set materialised by primary key and emits whole snapshots.
 //
+// One loss the protocol hides: KalamDB drops change messages, logging only,
+// when a connection's queue of 256 is full (a link that stalls but does not
+// break, a reader too slow), during a snapshot when more than 1024 changes
+// wait, and when its notification workers are saturated; _seq values are not
+// contiguous, so no gap shows. The client watches for the one sign it can
+// see, a pong later than WithStallThreshold: it then emits an EventError
+// matching ErrLinkStalled and resyncs every live subscription from its
+// checkpoint at the time of the ping, skipping rows already delivered. A
+// resync delivers the current version of each row changed meanwhile
+// (Resumed InitialRows), not every intermediate update, and reports
+// deletions only with LiveRows (which resyncs the whole set). Browsers see
+// no pongs, so there a stall goes undetected: an application that cannot
+// afford that should reconcile with a query or a LiveRows now and then.
+//
 // # Topic consumers
 //
 //	c, err := client.Consumer(sdk.ConsumerConfig{Group: "billing-worker", Topic: "orders.events"})

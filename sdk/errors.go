@@ -36,6 +36,8 @@ var (
 	// ErrInvalidCredentials: wrong user or password, or an unusable token
 	// (INVALID_CREDENTIALS, MISSING_AUTHORIZATION, unauthorized).
 	ErrInvalidCredentials = errors.New("sdk: invalid credentials")
+	// ErrAccountLocked: too many failed logins locked the account (account_locked).
+	ErrAccountLocked = errors.New("sdk: account locked")
 	// ErrAlreadyConfigured: Setup was called on a configured server (HTTP 409).
 	ErrAlreadyConfigured = errors.New("sdk: server already configured")
 	// ErrClosed: the client was closed.
@@ -50,9 +52,6 @@ var (
 	// ErrBodyNotReplayable: a request needed a retry (token expired, rate
 	// limited) but its upload body had already been consumed.
 	ErrBodyNotReplayable = errors.New("sdk: request body cannot be replayed")
-	// ErrAccountLocked: too many failed logins locked the account for a
-	// while (account_locked on login, ACCOUNT_LOCKED elsewhere).
-	ErrAccountLocked = errors.New("sdk: account locked")
 	// ErrRequestTooLarge: the request exceeds one of the server's limits
 	// (HTTP 413 BODY_TOO_LARGE; FILE_TOO_LARGE and TOO_MANY_FILES for
 	// uploads; MESSAGE_TOO_LARGE on the WebSocket). Sending it again as it

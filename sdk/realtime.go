@@ -59,6 +59,7 @@ func (c *Client) manager() (*realtime.Manager, error) {
 		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
 		cfg.Token = c.wsToken
 		cfg.Probe = c.probeServer
+		cfg.Permanent = c.credentialsRejected
 		cfg.Log = c.log
 		rt.mgr = realtime.New(cfg)
 	}
@@ -99,6 +100,20 @@ func (c *Client) wsToken(ctx context.Context, reconnect, rejected bool) (string,
 		tok, _, err = c.accessToken(ctx)
 	}
 	return tok, err
+}
+
+// credentialsRejected reports a WebSocket attempt that failed because the
+// server rejected what the client has to offer: a password (retrying it
+// only walks into the account lockout), or a token the client cannot
+// renew. Such a failure ends Subscribe and Connect at once.
+func (c *Client) credentialsRejected(err error) bool {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrAccountLocked):
+		return true
+	case errors.Is(err, ErrTokenExpired):
+		return !c.auth.canRenew()
+	}
+	return false
 }
 
 // Connect opens the shared WebSocket now instead of on the first Subscribe,
@@ -203,6 +218,23 @@ func WithKeepalive(interval, pongTimeout time.Duration) Option {
 	}
 }
 
+// WithStallThreshold sets how late a pong may come before the link counts
+// as stalled (default 1 s; negative turns the check off). KalamDB drops
+// change messages silently while a connection's 256-message queue is full,
+// as it is when the link stalls yet survives, and nothing on the wire shows
+// the gap. After a stall the client emits an EventError matching
+// ErrLinkStalled and resyncs each live subscription from where it was
+// before the stall (see the package doc for what a resync can recover).
+func WithStallThreshold(d time.Duration) Option {
+	return func(c *Client) error {
+		if d == 0 {
+			return errors.New("sdk: WithStallThreshold: need a non-zero duration (negative turns the check off)")
+		}
+		c.realtimeConfig().cfg.StallThreshold = d
+		return nil
+	}
+}
+
 // WithReconnect sets the reconnect backoff (a random half of min·2^n, capped
 // at max; defaults 500 ms and 30 s) and the number of failed attempts in a
 // row after which subscriptions fail (0: never give up).
@@ -234,6 +266,20 @@ func WithAuthTimeout(d time.Duration) Option {
 			return fmt.Errorf("sdk: WithAuthTimeout: need a positive duration, got %v", d)
 		}
 		c.realtimeConfig().cfg.AuthTimeout = d
+		return nil
+	}
+}
+
+// WithMaxMessageSize bounds one WebSocket message, after decompression
+// (default 64 MiB, as the official client). A snapshot batch over it is
+// fetched again in smaller batches; any other message over it ends its
+// subscription with ErrBadMessage.
+func WithMaxMessageSize(bytes int64) Option {
+	return func(c *Client) error {
+		if bytes < 1024 {
+			return fmt.Errorf("sdk: WithMaxMessageSize: need at least 1024 bytes, got %d", bytes)
+		}
+		c.realtimeConfig().cfg.MaxMessageBytes = bytes
 		return nil
 	}
 }
@@ -300,6 +346,15 @@ var (
 	// ErrConnectionLost: the WebSocket was lost and reconnecting was off or
 	// gave up.
 	ErrConnectionLost = errors.New("sdk: realtime connection lost")
+	// ErrBadMessage: a server message could not be decoded or exceeded the
+	// size limit (WithMaxMessageSize). A subscription it belongs to ends
+	// with it (a resume would only receive it again), unless it was a
+	// snapshot batch: then smaller batches are fetched instead.
+	ErrBadMessage = errors.New("sdk: unusable realtime message")
+	// ErrLinkStalled: a pong came back late (WithStallThreshold), so the
+	// server may have dropped change messages; reported by an EventError,
+	// after which live subscriptions resync.
+	ErrLinkStalled = errors.New("sdk: realtime link stalled; changes may have been dropped by the server")
 )
 
 // SubscriptionError is an error the server reported on the WebSocket.
@@ -387,6 +442,13 @@ func translateErr(err error) error {
 	var tags []error
 	if errors.Is(err, realtime.ErrGaveUp) {
 		tags = append(tags, ErrConnectionLost)
+	}
+	if errors.Is(err, realtime.ErrStalled) {
+		tags = append(tags, ErrLinkStalled)
+	}
+	if errors.Is(err, realtime.ErrPoison) || errors.Is(err, realtime.ErrUndecoded) ||
+		errors.Is(err, realtime.ErrMessageTooLarge) || errors.Is(err, transport.ErrMessageTooLarge) {
+		tags = append(tags, ErrBadMessage)
 	}
 	if errors.Is(err, realtime.ErrAuth) {
 		tags = append(tags, ErrInvalidCredentials)

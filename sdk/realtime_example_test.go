@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"net/http"
+	"time"
 
 	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime/fakews"
@@ -98,4 +101,55 @@ func ExampleClient_LiveRows() {
 	// Output:
 	// 1 todos
 	// 2 todos
+}
+
+// A client that keeps big snapshot rows within 8 MiB per message, and is
+// told when a stalled link may have cost it changes (it resyncs itself).
+func ExampleWithStallThreshold() {
+	srv, tr := exampleServer()
+	srv.Insert("app.messages", "m1", map[string]any{"body": "hello"})
+	client, err := sdk.New("http://localhost:8080", tr, sdk.WithToken("<jwt>"),
+		sdk.WithMaxMessageSize(8<<20),
+		sdk.WithStallThreshold(2*time.Second),
+		sdk.WithConnectionEvents(func(ev sdk.ConnectionEvent) {
+			if errors.Is(ev.Err, sdk.ErrLinkStalled) {
+				log.Printf("link stalled; subscriptions resync: %v", ev.Err)
+			}
+		}))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	sub, err := client.Subscribe(context.Background(), "SELECT * FROM app.messages")
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	fmt.Println("subscribed")
+	// Output:
+	// subscribed
+}
+
+// A wrong password is tried once: KalamDB locks an account after five
+// failures, so the client never sends a refused password again.
+func ExampleWithBasicAuth_rejected() {
+	srv := fakews.New()
+	login := mock.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/api/auth/login" {
+			srv.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"unauthorized","message":"Invalid credentials"}`)
+	}))
+	client, err := sdk.New("http://localhost:8080", sdk.WithTransport(login), sdk.WithBasicAuth("alice", "wrong"))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	_, err = client.Subscribe(context.Background(), "SELECT * FROM app.messages")
+	fmt.Println(errors.Is(err, sdk.ErrInvalidCredentials), errors.Is(err, sdk.ErrAccountLocked))
+	// Output:
+	// true false
 }

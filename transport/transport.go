@@ -144,6 +144,11 @@ var ErrRefused = errors.New("transport: refused by the server (retrying cannot h
 // connection was closed by this side, or was lost without a close frame.
 var ErrConnClosed = errors.New("transport: connection closed")
 
+// ErrMessageTooLarge is returned (wrapped, with ErrConnClosed) by Read when
+// a message exceeded DialOptions.ReadLimit: the connection was closed
+// with 1009.
+var ErrMessageTooLarge = errors.New("transport: message exceeds the read limit")
+
 // CloseError is returned by Read when the peer closed the connection with
 // a close frame.
 type CloseError struct {

@@ -155,6 +155,9 @@ func (c *wsConn) Close(code transport.StatusCode, reason string) error {
 	return c.inner.Close(code, reason)
 }
 
+// CloseNow drops the connection without the close handshake.
+func (c *wsConn) CloseNow() error { return c.inner.CloseNow() }
+
 func (t *Transport) forget(c *wsConn) {
 	t.mu.Lock()
 	delete(t.conns, c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,14 @@ type Config struct {
 
 	PingInterval time.Duration // default 5 s (the server cuts idle links after 10-15 s)
 	PongTimeout  time.Duration // default 5 s
-	AuthTimeout  time.Duration // dial plus authentication, default 10 s
-	ReconnectMin time.Duration // default 500 ms
-	ReconnectMax time.Duration // default 30 s
+	// StallThreshold: a pong later than this means the link stalled, and
+	// KalamDB may have dropped changes meanwhile (its per-connection queue
+	// of 256 drops silently); live subscriptions then resync from where
+	// they were when the ping went out. Default 1 s; negative turns it off.
+	StallThreshold time.Duration
+	AuthTimeout    time.Duration // dial plus authentication, default 10 s
+	ReconnectMin   time.Duration // default 500 ms
+	ReconnectMax   time.Duration // default 30 s
 	// MaxReconnectAttempts: 0 retries forever; n > 0 gives up after n
 	// failed attempts in a row, failing every subscription.
 	MaxReconnectAttempts int
@@ -41,6 +47,12 @@ type Config struct {
 	// Probe asks the server something over HTTP; a connection that cannot
 	// ping (browsers) calls it when the link has been quiet (quiet.go).
 	Probe func(ctx context.Context) error
+	// Permanent reports a failed attempt that no retry can cure, such as
+	// credentials the server rejected: the manager then stops at once and
+	// fails every subscription, instead of retrying into the server's
+	// account lockout. A token refused twice in a row (once more after a
+	// renewal) is always permanent.
+	Permanent func(error) bool
 
 	// SendRate and SendBurst pace outgoing messages: at most burst+rate in
 	// any second, 40 by default against the server's 50.
@@ -66,6 +78,9 @@ func (c *Config) defaults() {
 	}
 	set(&c.PingInterval, 5*time.Second)
 	set(&c.PongTimeout, 5*time.Second)
+	if c.StallThreshold == 0 {
+		c.StallThreshold = time.Second
+	}
 	set(&c.AuthTimeout, 10*time.Second)
 	set(&c.ReconnectMin, 500*time.Millisecond)
 	set(&c.ReconnectMax, 30*time.Second)
@@ -163,6 +178,8 @@ var (
 	ErrGaveUp    = errors.New("realtime: gave up reconnecting")
 	ErrAuth      = errors.New("realtime: WebSocket authentication failed")
 	ErrUndecoded = errors.New("realtime: a server frame could not be decoded; reconnecting to resync")
+	ErrRejected  = errors.New("realtime: the server rejected the credentials; not retrying")
+	ErrStalled   = errors.New("realtime: the link stalled; the server may have dropped changes meanwhile")
 )
 
 // ServerError is an error message from the server.
@@ -184,6 +201,9 @@ type Manager struct {
 	wg     sync.WaitGroup
 	events *dispatcher
 	nextID atomic.Uint64
+	// progress counts checkpoint advances and batch shrinks: whether a
+	// connection achieved anything before it ended.
+	progress atomic.Uint64
 
 	mu      sync.Mutex
 	state   State
@@ -308,6 +328,11 @@ func (m *Manager) Close() error {
 func (m *Manager) run() {
 	defer m.wg.Done()
 	attempt, hadConn, rejected, hopeless := 0, false, false, false
+	// poisonRuns counts connections in a row that ended on a frame the
+	// client could not read with no progress in between: such a connection
+	// is no success (the next one resumes to the same frame), so it does
+	// not reset the attempt count.
+	poisonRuns := 0
 	for {
 		lc, err := m.dial(hadConn, rejected)
 		if m.ctx.Err() != nil {
@@ -317,31 +342,44 @@ func (m *Manager) run() {
 		// secret; what reaches events, logs and callers is redacted.
 		err = redact.Error(err)
 		if err == nil {
-			attempt, rejected, hadConn = 0, false, true
+			if poisonRuns == 0 {
+				attempt = 0
+			}
+			rejected, hadConn = false, true
+			before := m.progress.Load()
 			reason := redact.Error(m.serve(lc))
 			if m.ctx.Err() != nil {
 				return
 			}
 			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason)})
 			err = reason
+			if isPoison(reason) && m.progress.Load() == before {
+				poisonRuns++
+			} else {
+				poisonRuns = 0
+			}
+			if poisonRuns >= maxPoisonRuns {
+				m.stop(fmt.Errorf("%w: %d connections in a row ended on it: %w", ErrPoison, poisonRuns, reason))
+				return
+			}
 		} else {
+			again := rejected
 			rejected = errors.Is(err, ErrAuth)
 			hopeless = m.retryCannotFix(err, hadConn)
+			if (rejected && again) || (m.cfg.Permanent != nil && m.cfg.Permanent(err)) {
+				m.stop(fmt.Errorf("%w: %w", ErrRejected, err))
+				return
+			}
+			if rejected {
+				continue // renew the token now: waiting would not change the answer
+			}
 		}
 		attempt++
 		m.mu.Lock()
 		m.lastErr = err
 		if m.cfg.NoReconnect || hopeless || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
-			gave := fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err)
-			m.lastErr = gave
-			m.running = false
-			m.setStateLocked(StateIdle)
-			subs := m.subList()
 			m.mu.Unlock()
-			for _, s := range subs {
-				s.fail(gave)
-			}
-			m.events.emit(ConnEvent{Kind: EventError, Err: gave, Code: -1})
+			m.stop(fmt.Errorf("%w after %d attempt(s): %w", ErrGaveUp, attempt, err))
 			return
 		}
 		if hadConn {
@@ -359,6 +397,21 @@ func (m *Manager) run() {
 		case <-t.C:
 		}
 	}
+}
+
+// stop ends the connection loop with err: every subscription fails with
+// it, and Connect returns it until a later call starts the loop again.
+func (m *Manager) stop(err error) {
+	m.mu.Lock()
+	m.lastErr = err
+	m.running = false
+	m.setStateLocked(StateIdle)
+	subs := m.subList()
+	m.mu.Unlock()
+	for _, s := range subs {
+		s.fail(err)
+	}
+	m.events.emit(ConnEvent{Kind: EventError, Err: err, Code: -1})
 }
 
 func (m *Manager) subList() []*Sub {
@@ -397,7 +450,11 @@ func (m *Manager) dial(reconnect, rejected bool) (*liveConn, error) {
 	}
 	proto, err := m.authenticate(ctx, conn, tok)
 	if err != nil {
-		conn.Close(transport.StatusNormalClosure, "")
+		if a, ok := conn.(aborter); ok && ctx.Err() != nil {
+			a.CloseNow() // a server that did not answer in time will not answer a close either
+		} else {
+			m.closeAside(conn, transport.StatusNormalClosure, "")
+		}
 		return nil, err
 	}
 	return newLiveConn(conn, proto, m.cfg), nil
@@ -429,12 +486,66 @@ func (m *Manager) authenticate(ctx context.Context, conn transport.Conn, tok str
 			}
 			return proto, nil
 		case TypeAuthError:
-			// The server may echo the token it refused.
+			if transientAuthError(redact.String(msg.Message)) {
+				return "", fmt.Errorf("realtime: the server refused to authenticate now: %s", redact.String(msg.Message))
+			}
 			return "", fmt.Errorf("%w: %s", ErrAuth, redact.String(msg.Message))
 		default:
 			return "", fmt.Errorf("realtime: expected auth_success, the server sent %q", msg.Type)
 		}
 	}
+}
+
+// transientAuthError tells an auth_error that says nothing about the token
+// (the per-IP auth rate limit, the auth timeout: ws-protocol §2.4) from a
+// rejection, so that only a rejection counts as one.
+func transientAuthError(text string) bool {
+	t := strings.ToLower(text)
+	return strings.Contains(t, "too many") || strings.Contains(t, "timeout")
+}
+
+// aborter is implemented by the native and mock transports' connections:
+// a close without the handshake.
+type aborter interface {
+	CloseNow() error
+}
+
+// closeGrace is how long Close of the manager lets a close handshake run
+// before dropping the connection.
+const closeGrace = 250 * time.Millisecond
+
+// closeAside closes conn with a close handshake without waiting for it:
+// over a link that does not answer, the handshake takes seconds
+// (coder/websocket waits 5 s). Close of the manager cuts a pending one
+// short after closeGrace, so it never waits long for a silent server.
+func (m *Manager) closeAside(conn transport.Conn, code transport.StatusCode, reason string) {
+	done := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		conn.Close(code, reason)
+	}()
+	a, ok := conn.(aborter)
+	if !ok {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-done:
+			return
+		case <-m.ctx.Done():
+		}
+		t := time.NewTimer(closeGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			a.CloseNow()
+		}
+	}()
 }
 
 // pinger is implemented by the native and mock transports' connections:
@@ -468,13 +579,9 @@ func (m *Manager) serve(lc *liveConn) error {
 		// A close handshake over a dead link waits for a reply that will
 		// not come (coder/websocket: 5 s), which would hold back the
 		// reconnect; close it aside. The loops below end on ctx alone.
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			lc.conn.Close(transport.StatusGoingAway, "no pong")
-		}()
+		m.closeAside(lc.conn, transport.StatusGoingAway, "no pong")
 	} else {
-		lc.conn.Close(transport.StatusNormalClosure, "")
+		m.closeAside(lc.conn, transport.StatusNormalClosure, "")
 	}
 	wg.Wait()
 	lc.aux.Wait()
@@ -482,7 +589,14 @@ func (m *Manager) serve(lc *liveConn) error {
 	m.mu.Lock()
 	m.conn = nil
 	clear(m.wire)
+	tooLarge := errors.Is(reason, transport.ErrMessageTooLarge)
 	for _, s := range m.subs {
+		// A frame over the read limit cannot be pinned on one
+		// subscription: every snapshot still loading asks for smaller
+		// batches on the next connection.
+		if tooLarge {
+			s.shrink()
+		}
 		s.disconnected()
 	}
 	m.mu.Unlock()
@@ -501,6 +615,9 @@ func (m *Manager) readLoop(lc *liveConn) {
 		}
 		msg, err := Decode(typ == transport.MessageBinary, p, m.cfg.MaxMessageBytes)
 		if err != nil {
+			if m.poisoned(lc, typ == transport.MessageBinary, p, err) {
+				continue
+			}
 			// The frame may have carried a change; reconnecting resumes
 			// every subscription from its checkpoint, so nothing is lost.
 			lc.cancel(fmt.Errorf("%w: %w", ErrUndecoded, err))
@@ -508,6 +625,26 @@ func (m *Manager) readLoop(lc *liveConn) {
 		}
 		m.route(lc, msg)
 	}
+}
+
+// poisoned handles a frame that did not decode but names its
+// subscription: that subscription alone fetches smaller batches (a snapshot
+// batch over the size limit) or fails; the connection goes on. It reports
+// false when the frame names no known subscription.
+func (m *Manager) poisoned(lc *liveConn, binary bool, p []byte, err error) bool {
+	id := subscriptionIDOf(binary, p)
+	if id == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.wire[id]
+	if s == nil {
+		m.cfg.Log.Debug("kalamdb websocket undecodable message for a subscription no longer wanted skipped", "subscription", id, "error", err)
+		return true
+	}
+	s.poison(lc, err)
+	return true
 }
 
 func (m *Manager) keepalive(lc *liveConn) {
@@ -530,7 +667,10 @@ func (m *Manager) keepalive(lc *liveConn) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(lc.ctx, m.cfg.PongTimeout)
+		m.probe(true, lc, 0)
+		start := time.Now()
 		err := p.Ping(ctx)
+		took := time.Since(start)
 		timedOut := ctx.Err() != nil && lc.ctx.Err() == nil
 		cancel()
 		switch {
@@ -540,7 +680,38 @@ func (m *Manager) keepalive(lc *liveConn) {
 		case err != nil && lc.ctx.Err() == nil:
 			lc.cancel(fmt.Errorf("realtime: ping: %w", err))
 			return
+		case err == nil:
+			m.probe(false, lc, took)
 		}
+	}
+}
+
+// probe brackets one ping. KalamDB drops change messages silently when a
+// connection's queue is full (kalamdb-live/src/notification.rs: try_send,
+// TrySendError::Full is only logged), which happens when the link stalls
+// while the link itself survives; no gap in _seq shows it (_seq values are
+// not contiguous). The pong is written behind the stalled frames, so a late
+// pong is the one sign a client gets: when the ping went out, each live
+// subscription notes its checkpoint and from then on the _seq values it
+// queues; if the pong comes back later than StallThreshold, it resyncs
+// from that checkpoint, skipping the rows it already queued since.
+func (m *Manager) probe(begin bool, lc *liveConn, took time.Duration) {
+	if m.cfg.StallThreshold < 0 {
+		return
+	}
+	stalled := !begin && took >= m.cfg.StallThreshold
+	m.mu.Lock()
+	n := 0
+	for _, s := range m.subs {
+		if begin {
+			s.beginProbe()
+		} else if s.endProbe(lc, stalled) {
+			n++
+		}
+	}
+	m.mu.Unlock()
+	if stalled {
+		m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("%w (no pong for %v; KalamDB drops changes silently once 256 wait for a connection); resynchronising %d subscription(s) from before the stall", ErrStalled, took.Round(time.Millisecond), n)})
 	}
 }
 

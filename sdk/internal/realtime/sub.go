@@ -85,7 +85,17 @@ type Sub struct {
 	checkpoint   int64 // highest _seq queued for the application
 	pageAsked    int64 // last_seq_id of the last next_batch sent
 	pageDeferred *BatchControl
-	ackWait      chan error // receives the first ack (nil) or rejection; nil once taken
+	batch        int // rows per snapshot batch asked for (0: server default)
+
+	// A stall probe (Manager.probe): the checkpoint when the ping went out
+	// and the _seq values queued since.
+	probing   bool
+	probeSeq  int64
+	probeSeen map[int64]bool
+	// skip holds _seq values already queued above the checkpoint a stall
+	// resync restarted from; it ends when that resync's snapshot does.
+	skip    map[int64]bool
+	ackWait chan error // receives the first ack (nil) or rejection; nil once taken
 
 	queue  []Delivery
 	notify chan struct{}
@@ -100,7 +110,7 @@ func (m *Manager) Subscribe(ctx context.Context, sql string, opts SubOptions) (*
 	if opts.IDPrefix == "" {
 		opts.IDPrefix = "sub"
 	}
-	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts,
+	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts, batch: opts.BatchSize,
 		ackWait: make(chan error, 1), notify: make(chan struct{}, 1)}
 	if opts.From != nil {
 		s.checkpoint, s.hasCheckpoint = *opts.From, true
@@ -176,8 +186,9 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 		s.liveOnly = true
 	default:
 		opts = &SubscribeOptions{}
-		if s.opts.BatchSize > 0 {
-			opts.BatchSize = &s.opts.BatchSize
+		if s.batch > 0 {
+			b := s.batch
+			opts.BatchSize = &b
 		}
 		from := s.hasCheckpoint && !(s.opts.FullResync && s.resumed)
 		if s.opts.FullResync && s.resumed && s.opts.From != nil {
@@ -282,6 +293,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		}
 		if bc.Ready() {
 			s.phase = phaseLive
+			s.skip = nil // later rows are newer than anything skipped
 			held := s.held
 			s.held = nil
 			for _, d := range held {
@@ -359,7 +371,22 @@ func (s *Sub) dropSeen(rows []RawRow) []RawRow {
 	if !s.hasCheckpoint || (s.opts.FullResync && s.resumed && s.sentFrom == nil) {
 		return rows
 	}
-	return filterRows(rows, s.checkpoint)
+	return s.dropSkipped(filterRows(rows, s.checkpoint))
+}
+
+// dropSkipped removes rows a stall resync delivers again.
+func (s *Sub) dropSkipped(rows []RawRow) []RawRow {
+	if len(s.skip) == 0 {
+		return rows
+	}
+	keep := make([]RawRow, 0, len(rows))
+	for _, r := range rows {
+		if seq, ok := r.Seq(); ok && s.skip[seq] {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
 }
 
 // dropBefore is the replay filter for live changes: rows at or below the
@@ -368,7 +395,7 @@ func (s *Sub) dropBefore(rows []RawRow) []RawRow {
 	if s.sentFrom == nil {
 		return rows
 	}
-	return filterRows(rows, *s.sentFrom)
+	return s.dropSkipped(filterRows(rows, *s.sentFrom))
 }
 
 func filterRows(rows []RawRow, upto int64) []RawRow {
@@ -397,10 +424,15 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 		s.overflowLocked(lc)
 		return false
 	}
+	before := s.checkpoint
 	if d.Msg != nil {
 		for _, rows := range [][]RawRow{d.Msg.Rows, d.Msg.OldValues} {
 			for _, r := range rows {
-				if seq, ok := r.Seq(); ok && (!s.hasCheckpoint || seq > s.checkpoint) {
+				seq, ok := r.Seq()
+				if ok && s.probing {
+					s.probeSeen[seq] = true
+				}
+				if ok && (!s.hasCheckpoint || seq > s.checkpoint) {
 					s.checkpoint, s.hasCheckpoint = seq, true
 				}
 			}
@@ -411,9 +443,90 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 			}
 		}
 	}
+	if s.checkpoint != before {
+		s.m.progress.Add(1)
+	}
 	s.queue = append(s.queue, d)
 	s.wakeLocked()
 	return true
+}
+
+// beginProbe notes the checkpoint of a live subscription as a ping goes
+// out. Called with m.mu held.
+func (s *Sub) beginProbe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.probing = s.phase == phaseLive && s.hasCheckpoint && len(s.skip) == 0
+	s.probeSeq, s.probeSeen = s.checkpoint, nil
+	if s.probing {
+		s.probeSeen = map[int64]bool{}
+	}
+}
+
+// endProbe ends the probe of beginProbe; after a stall it resyncs from the
+// probe's checkpoint on lc and reports true. Called with m.mu held.
+func (s *Sub) endProbe(lc *liveConn, stalled bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	probing, from, seen := s.probing, s.probeSeq, s.probeSeen
+	s.probing, s.probeSeen = false, nil
+	if !stalled || !probing || s.phase != phaseLive || s.lc != lc {
+		return false
+	}
+	if !s.opts.FullResync {
+		// Rows queued since the ping have higher _seq than from and are
+		// skipped when the resync sends them again.
+		s.checkpoint, s.skip = from, seen
+	}
+	s.sendSubscribeLocked(lc)
+	return true
+}
+
+// serverBatchSize is the server's default rows per snapshot batch.
+const serverBatchSize = 1000
+
+// shrinkLocked divides the snapshot batch size by 4 when the snapshot is
+// still loading (a batch may be what exceeded the size limit); false when
+// there is nothing left to shrink.
+func (s *Sub) shrinkLocked() bool {
+	if (s.phase != phaseAwaitAck && s.phase != phaseLoading) || s.liveOnly {
+		return false
+	}
+	b := s.batch
+	if b <= 0 {
+		b = serverBatchSize
+	}
+	if b <= 1 {
+		return false
+	}
+	s.batch = max(1, b/4)
+	s.m.progress.Add(1)
+	s.m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("realtime: a snapshot batch of subscription %s exceeded the size limit; asking for %d rows per batch", s.wireID, s.batch)})
+	return true
+}
+
+func (s *Sub) shrink() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shrinkLocked()
+}
+
+// poison deals with a frame for this subscription that did not decode:
+// a too large snapshot batch is fetched again in smaller batches from the
+// checkpoint; anything else ends the subscription, since a resume would
+// only receive the same frame. Called with m.mu held.
+func (s *Sub) poison(lc *liveConn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseDone || s.phase == phaseOverflown {
+		return
+	}
+	if errors.Is(err, ErrMessageTooLarge) && s.shrinkLocked() {
+		s.sendSubscribeLocked(lc)
+		return
+	}
+	lc.unsubscribe(s.wireID)
+	s.failLocked(fmt.Errorf("%w: %w", ErrPoison, err))
 }
 
 func (s *Sub) overflowLocked(lc *liveConn) {

@@ -180,7 +180,7 @@ func (c *Conn) terminalError(err error) error {
 		return transport.ErrConnClosed
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
-		return fmt.Errorf("transport: a message exceeded the read limit of %d bytes, so the connection was closed with 1009: %w", c.readLimit, transport.ErrConnClosed)
+		return fmt.Errorf("%w (%d bytes), so the connection was closed with 1009: %w", transport.ErrMessageTooLarge, c.readLimit, transport.ErrConnClosed)
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
@@ -293,6 +293,17 @@ func (c *Conn) Close(code transport.StatusCode, reason string) error {
 	c.ws.Close(websocket.StatusCode(code), reason)
 	<-c.done
 	return invalid
+}
+
+// CloseNow drops the connection without the close handshake, and makes a
+// Close that is waiting for the peer's close frame return at once.
+func (c *Conn) CloseNow() error {
+	if !c.closing.Swap(true) {
+		close(c.stop)
+	}
+	err := c.ws.CloseNow()
+	<-c.done
+	return err
 }
 
 // validateClose checks what RFC 6455 allows in a close frame.

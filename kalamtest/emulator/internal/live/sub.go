@@ -453,7 +453,11 @@ func (sub *subscription) goLive() {
 		if sub.covered(ch) {
 			continue
 		}
-		sub.deliver(ch)
+		if !sub.deliver(ch) {
+			// As complete_initial_load (kalamdb-live/src/models/connection.rs):
+			// the first full queue ends the flush, the rest is dropped.
+			return
+		}
 	}
 }
 
@@ -466,21 +470,30 @@ func (sub *subscription) covered(ch engine.Change) bool {
 	return sub.cutSet && ch.Seq <= sub.dropUpTo
 }
 
-// deliver queues a change message; caller holds sub.mu.
-func (sub *subscription) deliver(ch engine.Change) {
+// deliver queues a change message, or drops it when the connection's
+// queue is full, telling the client nothing, exactly as KalamDB does: its
+// per-connection channel holds NOTIFICATION_CHANNEL_CAPACITY = 256
+// (kalamdb-live/src/models/connection.rs) and a full one only logs
+// "Notification channel full ..., dropping notification"
+// (kalamdb-live/src/notification.rs, try_send / TrySendError::Full); the
+// link stays up and no notice is sent. It reports false for a drop; the
+// caller holds sub.mu.
+func (sub *subscription) deliver(ch engine.Change) bool {
 	c := sub.conn
 	s := c.srv
 	sub.changes++
 	sub.updatedMS = s.opts.Now().UnixMilli()
 	if !c.q.push(outItem{msg: sub.changeMessage(ch), notif: true, msgpack: c.serialization == "msgpack"}, s.limits.NotificationQueue) {
 		if c.q.isClosed() {
-			return // the connection is going away; nothing is waiting for this
+			return true // the connection is going away; nothing is waiting for this
 		}
 		s.mu.Lock()
 		s.dropped++
 		s.mu.Unlock()
 		s.log.Warn("ws notification dropped: connection send queue full", "subscription", sub.id, "user", sub.user, "seq", ch.Seq)
+		return false
 	}
+	return true
 }
 
 // offer routes one committed change to this subscription (§13, §14, §6.3).

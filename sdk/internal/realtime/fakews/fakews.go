@@ -47,6 +47,10 @@ type Server struct {
 	// OnMessage sees every client message (after auth), before it is
 	// handled; returning false drops it silently.
 	OnMessage func(conn int, msg map[string]any) bool
+	// Rewrite, when set, may replace the encoded form of every data
+	// message (ack, batch, change) before it is compressed: a test's
+	// poison frames.
+	Rewrite func(p []byte) []byte
 
 	mu     sync.Mutex
 	seq    int64
@@ -544,6 +548,9 @@ func (s *Server) encode(c *conn, msg map[string]any, data bool) frame {
 		p, binary = EncodeMsgpack(msg), true
 	} else {
 		p, _ = json.Marshal(msg)
+	}
+	if data && s.Rewrite != nil {
+		p = s.Rewrite(p)
 	}
 	if s.Gzip && len(p) >= 512 {
 		var buf bytes.Buffer
