@@ -4,7 +4,6 @@
 package redact
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -17,38 +16,27 @@ const Mark = "[REDACTED]"
 // cannot be told apart from ordinary words (KalamDB requires 8 characters).
 const MinSecret = 4
 
-var (
-	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	// PASSWORD, then any run of blanks, '=', ':', comments, or the closing
-	// quote of a JSON key ("password": "…"), then a quoted literal: 'single'
-	// (with E/N prefixes), "double" (JSON escapes too), or $$dollar$$.
-	passwordLiteral = regexp.MustCompile(`(?is)(password(?:\s|=|:|"\s*:|/\*.*?(?:\*/|$)|--[^\n]*(?:\n|$))*)` +
-		`([eEnN]?'(?:[^']|'')*'?|"(?:[^"\\]|\\.|"")*"?|\$\$.*?(?:\$\$|$)|\$[A-Za-z_][A-Za-z_0-9]*\$.*)`)
-)
-
 // String returns s with every known secret, JWT and PASSWORD literal
 // replaced by Mark.
+//
+// The JWT and PASSWORD scanners are hand-written (not regexp, which costs a
+// browser bundle about 300 KB); scan_test.go holds them to the regular
+// expressions they implement:
+//
+//	JWT:      eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*
+//	PASSWORD: (?is)(password(?:\s|=|:|"\s*:|/\*.*?(?:\*/|$)|--[^\n]*(?:\n|$))*)
+//	          ([eEnN]?'(?:[^']|'')*'?|"(?:[^"\\]|\\.|"")*"?|\$\$.*?(?:\$\$|$)|\$[A-Za-z_][A-Za-z_0-9]*\$.*)
+//
+// PASSWORD, then any run of blanks, '=', ':', comments, or the closing
+// quote of a JSON key ("password": "…"), then a quoted literal: 'single'
+// (with E/N prefixes), "double" (JSON escapes too), or $$dollar$$.
 func String(s string) string {
 	s = known.replace(s)
 	if strings.Contains(s, "eyJ") {
-		s = jwtPattern.ReplaceAllString(s, Mark)
+		s = redactJWTs(s)
 	}
-	if containsFold(s, "password") {
-		s = passwordLiteral.ReplaceAllStringFunc(s, func(m string) string {
-			sub := passwordLiteral.FindStringSubmatch(m)
-			lit := sub[2]
-			if lit == "'…'" { // already elided (sqlPreview)
-				return m
-			}
-			q := lit[:1]
-			switch q {
-			case "e", "E", "n", "N":
-				q = "'"
-			case "$":
-				q = "$$"
-			}
-			return sub[1] + q + Mark + q
-		})
+	if indexPassword(s, 0, false) >= 0 {
+		s = redactPasswords(s)
 	}
 	return s
 }
@@ -74,10 +62,6 @@ type redacted struct {
 
 func (e *redacted) Error() string { return e.msg }
 func (e *redacted) Unwrap() error { return e.err }
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), sub)
-}
 
 // registry holds the secrets of every live Set, counted (two clients may
 // share a password).
