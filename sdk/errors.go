@@ -354,8 +354,8 @@ func parseRetryAfter(v string) (time.Duration, error) {
 	if v == "" {
 		return 0, errors.New("absent")
 	}
-	var n int
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 {
+	n, ok := leadingInt(v)
+	if !ok || n < 0 {
 		return 0, fmt.Errorf("bad Retry-After %q", v)
 	}
 	return time.Duration(n) * time.Second, nil
