@@ -4,7 +4,7 @@
 package redact
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -68,19 +68,65 @@ func (e *redacted) Unwrap() error { return e.err }
 type registry struct {
 	mu    sync.RWMutex
 	count map[string]int
-	r     *strings.Replacer
+	olds  []string // longest first
 }
 
 var known = &registry{count: map[string]int{}}
 
 func (g *registry) replace(s string) string {
 	g.mu.RLock()
-	r := g.r
+	olds := g.olds
 	g.mu.RUnlock()
-	if r == nil {
+	return replaceAll(s, olds)
+}
+
+// replaceAll replaces, left to right without overlaps, the longest of olds
+// found at each position by Mark, as a strings.Replacer built from olds in
+// this order would (which would link all of its variants into the browser
+// bundle).
+func replaceAll(s string, olds []string) string {
+	if len(olds) == 0 {
 		return s
 	}
-	return r.Replace(s)
+	var b strings.Builder
+	last := 0
+	next := make([]int, len(olds)) // where each secret next occurs, from i on
+	for j := range next {
+		next[j] = -2
+	}
+	for i := 0; i < len(s); {
+		// Skip ahead to the next position where some secret starts.
+		n := -1
+		for j, o := range olds {
+			if next[j] != -1 && next[j] < i {
+				next[j] = strings.Index(s[i:], o)
+				if next[j] >= 0 {
+					next[j] += i
+				}
+			}
+			if next[j] >= 0 && (n < 0 || next[j] < n) {
+				n = next[j]
+			}
+		}
+		if n < 0 {
+			break
+		}
+		i = n
+		for _, o := range olds {
+			if strings.HasPrefix(s[i:], o) {
+				b.WriteString(s[last:i])
+				b.WriteString(Mark)
+				i += len(o)
+				last = i
+				break
+			}
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func (g *registry) change(secret string, delta int) {
@@ -99,16 +145,8 @@ func (g *registry) change(secret string, delta int) {
 			olds = append(olds, e)
 		}
 	}
-	if len(olds) == 0 {
-		g.r = nil
-		return
-	}
-	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
-	pairs := make([]string, 0, 2*len(olds))
-	for _, o := range olds {
-		pairs = append(pairs, o, Mark)
-	}
-	g.r = strings.NewReplacer(pairs...)
+	slices.SortStableFunc(olds, func(a, b string) int { return len(b) - len(a) })
+	g.olds = olds
 }
 
 // jsonEscaped is s as it appears inside a JSON string (encoding/json's

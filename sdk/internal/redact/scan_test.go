@@ -3,6 +3,7 @@ package redact
 import (
 	mathrand "math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,4 +78,37 @@ func TestScannersMatchRegexps(t *testing.T) {
 func TestPasswordScanLongInput(t *testing.T) {
 	s := "password " + strings.Repeat("/* x */ ", 20000) + strings.Repeat("'", 20001) + strings.Repeat("$$ ", 5000)
 	require.Equal(t, oracle(s), String(s))
+}
+
+// replaceAll does what the strings.Replacer it replaced did.
+func TestReplaceAllMatchesReplacer(t *testing.T) {
+	r := mathrand.New(mathrand.NewPCG(5, 6))
+	pieces := []string{"ab", "abcd", "abcdabcd", "bcda", "cd", "x", "\"", `\"`, "é"}
+	for range 20000 {
+		var olds []string
+		for range 1 + r.IntN(4) {
+			var b strings.Builder
+			for range 1 + r.IntN(3) {
+				b.WriteString(pieces[r.IntN(len(pieces))])
+			}
+			if b.Len() >= MinSecret && !slices.Contains(olds, b.String()) {
+				olds = append(olds, b.String())
+			}
+		}
+		slices.SortStableFunc(olds, func(a, b string) int { return len(b) - len(a) })
+		var pairs []string
+		for _, o := range olds {
+			pairs = append(pairs, o, Mark)
+		}
+		var b strings.Builder
+		for range r.IntN(12) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		s := b.String()
+		want := s
+		if len(pairs) > 0 {
+			want = strings.NewReplacer(pairs...).Replace(s)
+		}
+		require.Equal(t, want, replaceAll(s, olds), "input %q, secrets %q", s, olds)
+	}
 }

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,5 +19,13 @@ func TestLeadingIntMatchesSscanf(t *testing.T) {
 		if ok {
 			require.Equal(t, want, got, "input %q", v)
 		}
+	}
+}
+
+// quoteEscaper escapes as the strings.Replacer it replaced did.
+func TestQuoteEscaperMatchesReplacer(t *testing.T) {
+	old := strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
+	for _, s := range []string{"", "a", `a"b`, `a\b`, "a\r\nb", `\"`, "é\"\\\n", "plain name.txt"} {
+		require.Equal(t, old.Replace(s), quoteEscaper.Replace(s), "input %q", s)
 	}
 }
