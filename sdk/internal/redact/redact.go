@@ -4,7 +4,6 @@
 package redact
 
 import (
-	"slices"
 	"strings"
 	"sync"
 )
@@ -145,7 +144,12 @@ func (g *registry) change(secret string, delta int) {
 			olds = append(olds, e)
 		}
 	}
-	slices.SortStableFunc(olds, func(a, b string) int { return len(b) - len(a) })
+	// Insertion sort: a few secrets, and no sort instantiation in the bundle.
+	for i := 1; i < len(olds); i++ {
+		for j := i; j > 0 && len(olds[j]) > len(olds[j-1]); j-- {
+			olds[j], olds[j-1] = olds[j-1], olds[j]
+		}
+	}
 	g.olds = olds
 }
 
