@@ -242,6 +242,7 @@ func WithAuthTimeout(d time.Duration) Option {
 func WithMessagePack() Option {
 	return func(c *Client) error {
 		c.realtimeConfig().cfg.Serialization = "msgpack"
+		realtime.EnableMessagePack()
 		return nil
 	}
 }
