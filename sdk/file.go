@@ -250,6 +250,7 @@ func File(placeholder, filename, mimeType string, r io.Reader) QueryOption {
 			filename = placeholder
 		}
 		q.files = append(q.files, &fileUpload{placeholder: placeholder, filename: filename, mime: mimeType, r: r})
+		q.newUpload = newUpload
 		return nil
 	}
 }
