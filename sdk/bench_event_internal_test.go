@@ -60,6 +60,7 @@ var changeAckSchema = []realtime.Field{
 // every column), for each serialization. cpu-µs/event is the process CPU
 // per event (wall µs/event suffers on a shared machine; GC included).
 func BenchmarkChangeEventDecode(b *testing.B) {
+	realtime.EnableMessagePack()
 	for _, tc := range []struct {
 		name   string
 		binary bool

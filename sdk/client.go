@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,11 +520,27 @@ func contentLength(h map[string][]string) int64 {
 	if v == "" {
 		return -1
 	}
-	var n int64
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+	n, ok := leadingInt(v)
+	if !ok {
 		return -1
 	}
 	return n
+}
+
+// leadingInt reads the decimal integer at the start of v as fmt.Sscanf's
+// %d does (leading blanks, a sign, digits; the rest ignored) without
+// linking fmt's scanner into the browser bundle.
+func leadingInt(v string) (int64, bool) {
+	v = strings.TrimLeft(v, " \t\r")
+	i := 0
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		i++
+	}
+	for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	return n, err == nil
 }
 
 // pathOnly strips the query (which may name a user) for logs and errors.

@@ -73,51 +73,40 @@ var (
 	ErrInternal = errors.New("sdk: server internal error")
 )
 
-// codeSentinels maps every error code KalamDB sends (upper-cased; the auth
+// codeSentinel maps every error code KalamDB sends (upper-cased; the auth
 // endpoints send lower case) to its sentinel. SQL_EXECUTION_ERROR has none:
 // the statement ran and failed for a reason of its own (a constraint, a
 // type, a missing table), told only by Message. The package doc has the
-// table.
-var codeSentinels = map[string]error{
-	"TOKEN_EXPIRED":            ErrTokenExpired,
-	"SETUP_REQUIRED":           ErrSetupRequired,
-	"PERMISSION_DENIED":        ErrPermissionDenied,
-	"INSUFFICIENT_PERMISSIONS": ErrPermissionDenied,
-	"FORBIDDEN":                ErrPermissionDenied,
-	"RATE_LIMIT_EXCEEDED":      ErrRateLimited,
-	"RATE_LIMITED":             ErrRateLimited,
-	"IP_BANNED":                ErrRateLimited,
-	"TOO_MANY_CONNECTIONS":     ErrRateLimited,
-	"NOT_FOUND":                ErrNotFound,
-	"TABLE_NOT_FOUND":          ErrNotFound,
-	"FILE_NOT_FOUND":           ErrNotFound,
-	"EXPORT_NOT_FOUND":         ErrNotFound,
-	"INVALID_CREDENTIALS":      ErrInvalidCredentials,
-	"MISSING_AUTHORIZATION":    ErrInvalidCredentials,
-	"UNAUTHORIZED":             ErrInvalidCredentials,
-	"ALREADY_CONFIGURED":       ErrAlreadyConfigured,
-	"ACCOUNT_LOCKED":           ErrAccountLocked,
-	"BODY_TOO_LARGE":           ErrRequestTooLarge,
-	"FILE_TOO_LARGE":           ErrRequestTooLarge,
-	"TOO_MANY_FILES":           ErrRequestTooLarge,
-	"INVALID_SQL":              ErrInvalidRequest,
-	"EMPTY_SQL":                ErrInvalidRequest,
-	"BATCH_PARSE_ERROR":        ErrInvalidRequest,
-	"PARAMS_WITH_BATCH":        ErrInvalidRequest,
-	"INVALID_PARAMETER":        ErrInvalidRequest,
-	"INVALID_INPUT":            ErrInvalidRequest,
-	"MISSING_FILE":             ErrInvalidRequest,
-	"EXTRA_FILE":               ErrInvalidRequest,
-	"INVALID_MIME_TYPE":        ErrInvalidRequest,
-	"INVALID_USER":             ErrInvalidRequest,
-	"WEAK_PASSWORD":            ErrInvalidRequest,
-	"USER_EXISTS":              ErrInvalidRequest,
-	"NOT_LEADER":               ErrUnavailable,
-	"LEADER_NOT_AVAILABLE":     ErrUnavailable,
-	"CLUSTER_UNAVAILABLE":      ErrUnavailable,
-	"FORWARD_FAILED":           ErrUnavailable,
-	"INTERNAL_ERROR":           ErrInternal,
-	"AUTHENTICATION_ERROR":     ErrInternal,
+// table. A switch rather than a map: a map literal costs the browser
+// bundle its initialisation code.
+func codeSentinel(code string) error {
+	switch code {
+	case "TOKEN_EXPIRED":
+		return ErrTokenExpired
+	case "SETUP_REQUIRED":
+		return ErrSetupRequired
+	case "PERMISSION_DENIED", "INSUFFICIENT_PERMISSIONS", "FORBIDDEN":
+		return ErrPermissionDenied
+	case "RATE_LIMIT_EXCEEDED", "RATE_LIMITED", "IP_BANNED", "TOO_MANY_CONNECTIONS":
+		return ErrRateLimited
+	case "NOT_FOUND", "TABLE_NOT_FOUND", "FILE_NOT_FOUND", "EXPORT_NOT_FOUND":
+		return ErrNotFound
+	case "INVALID_CREDENTIALS", "MISSING_AUTHORIZATION", "UNAUTHORIZED":
+		return ErrInvalidCredentials
+	case "ALREADY_CONFIGURED":
+		return ErrAlreadyConfigured
+	case "ACCOUNT_LOCKED":
+		return ErrAccountLocked
+	case "BODY_TOO_LARGE", "FILE_TOO_LARGE", "TOO_MANY_FILES":
+		return ErrRequestTooLarge
+	case "INVALID_SQL", "EMPTY_SQL", "BATCH_PARSE_ERROR", "PARAMS_WITH_BATCH", "INVALID_PARAMETER", "INVALID_INPUT", "MISSING_FILE", "EXTRA_FILE", "INVALID_MIME_TYPE", "INVALID_USER", "WEAK_PASSWORD", "USER_EXISTS":
+		return ErrInvalidRequest
+	case "NOT_LEADER", "LEADER_NOT_AVAILABLE", "CLUSTER_UNAVAILABLE", "FORWARD_FAILED":
+		return ErrUnavailable
+	case "INTERNAL_ERROR", "AUTHENTICATION_ERROR":
+		return ErrInternal
+	}
+	return nil
 }
 
 // ServerError is an error reported by KalamDB in one of its JSON error
@@ -164,7 +153,7 @@ func (e *ServerError) Error() string {
 
 // Is maps KalamDB codes and HTTP statuses onto the sentinel errors.
 func (e *ServerError) Is(target error) bool {
-	if s, ok := codeSentinels[strings.ToUpper(e.Code)]; ok && s == target {
+	if s := codeSentinel(strings.ToUpper(e.Code)); s != nil && s == target {
 		return true
 	}
 	switch target {
@@ -353,8 +342,8 @@ func parseRetryAfter(v string) (time.Duration, error) {
 	if v == "" {
 		return 0, errors.New("absent")
 	}
-	var n int
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 {
+	n, ok := leadingInt(v)
+	if !ok || n < 0 {
 		return 0, fmt.Errorf("bad Retry-After %q", v)
 	}
 	return time.Duration(n) * time.Second, nil

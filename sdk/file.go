@@ -250,6 +250,7 @@ func File(placeholder, filename, mimeType string, r io.Reader) QueryOption {
 			filename = placeholder
 		}
 		q.files = append(q.files, &fileUpload{placeholder: placeholder, filename: filename, mime: mimeType, r: r})
+		q.newUpload = newUpload
 		return nil
 	}
 }
@@ -470,7 +471,28 @@ func (f *formWriter) field(name, value string) {
 
 const progressChunk = 32 << 10
 
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
+// quoteEscaper escapes a form-data parameter value as mime/multipart does
+// (a strings.Replacer would link all its variants into the browser bundle).
+var quoteEscaper quoteEscape
+
+type quoteEscape struct{}
+
+func (quoteEscape) Replace(s string) string {
+	if !strings.ContainsAny(s, "\\\"\r\n") {
+		return s
+	}
+	b := make([]byte, 0, len(s)+4)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '"':
+			b = append(b, '\\', c)
+		case '\r', '\n':
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
 
 type countWriter struct{ n int64 }
 

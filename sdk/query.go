@@ -20,6 +20,9 @@ type queryConfig struct {
 	namespace string
 	files     []*fileUpload
 	progress  func(UploadProgress)
+	// newUpload is set by File: referenced only there, the multipart
+	// encoder stays out of browser bundles that never upload.
+	newUpload func(sql string, params []byte, namespace string, files []*fileUpload, progress func(UploadProgress)) (*upload, error)
 	asUser    string // AsUser: wrap in EXECUTE AS USER
 }
 
@@ -91,7 +94,7 @@ func (c *Client) Query(ctx context.Context, sql string, opts ...QueryOption) (*R
 	}
 	rq := &request{method: "POST", path: "/v1/api/sql", authed: true, idempotent: readOnly}
 	if len(q.files) > 0 {
-		up, err := newUpload(sql, params, q.namespace, q.files, q.progress)
+		up, err := q.newUpload(sql, params, q.namespace, q.files, q.progress)
 		if err != nil {
 			return nil, err
 		}

@@ -288,6 +288,7 @@ func WithMaxMessageSize(bytes int64) Option {
 func WithMessagePack() Option {
 	return func(c *Client) error {
 		c.realtimeConfig().cfg.Serialization = "msgpack"
+		realtime.EnableMessagePack()
 		return nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
@@ -159,6 +160,18 @@ var ErrMessageTooLarge = errors.New("realtime: server message exceeds the size l
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
+// msgpackDecoder is MsgpackToJSON once some client asked for MessagePack:
+// referenced only from EnableMessagePack, the decoder stays out of browser
+// bundles that never use it.
+var msgpackDecoder atomic.Pointer[func([]byte) ([]byte, error)]
+
+// EnableMessagePack lets Decode read MessagePack frames (for every client:
+// it only makes the decoder available).
+func EnableMessagePack() {
+	f := MsgpackToJSON
+	msgpackDecoder.Store(&f)
+}
+
 // Decode parses one server frame: text is JSON; binary is gunzipped when it
 // starts with the gzip magic (bounded by limit bytes), then parsed as JSON
 // if it starts with '{' and as MessagePack otherwise (the server sends its
@@ -173,7 +186,11 @@ func Decode(binary bool, p []byte, limit int64) (*ServerMessage, error) {
 		}
 	}
 	if binary && len(p) > 0 && p[0] != '{' {
-		j, err := MsgpackToJSON(p)
+		dec := msgpackDecoder.Load()
+		if dec == nil {
+			return nil, fmt.Errorf("realtime: a binary frame of %d bytes is not JSON, and no client asked for MessagePack (WithMessagePack)", len(p))
+		}
+		j, err := (*dec)(p)
 		if err != nil {
 			return nil, fmt.Errorf("realtime: decoding a MessagePack frame of %d bytes: %w", len(p), err)
 		}

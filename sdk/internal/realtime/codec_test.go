@@ -206,3 +206,16 @@ func get(r RawRow, name string) json.RawMessage {
 	v, _ := r.Get(name)
 	return v
 }
+
+// Without a client that asked for MessagePack, a binary frame that is not
+// JSON is refused with an error that says so (the decoder is not linked).
+func TestDecodeMessagePackNotAskedFor(t *testing.T) {
+	old := msgpackDecoder.Load()
+	msgpackDecoder.Store(nil)
+	defer msgpackDecoder.Store(old)
+	_, err := Decode(true, []byte{0x81, 0xa4, 't', 'y', 'p', 'e'}, 0)
+	require.ErrorContains(t, err, "no client asked for MessagePack")
+	m, err := Decode(true, []byte(`{"type":"ping"}`), 0)
+	require.NoError(t, err)
+	require.Equal(t, "ping", m.Type)
+}

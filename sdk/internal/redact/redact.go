@@ -4,8 +4,6 @@
 package redact
 
 import (
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -17,38 +15,27 @@ const Mark = "[REDACTED]"
 // cannot be told apart from ordinary words (KalamDB requires 8 characters).
 const MinSecret = 4
 
-var (
-	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	// PASSWORD, then any run of blanks, '=', ':', comments, or the closing
-	// quote of a JSON key ("password": "…"), then a quoted literal: 'single'
-	// (with E/N prefixes), "double" (JSON escapes too), or $$dollar$$.
-	passwordLiteral = regexp.MustCompile(`(?is)(password(?:\s|=|:|"\s*:|/\*.*?(?:\*/|$)|--[^\n]*(?:\n|$))*)` +
-		`([eEnN]?'(?:[^']|'')*'?|"(?:[^"\\]|\\.|"")*"?|\$\$.*?(?:\$\$|$)|\$[A-Za-z_][A-Za-z_0-9]*\$.*)`)
-)
-
 // String returns s with every known secret, JWT and PASSWORD literal
 // replaced by Mark.
+//
+// The JWT and PASSWORD scanners are hand-written (not regexp, which costs a
+// browser bundle about 300 KB); scan_test.go holds them to the regular
+// expressions they implement:
+//
+//	JWT:      eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*
+//	PASSWORD: (?is)(password(?:\s|=|:|"\s*:|/\*.*?(?:\*/|$)|--[^\n]*(?:\n|$))*)
+//	          ([eEnN]?'(?:[^']|'')*'?|"(?:[^"\\]|\\.|"")*"?|\$\$.*?(?:\$\$|$)|\$[A-Za-z_][A-Za-z_0-9]*\$.*)
+//
+// PASSWORD, then any run of blanks, '=', ':', comments, or the closing
+// quote of a JSON key ("password": "…"), then a quoted literal: 'single'
+// (with E/N prefixes), "double" (JSON escapes too), or $$dollar$$.
 func String(s string) string {
 	s = known.replace(s)
 	if strings.Contains(s, "eyJ") {
-		s = jwtPattern.ReplaceAllString(s, Mark)
+		s = redactJWTs(s)
 	}
-	if containsFold(s, "password") {
-		s = passwordLiteral.ReplaceAllStringFunc(s, func(m string) string {
-			sub := passwordLiteral.FindStringSubmatch(m)
-			lit := sub[2]
-			if lit == "'…'" { // already elided (sqlPreview)
-				return m
-			}
-			q := lit[:1]
-			switch q {
-			case "e", "E", "n", "N":
-				q = "'"
-			case "$":
-				q = "$$"
-			}
-			return sub[1] + q + Mark + q
-		})
+	if indexPassword(s, 0, false) >= 0 {
+		s = redactPasswords(s)
 	}
 	return s
 }
@@ -75,28 +62,70 @@ type redacted struct {
 func (e *redacted) Error() string { return e.msg }
 func (e *redacted) Unwrap() error { return e.err }
 
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), sub)
-}
-
 // registry holds the secrets of every live Set, counted (two clients may
 // share a password).
 type registry struct {
 	mu    sync.RWMutex
 	count map[string]int
-	r     *strings.Replacer
+	olds  []string // longest first
 }
 
 var known = &registry{count: map[string]int{}}
 
 func (g *registry) replace(s string) string {
 	g.mu.RLock()
-	r := g.r
+	olds := g.olds
 	g.mu.RUnlock()
-	if r == nil {
+	return replaceAll(s, olds)
+}
+
+// replaceAll replaces, left to right without overlaps, the longest of olds
+// found at each position by Mark, as a strings.Replacer built from olds in
+// this order would (which would link all of its variants into the browser
+// bundle).
+func replaceAll(s string, olds []string) string {
+	if len(olds) == 0 {
 		return s
 	}
-	return r.Replace(s)
+	var b strings.Builder
+	last := 0
+	next := make([]int, len(olds)) // where each secret next occurs, from i on
+	for j := range next {
+		next[j] = -2
+	}
+	for i := 0; i < len(s); {
+		// Skip ahead to the next position where some secret starts.
+		n := -1
+		for j, o := range olds {
+			if next[j] != -1 && next[j] < i {
+				next[j] = strings.Index(s[i:], o)
+				if next[j] >= 0 {
+					next[j] += i
+				}
+			}
+			if next[j] >= 0 && (n < 0 || next[j] < n) {
+				n = next[j]
+			}
+		}
+		if n < 0 {
+			break
+		}
+		i = n
+		for _, o := range olds {
+			if strings.HasPrefix(s[i:], o) {
+				b.WriteString(s[last:i])
+				b.WriteString(Mark)
+				i += len(o)
+				last = i
+				break
+			}
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func (g *registry) change(secret string, delta int) {
@@ -115,16 +144,13 @@ func (g *registry) change(secret string, delta int) {
 			olds = append(olds, e)
 		}
 	}
-	if len(olds) == 0 {
-		g.r = nil
-		return
+	// Insertion sort: a few secrets, and no sort instantiation in the bundle.
+	for i := 1; i < len(olds); i++ {
+		for j := i; j > 0 && len(olds[j]) > len(olds[j-1]); j-- {
+			olds[j], olds[j-1] = olds[j-1], olds[j]
+		}
 	}
-	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
-	pairs := make([]string, 0, 2*len(olds))
-	for _, o := range olds {
-		pairs = append(pairs, o, Mark)
-	}
-	g.r = strings.NewReplacer(pairs...)
+	g.olds = olds
 }
 
 // jsonEscaped is s as it appears inside a JSON string (encoding/json's
