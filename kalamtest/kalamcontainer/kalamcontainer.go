@@ -239,7 +239,7 @@ func NewDockerClient(ctx context.Context) (*testcontainers.DockerClient, error) 
 	defer cancel()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w (%v): install and start one (Debian: apt-get install docker.io; dockerd &) or point DOCKER_HOST at one", ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: install and start one (Debian, as root: apt-get install docker.io && dockerd &) or point DOCKER_HOST at one (testcontainers: %v)", ErrNoEngine, err)
 	}
 	return cli, nil
 }

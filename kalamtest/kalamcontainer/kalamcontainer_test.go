@@ -141,8 +141,8 @@ func TestRunFaults(t *testing.T) {
 		{name: "PortNeverAnswers", image: emulatorImage,
 			opts: []testcontainers.ContainerCustomizer{
 				testcontainers.WithEnv(map[string]string{"KALAMDB_SERVER_PORT": "9999"}),
-				kalamcontainer.WithStartTimeout(3 * time.Second)},
-			is: kalamcontainer.ErrNotReady, message: "within 3s", logs: "kalamdb-emulator listening"},
+				kalamcontainer.WithStartTimeout(8 * time.Second)},
+			is: kalamcontainer.ErrNotReady, message: "within 8s", logs: "kalamdb-emulator listening"},
 		{name: "WrongPassword", image: emulatorImage,
 			opts: []testcontainers.ContainerCustomizer{
 				kalamcontainer.WithRootPassword("The-Options-Pw1!"),
