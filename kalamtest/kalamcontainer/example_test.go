@@ -20,7 +20,7 @@ func ExampleRun() {
 	ctr, err := kalamcontainer.Run(ctx, kalamcontainer.DefaultImage,
 		kalamcontainer.WithRootPassword("Example-Root-Pw1!"),
 		kalamcontainer.WithCORS("http://localhost:5173"),
-		kalamcontainer.WithConfigFile("testdata/server.toml"),
+		kalamcontainer.WithJWTSecret("a-secret-of-at-least-32-characters!!"),
 		testcontainers.WithEnv(map[string]string{"KALAMDB_LOG_LEVEL": "debug"}),
 	)
 	if err != nil {

@@ -205,6 +205,9 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 			return nil, fmt.Errorf("kalamcontainer: %w", err)
 		}
 	}
+	if req.Image == "" && !req.ShouldBuildImage() {
+		return nil, errors.New("kalamcontainer: no image named (and no Dockerfile to build one)")
+	}
 	password := req.Env["KALAMDB_ROOT_PASSWORD"]
 	if password == "" {
 		return nil, errors.New("kalamcontainer: KALAMDB_ROOT_PASSWORD is empty (root could not log in, so readiness could not be checked)")
@@ -215,8 +218,10 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 		return nil, fmt.Errorf("kalamcontainer: %w", err)
 	}
 	defer cli.Close()
-	if err := ensureImage(ctx, cli, req.Image); err != nil {
-		return nil, fmt.Errorf("kalamcontainer: %w", err)
+	if !req.ShouldBuildImage() { // testcontainers.WithDockerfile builds its own
+		if err := ensureImage(ctx, cli, req.Image); err != nil {
+			return nil, fmt.Errorf("kalamcontainer: %w", err)
+		}
 	}
 
 	gc, err := testcontainers.GenericContainer(ctx, req)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,8 @@ func TestRunFaults(t *testing.T) {
 		{name: "MissingConfigFile", image: emulatorImage,
 			opts:    []testcontainers.ContainerCustomizer{kalamcontainer.WithConfigFile("testdata/nope.toml")},
 			message: "WithConfigFile: stat testdata/nope.toml"},
+		{name: "NoImage", image: "",
+			message: "no image named"},
 		{name: "ZeroStartTimeout", image: emulatorImage,
 			opts:    []testcontainers.ContainerCustomizer{kalamcontainer.WithStartTimeout(0)},
 			message: "start timeout 0s is not positive"},
@@ -224,4 +228,27 @@ func BenchmarkRun(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// Dockerfile.test's emulator stage builds where no registry is reachable
+// (the binary comes from the host; nothing is pulled) and runs through Run.
+func TestDockerfileEmulatorStage(t *testing.T) {
+	kalamcontainer.SkipIfNoEngine(t)
+	dir := t.TempDir()
+	df, err := os.ReadFile("../../Dockerfile.test")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile.test"), df, 0o644))
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "kalamdb-emulator"), "../../cmd/kalamdb-emulator")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	ctr, err := kalamcontainer.Run(context.Background(), "", testcontainers.WithLogger(tclog.TestLogger(t)),
+		testcontainers.WithDockerfile(testcontainers.FromDockerfile{
+			Context: dir, Dockerfile: "Dockerfile.test",
+			BuildOptionsModifier: func(o *client.ImageBuildOptions) { o.Target = "emulator" },
+		}))
+	testcontainers.CleanupContainer(t, ctr)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, login(t, ctr.URL, ctr.RootUser, ctr.RootPassword).StatusCode)
 }
