@@ -212,13 +212,18 @@ func TestClientConformance(t *testing.T) {
 }
 
 // BenchmarkRun is what a container costs a test: Run from image check to
-// the first successful login (removal is outside the timed part). Compare
-// kalamtest's BenchmarkNewServer.
+// the first successful login (removal is outside the timed part), for the
+// image KALAMTEST_IMAGE names or the emulator image. Compare kalamtest's
+// BenchmarkNewServer.
 func BenchmarkRun(b *testing.B) {
-	kalamcontainer.SkipIfNoImage(b, emulatorImage)
+	img := os.Getenv("KALAMTEST_IMAGE") // else the emulator image
+	if img == "" {
+		img = emulatorImage
+	}
+	kalamcontainer.SkipIfNoImage(b, img)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		ctr, err := kalamcontainer.Run(ctx, emulatorImage, testcontainers.WithLogger(tclog.TestLogger(b)))
+		ctr, err := kalamcontainer.Run(ctx, img, testcontainers.WithLogger(tclog.TestLogger(b)))
 		if err != nil {
 			b.Fatal(err)
 		}
