@@ -34,10 +34,6 @@ const (
 	TargetContainer = "container"
 )
 
-// startContainer is set by the container target where testcontainers-go
-// builds (not js, not wasip1); nil elsewhere.
-var startContainer func(t testing.TB, image string) (*Server, error)
-
 // Start returns the KalamDB the environment names, ready to log in to, and
 // stops it (if it started one) when the test ends:
 //
@@ -66,15 +62,8 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 		return &Server{URL: strings.TrimRight(os.Getenv(EnvURL), "/"), RootUser: user,
 			RootPassword: os.Getenv(EnvPassword), Target: TargetURL}
 	case TargetContainer:
-		if startContainer == nil {
-			t.Fatalf("kalamtest: %s is set but containers are not supported on this platform", EnvImage)
-		}
-		srv, err := startContainer(t, os.Getenv(EnvImage))
-		if err != nil {
-			t.Fatalf("kalamtest: %v", err)
-		}
-		srv.Target = TargetContainer
-		return srv
+		url, user, password, _ := StartContainerFromEnv(t)
+		return &Server{URL: url, RootUser: user, RootPassword: password, Target: TargetContainer}
 	}
 	return NewServer(t, opts...)
 }

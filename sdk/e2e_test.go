@@ -267,6 +267,9 @@ func TestE2ERateLimitRetried(t *testing.T) {
 
 func TestE2EHealth(t *testing.T) {
 	srv := e2eServer(t)
+	if srv.Target == kalamtest.TargetContainer {
+		t.Skip("the health endpoints answer only localhost peers; a container is reached through the Docker gateway")
+	}
 	c := e2eClient(t, srv)
 	h, err := c.Health(context.Background())
 	require.NoError(t, err)
