@@ -48,7 +48,7 @@ func TestConsumerNewMemberWaitsForCrashedMembersClaim(t *testing.T) {
 	_, ok := committedOffset(t, c, "workers")
 	require.False(t, ok, "b committed past 0..4, which nobody processed")
 
-	srv.Emulator.Advance(visibilityTimeout + time.Second)
+	srv.NeedEmulator(t, "clock").Advance(visibilityTimeout + time.Second)
 	got = pollN(t, b, 5)
 	require.Equal(t, span(0, 5), offsetsOf(got), "a's expired claim comes back to b")
 	markAll(t, b, got)
@@ -186,7 +186,7 @@ func TestConsumerCrashingMembersLoseNothing(t *testing.T) {
 		// timeout before the next member starts; otherwise it starts
 		// while k's claims are open.
 		if m%2 == 1 {
-			srv.Emulator.Advance(visibilityTimeout + time.Second)
+			srv.NeedEmulator(t, "clock").Advance(visibilityTimeout + time.Second)
 		}
 	}
 	survivor := newMember()
@@ -199,7 +199,7 @@ func TestConsumerCrashingMembersLoseNothing(t *testing.T) {
 			break
 		}
 		if len(recs) == 0 {
-			srv.Emulator.Advance(visibilityTimeout + time.Second) // let open claims expire
+			srv.NeedEmulator(t, "clock").Advance(visibilityTimeout + time.Second) // let open claims expire
 		}
 	}
 	off, ok := committedOffset(t, c, "workers")

@@ -85,7 +85,7 @@ func TestConsumerLostConsumeReplyIsNotSkipped(t *testing.T) {
 	_, ok := committedOffset(t, c, "g")
 	require.False(t, ok, "committed past the records of the lost reply")
 
-	srv.Emulator.Advance(visibilityTimeout + time.Second)
+	srv.NeedEmulator(t, "clock").Advance(visibilityTimeout + time.Second)
 	got = pollN(t, k, 5)
 	require.Equal(t, span(0, 5), offsetsOf(got))
 	markAll(t, k, got)

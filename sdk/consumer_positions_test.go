@@ -131,7 +131,7 @@ func TestConsumerSeekBackward(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, more, 0, "the server redelivers 7..9 only after their claim expires")
 
-	srv.Emulator.Advance(visibilityTimeout + time.Second)
+	srv.NeedEmulator(t, "clock").Advance(visibilityTimeout + time.Second)
 	again := pollN(t, k, 3)
 	require.Equal(t, span(7, 10), offsetsOf(again))
 	markAll(t, k, again)
@@ -187,7 +187,7 @@ func TestConsumerAutoCommitResolvesGapLater(t *testing.T) {
 			}
 		}})
 	ra := pollN(t, a, 5)
-	consumes := func() int64 { return srv.Emulator.Traffic().ByRoute["POST /v1/api/topics/consume"] }
+	consumes := func() int64 { return srv.NeedEmulator(t, "traffic log").Traffic().ByRoute["POST /v1/api/topics/consume"] }
 	markAll(t, b, pollN(t, b, 5))
 	// Let b's auto commit find the gap open a few times (each attempt
 	// reads the group's committed offset) before a commits it.

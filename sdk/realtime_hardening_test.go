@@ -44,11 +44,11 @@ func TestRealtimeWrongPasswordNotRetried(t *testing.T) {
 	assert.ErrorIs(t, err, sdk.ErrInvalidCredentials)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.NoError(t, ctx.Err(), "Subscribe must fail before its deadline")
-	assert.EqualValues(t, 1, srv.Emulator.Traffic().ByRoute[loginRoute], "exactly one login attempt")
+	assert.EqualValues(t, 1, srv.NeedEmulator(t, "traffic log").Traffic().ByRoute[loginRoute], "exactly one login attempt")
 
 	err = bad.Connect(ctx)
 	assert.ErrorIs(t, err, sdk.ErrInvalidCredentials)
-	assert.EqualValues(t, 1, srv.Emulator.Traffic().ByRoute[loginRoute], "a refused password is not sent again")
+	assert.EqualValues(t, 1, srv.NeedEmulator(t, "traffic log").Traffic().ByRoute[loginRoute], "a refused password is not sent again")
 
 	good, err := sdk.New(srv.URL, sdk.WithBasicAuth(srv.RootUser, srv.RootPassword))
 	require.NoError(t, err)
@@ -148,9 +148,9 @@ func TestCloseReleasesIdleConnections(t *testing.T) {
 // repeated letter (gzip shrinks them to almost nothing).
 func bigRows(t *testing.T, srv *kalamtest.Server, n, size int, random bool) {
 	t.Helper()
-	_, err := srv.Emulator.ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
+	_, err := srv.NeedEmulator(t, "ExecAs").ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
 	require.NoError(t, err)
-	_, err = srv.Emulator.ExecAs("root", "CREATE TABLE app.big (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
+	_, err = srv.NeedEmulator(t, "ExecAs").ExecAs("root", "CREATE TABLE app.big (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
 	raw := make([]byte, size/2)
@@ -162,7 +162,7 @@ func bigRows(t *testing.T, srv *kalamtest.Server, n, size int, random bool) {
 			}
 			body = hex.EncodeToString(raw)
 		}
-		_, err := srv.Emulator.ExecAs("root", "INSERT INTO app.big (id, body) VALUES ($1, $2)", i, body)
+		_, err := srv.NeedEmulator(t, "ExecAs").ExecAs("root", "INSERT INTO app.big (id, body) VALUES ($1, $2)", i, body)
 		require.NoError(t, err)
 	}
 }
@@ -254,11 +254,11 @@ func TestWithMaxMessageSizeValidates(t *testing.T) {
 // resyncs: every row ends up delivered exactly once.
 func TestStalledLinkLosesNoChanges(t *testing.T) {
 	srv := kalamtest.NewServer(t)
-	_, err := srv.Emulator.ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
+	_, err := srv.NeedEmulator(t, "ExecAs").ExecAs("root", "CREATE NAMESPACE IF NOT EXISTS app")
 	require.NoError(t, err)
-	_, err = srv.Emulator.ExecAs("root", "CREATE TABLE app.feed (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
+	_, err = srv.NeedEmulator(t, "ExecAs").ExecAs("root", "CREATE TABLE app.feed (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')")
 	require.NoError(t, err)
-	_, err = srv.Emulator.ExecAs("root", "INSERT INTO app.feed (id, body) VALUES (0, 'first')")
+	_, err = srv.NeedEmulator(t, "ExecAs").ExecAs("root", "INSERT INTO app.feed (id, body) VALUES (0, 'first')")
 	require.NoError(t, err)
 
 	tr := mock.New(srv.Emulator)
@@ -286,13 +286,13 @@ func TestStalledLinkLosesNoChanges(t *testing.T) {
 		for j := range raw {
 			raw[j] = byte(rng.Uint32())
 		}
-		_, err := srv.Emulator.ExecAs("root", "INSERT INTO app.feed (id, body) VALUES ($1, $2)", i, hex.EncodeToString(raw))
+		_, err := srv.NeedEmulator(t, "ExecAs").ExecAs("root", "INSERT INTO app.feed (id, body) VALUES ($1, $2)", i, hex.EncodeToString(raw))
 		require.NoError(t, err)
 	}
 	// Changes reach the server's queue asynchronously; wait until it
 	// overflowed (the situation under test).
 	eventually(t, "the server drops changes while the link stalls", func() bool {
-		return srv.Emulator.WebSocketStats().DroppedNotifications > 0
+		return srv.NeedEmulator(t, "WebSocket counters").WebSocketStats().DroppedNotifications > 0
 	})
 	// The stall itself, not a synchronisation: the link stays silent for
 	// longer than the stall threshold, as a congested network would. (The

@@ -108,7 +108,7 @@ func TestLastRowsE2E(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, seqOf(t, c, 10), cp)
 
-	srv.Emulator.CutWebSockets()
+	srv.NeedEmulator(t, "cutting WebSockets").CutWebSockets()
 	seqTable(t, c, false, 11, 11)
 	require.Equal(t, []int64{11}, nextRowIDs(t, ctx, sub), "after the reconnect only the new row")
 }
@@ -127,7 +127,7 @@ func TestFromSeqE2E(t *testing.T) {
 
 	sub, err := c.Subscribe(ctx, "SELECT * FROM app.t", sdk.FromSeq(after3), sdk.BatchSize(2))
 	require.NoError(t, err)
-	ids, batches := snapshot(t, ctx, sub, func() { srv.Emulator.CutWebSockets() })
+	ids, batches := snapshot(t, ctx, sub, func() { srv.NeedEmulator(t, "cutting WebSockets").CutWebSockets() })
 	require.Equal(t, []int64{4, 5, 6, 7, 8, 9}, ids, "each row after the checkpoint exactly once")
 	require.GreaterOrEqual(t, batches, 3, "six rows in batches of two")
 	cp, ok := sub.Checkpoint()
