@@ -120,7 +120,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		u     sdk.UUID
 		emb   string
 	)
-	err = db.QueryRow(`SELECT id, b, si, i, f, d, dec, dec, txt, raw, doc, ts, dt, day, tod, u, emb FROM all_types WHERE id = $1`, big).
+	err = db.QueryRow(`SELECT id, b, si, i, f, d, dec, dec AS dec_again, txt, raw, doc, ts, dt, day, tod, u, emb FROM all_types WHERE id = $1`, big).
 		Scan(&id, &b, &si, &i, &f, &d, &decS, &decD, &txt, &raw, &doc, &gotTS, &dt, &day, &tod, &u, &emb)
 	require.NoError(t, err)
 	assert.Equal(t, big, id)
