@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kalamstack/kalam-go/sdk/internal/realtime"
@@ -164,10 +165,14 @@ func (*Delete) isEvent()      {}
 // with Events or Next from one goroutine; Close it when done.
 type Subscription struct {
 	sub     *realtime.Sub
-	meta    *subMeta // for Client.Subscriptions
-	name    string
-	decoder rowDecoder
-	pk      []string // primary-key columns from the latest ack
+	reg     *subRegistry // for Client.Subscriptions
+	created int64        // Unix ns when Subscribe was called
+	// lastEvent is the Unix ns when Next last returned an event (0 before
+	// the first): atomic, so Next takes no lock for it.
+	lastEvent atomic.Int64
+	name      string
+	decoder   rowDecoder
+	pk        []string // primary-key columns from the latest ack
 
 	mu      sync.Mutex
 	ended   error
@@ -217,7 +222,7 @@ func (c *Client) subscribe(ctx context.Context, sql string, cfg *subscribeConfig
 		}
 		return nil, fmt.Errorf("sdk: subscribing: %w", translateErr(err))
 	}
-	sub := &Subscription{sub: rs, name: rs.ID(), meta: &subMeta{reg: &c.rt.reg, query: sql, createdAt: created}}
+	sub := &Subscription{sub: rs, name: rs.ID(), reg: &c.rt.reg, created: created.UnixNano()}
 	if f := cfg.rt.From; f != nil {
 		sub.seen, sub.hasSeen = *f, true
 	}
@@ -272,7 +277,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 		}
 		if ev, err := s.convert(d); ev != nil || err != nil {
 			s.advance(d.Msg)
-			s.meta.touch()
+			s.lastEvent.Store(time.Now().UnixNano())
 			return ev, err
 		}
 	}
@@ -389,6 +394,6 @@ func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 // Close ends the subscription on the server and in the client; Next and
 // Events then end. It is idempotent and safe to call concurrently.
 func (s *Subscription) Close() error {
-	s.meta.reg.remove(s)
+	s.reg.remove(s)
 	return s.sub.Close()
 }

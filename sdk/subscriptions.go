@@ -103,29 +103,15 @@ func (r *subRegistry) list() []*Subscription {
 	return slices.Clone(r.subs)
 }
 
-// subMeta is what Subscriptions reports beyond the realtime state.
-type subMeta struct {
-	reg       *subRegistry
-	query     string
-	createdAt time.Time
-	mu        sync.Mutex
-	lastEvent time.Time
-}
-
-func (m *subMeta) touch() {
-	m.mu.Lock()
-	m.lastEvent = time.Now()
-	m.mu.Unlock()
-}
-
 func (s *Subscription) info() SubscriptionInfo {
 	seq, ok := s.Checkpoint()
-	s.meta.mu.Lock()
-	last := s.meta.lastEvent
-	s.meta.mu.Unlock()
+	var last time.Time
+	if ns := s.lastEvent.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
 	return SubscriptionInfo{
-		ID: s.sub.ID(), Query: s.meta.query, LastSeq: seq, HasLastSeq: ok,
-		CreatedAt: s.meta.createdAt, LastEventAt: last,
+		ID: s.sub.ID(), Query: s.sub.SQL(), LastSeq: seq, HasLastSeq: ok,
+		CreatedAt: time.Unix(0, s.created), LastEventAt: last,
 		State: stateOf(s.sub.State()),
 	}
 }

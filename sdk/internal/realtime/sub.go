@@ -60,13 +60,15 @@ const (
 )
 
 // Sub is one subscription's client-side state. Thousands may be idle at
-// once, so the small fields are packed together (the struct stays within
-// a 256-byte size class).
+// once, so the small fields are packed together and the state only a
+// snapshot load, a resume or a stall probe needs lives in a side struct
+// allocated while it is in use (the struct stays within a 176-byte size
+// class).
 type Sub struct {
 	m    *Manager
 	id   uint64
 	sql  string
-	opts SubOptions
+	opts SubOptions // opts.BatchSize shrinks after a too large batch
 
 	mu       sync.Mutex
 	phase    phase
@@ -80,28 +82,67 @@ type Sub struct {
 	limitRetries  int32
 	wireID        string
 	lc            *liveConn // the connection the current generation was sent on
-	sentFrom      *int64    // the from of the current generation (replay filter)
+	x             *subExtra // nil while none of its state is in use
 
-	checkpoint   int64 // highest _seq queued for the application
-	pageAsked    int64 // last_seq_id of the last next_batch sent
+	checkpoint int64      // highest _seq queued for the application
+	ackWait    chan error // receives the first ack (nil) or rejection; nil once taken
+
+	queue  []Delivery
+	notify chan struct{}
+	final  *Delivery // terminal delivery after the queue drains
+}
+
+// subExtra is the rarely used part of a Sub: every field's zero value
+// means "not in use", and Sub.trimExtra drops it when all are.
+type subExtra struct {
+	sentFrom     *int64 // the from of the current generation (replay filter)
+	pageAsked    int64  // last_seq_id of the last next_batch sent
 	pageDeferred *BatchControl
-	batch        int // rows per snapshot batch asked for (0: server default)
+	held         []Delivery // changes received while loading
 
 	// A stall probe (Manager.probe): the checkpoint when the ping went out
-	// and the _seq values queued since.
-	probing   bool
+	// and the _seq values queued since; probeSeen is nil when no probe runs.
 	probeSeq  int64
 	probeSeen map[int64]bool
 	// skip holds _seq values already queued above the checkpoint a stall
 	// resync restarted from; it ends when that resync's snapshot does.
-	skip    map[int64]bool
-	ackWait chan error // receives the first ack (nil) or rejection; nil once taken
-
-	queue  []Delivery
-	notify chan struct{}
-	held   []Delivery // changes received while loading
-	final  *Delivery  // terminal delivery after the queue drains
+	skip map[int64]bool
 }
+
+// extra returns the side state, allocating it on first use.
+func (s *Sub) extra() *subExtra {
+	if s.x == nil {
+		s.x = &subExtra{}
+	}
+	return s.x
+}
+
+// trimExtra lets the side state go once nothing in it is in use.
+func (s *Sub) trimExtra() {
+	x := s.x
+	if x != nil && x.sentFrom == nil && x.pageAsked == 0 && x.pageDeferred == nil && x.held == nil &&
+		x.probeSeen == nil && x.skip == nil {
+		s.x = nil
+	}
+}
+
+// The accessors below read the side state without allocating it.
+
+func (s *Sub) sentFrom() *int64 {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.sentFrom
+}
+
+func (s *Sub) held() []Delivery {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.held
+}
+
+func (s *Sub) skipping() bool { return s.x != nil && len(s.x.skip) > 0 }
 
 // Subscribe registers a subscription and waits for the server's
 // acknowledgement. A server rejection fails the call; if ctx ends first,
@@ -110,7 +151,7 @@ func (m *Manager) Subscribe(ctx context.Context, sql string, opts SubOptions) (*
 	if opts.IDPrefix == "" {
 		opts.IDPrefix = "sub"
 	}
-	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts, batch: opts.BatchSize,
+	s := &Sub{m: m, id: m.nextID.Add(1), sql: sql, opts: opts,
 		ackWait: make(chan error, 1), notify: make(chan struct{}, 1)}
 	if opts.From != nil {
 		s.checkpoint, s.hasCheckpoint = *opts.From, true
@@ -180,14 +221,15 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 	s.m.setWire(s, old, s.wireID)
 	s.resumed = s.acked
 	var opts *SubscribeOptions
-	s.sentFrom, s.liveOnly = nil, false
+	var sentFrom *int64
+	s.liveOnly = false
 	switch {
 	case s.opts.LiveOnly && !s.hasCheckpoint:
 		s.liveOnly = true
 	default:
 		opts = &SubscribeOptions{}
-		if s.batch > 0 {
-			b := s.batch
+		if s.opts.BatchSize > 0 {
+			b := s.opts.BatchSize
 			opts.BatchSize = &b
 		}
 		from := s.hasCheckpoint && !(s.opts.FullResync && s.resumed)
@@ -196,13 +238,16 @@ func (s *Sub) sendSubscribeLocked(lc *liveConn) {
 		}
 		if from {
 			f := s.checkpoint
-			opts.From, s.sentFrom = &f, &f
+			opts.From, sentFrom = &f, &f
 		} else if s.opts.LastRows > 0 {
 			opts.LastRows = &s.opts.LastRows
 		}
 	}
-	s.pageAsked, s.pageDeferred = 0, nil
-	s.held = nil
+	if s.x != nil || sentFrom != nil {
+		x := s.extra()
+		x.sentFrom, x.pageAsked, x.pageDeferred, x.held = sentFrom, 0, nil, nil
+		s.trimExtra()
+	}
 	s.phase = phaseAwaitAck
 	s.lc = lc
 	if lc != nil {
@@ -240,8 +285,8 @@ func (s *Sub) repeatUnanswered(lc *liveConn) {
 		s.phase = phaseNew
 		s.sendSubscribeLocked(lc)
 	case phaseLoading:
-		if s.pageAsked > 0 && s.pageDeferred == nil {
-			lc.send(EncodeNextBatch(s.wireID, s.pageAsked), false)
+		if x := s.x; x != nil && x.pageAsked > 0 && x.pageDeferred == nil {
+			lc.send(EncodeNextBatch(s.wireID, x.pageAsked), false)
 		}
 	}
 }
@@ -293,9 +338,13 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		}
 		if bc.Ready() {
 			s.phase = phaseLive
-			s.skip = nil // later rows are newer than anything skipped
-			held := s.held
-			s.held = nil
+			held := s.held()
+			if x := s.x; x != nil {
+				// Later rows are newer than anything skipped, and no
+				// more pages are asked for.
+				x.skip, x.held, x.pageAsked, x.pageDeferred = nil, nil, 0, nil
+				s.trimExtra()
+			}
 			for _, d := range held {
 				if !s.pushLocked(lc, d) {
 					return
@@ -304,7 +353,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 			return
 		}
 		if len(s.queue) >= s.m.cfg.QueueSize/2 {
-			s.pageDeferred = bc // asked for when the consumer catches up
+			s.extra().pageDeferred = bc // asked for when the consumer catches up
 			return
 		}
 		s.askPageLocked(lc, bc)
@@ -319,11 +368,12 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		}
 		d := Delivery{Msg: msg}
 		if s.phase == phaseLoading {
-			if len(s.held) >= s.m.cfg.QueueSize {
+			if len(s.held()) >= s.m.cfg.QueueSize {
 				s.overflowLocked(lc)
 				return
 			}
-			s.held = append(s.held, d)
+			x := s.extra()
+			x.held = append(x.held, d)
 			return
 		}
 		s.pushLocked(lc, d)
@@ -358,17 +408,18 @@ func (s *Sub) askPageLocked(lc *liveConn, bc *BatchControl) {
 		return
 	}
 	next := int64(*bc.LastSeqID)
-	if next <= s.pageAsked {
+	x := s.extra()
+	if next <= x.pageAsked {
 		return // already asked (a repeated reply)
 	}
-	s.pageAsked = next
+	x.pageAsked = next
 	lc.send(EncodeNextBatch(s.wireID, next), false)
 }
 
 // dropSeen removes snapshot rows at or below the checkpoint: snapshot pages
 // are ordered by _seq, so such a row was already queued (a repeated page).
 func (s *Sub) dropSeen(rows []RawRow) []RawRow {
-	if !s.hasCheckpoint || (s.opts.FullResync && s.resumed && s.sentFrom == nil) {
+	if !s.hasCheckpoint || (s.opts.FullResync && s.resumed && s.sentFrom() == nil) {
 		return rows
 	}
 	return s.dropSkipped(filterRows(rows, s.checkpoint))
@@ -376,12 +427,13 @@ func (s *Sub) dropSeen(rows []RawRow) []RawRow {
 
 // dropSkipped removes rows a stall resync delivers again.
 func (s *Sub) dropSkipped(rows []RawRow) []RawRow {
-	if len(s.skip) == 0 {
+	if !s.skipping() {
 		return rows
 	}
+	skip := s.x.skip
 	keep := make([]RawRow, 0, len(rows))
 	for _, r := range rows {
-		if seq, ok := r.Seq(); ok && s.skip[seq] {
+		if seq, ok := r.Seq(); ok && skip[seq] {
 			continue
 		}
 		keep = append(keep, r)
@@ -392,10 +444,11 @@ func (s *Sub) dropSkipped(rows []RawRow) []RawRow {
 // dropBefore is the replay filter for live changes: rows at or below the
 // from of this generation were covered before the resume.
 func (s *Sub) dropBefore(rows []RawRow) []RawRow {
-	if s.sentFrom == nil {
+	from := s.sentFrom()
+	if from == nil {
 		return rows
 	}
-	return s.dropSkipped(filterRows(rows, *s.sentFrom))
+	return s.dropSkipped(filterRows(rows, *from))
 }
 
 func filterRows(rows []RawRow, upto int64) []RawRow {
@@ -425,12 +478,16 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 		return false
 	}
 	before := s.checkpoint
+	var probeSeen map[int64]bool
+	if s.x != nil {
+		probeSeen = s.x.probeSeen
+	}
 	if d.Msg != nil {
 		for _, rows := range [][]RawRow{d.Msg.Rows, d.Msg.OldValues} {
 			for _, r := range rows {
 				seq, ok := r.Seq()
-				if ok && s.probing {
-					s.probeSeen[seq] = true
+				if ok && probeSeen != nil {
+					probeSeen[seq] = true
 				}
 				if ok && (!s.hasCheckpoint || seq > s.checkpoint) {
 					s.checkpoint, s.hasCheckpoint = seq, true
@@ -456,10 +513,12 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 func (s *Sub) beginProbe() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.probing = s.phase == phaseLive && s.hasCheckpoint && len(s.skip) == 0
-	s.probeSeq, s.probeSeen = s.checkpoint, nil
-	if s.probing {
-		s.probeSeen = map[int64]bool{}
+	if s.phase == phaseLive && s.hasCheckpoint && !s.skipping() {
+		x := s.extra()
+		x.probeSeq, x.probeSeen = s.checkpoint, map[int64]bool{}
+	} else if s.x != nil {
+		s.x.probeSeen = nil
+		s.trimExtra()
 	}
 }
 
@@ -468,15 +527,23 @@ func (s *Sub) beginProbe() {
 func (s *Sub) endProbe(lc *liveConn, stalled bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	probing, from, seen := s.probing, s.probeSeq, s.probeSeen
-	s.probing, s.probeSeen = false, nil
-	if !stalled || !probing || s.phase != phaseLive || s.lc != lc {
+	x := s.x
+	if x == nil || x.probeSeen == nil {
+		return false
+	}
+	from, seen := x.probeSeq, x.probeSeen
+	x.probeSeen = nil
+	if !stalled || s.phase != phaseLive || s.lc != lc {
+		s.trimExtra()
 		return false
 	}
 	if !s.opts.FullResync {
 		// Rows queued since the ping have higher _seq than from and are
 		// skipped when the resync sends them again.
-		s.checkpoint, s.skip = from, seen
+		s.checkpoint = from
+		if len(seen) > 0 {
+			x.skip = seen
+		}
 	}
 	s.sendSubscribeLocked(lc)
 	return true
@@ -492,16 +559,16 @@ func (s *Sub) shrinkLocked() bool {
 	if (s.phase != phaseAwaitAck && s.phase != phaseLoading) || s.liveOnly {
 		return false
 	}
-	b := s.batch
+	b := s.opts.BatchSize
 	if b <= 0 {
 		b = serverBatchSize
 	}
 	if b <= 1 {
 		return false
 	}
-	s.batch = max(1, b/4)
+	s.opts.BatchSize = max(1, b/4)
 	s.m.progress.Add(1)
-	s.m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("realtime: a snapshot batch of subscription %s exceeded the size limit; asking for %d rows per batch", s.wireID, s.batch)})
+	s.m.events.emit(ConnEvent{Kind: EventError, Code: -1, Err: fmt.Errorf("realtime: a snapshot batch of subscription %s exceeded the size limit; asking for %d rows per batch", s.wireID, s.opts.BatchSize)})
 	return true
 }
 
@@ -531,7 +598,10 @@ func (s *Sub) poison(lc *liveConn, err error) {
 
 func (s *Sub) overflowLocked(lc *liveConn) {
 	s.phase = phaseOverflown
-	s.held = nil
+	if s.x != nil {
+		s.x.held = nil
+		s.trimExtra()
+	}
 	if lc != nil {
 		lc.unsubscribe(s.wireID)
 	}
@@ -609,11 +679,12 @@ func (s *Sub) Next(ctx context.Context) (Delivery, error) {
 // afterPullLocked asks for a deferred snapshot page once the consumer has
 // caught up to half the queue.
 func (s *Sub) afterPullLocked() {
-	if s.pageDeferred == nil || len(s.queue) >= s.m.cfg.QueueSize/2 || s.phase != phaseLoading {
+	x := s.x
+	if x == nil || x.pageDeferred == nil || len(s.queue) >= s.m.cfg.QueueSize/2 || s.phase != phaseLoading {
 		return
 	}
-	bc := s.pageDeferred
-	s.pageDeferred = nil
+	bc := x.pageDeferred
+	x.pageDeferred = nil
 	if s.lc != nil {
 		s.askPageLocked(s.lc, bc)
 	}
@@ -651,7 +722,7 @@ func (s *Sub) Close() error {
 	}
 	s.m.setWire(s, s.wireID, "")
 	s.phase = phaseDone
-	s.queue, s.held = nil, nil
+	s.queue, s.x = nil, nil
 	s.final = &Delivery{Err: ErrSubscriptionClosed, Terminal: true}
 	s.wakeLocked()
 	return nil
