@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 	"strings"
 	"time"
 
@@ -118,17 +119,34 @@ func (c *Client) Query(ctx context.Context, sql string, opts ...QueryOption) (*R
 	defer cancel()
 	resp, err := c.send(ctx, rq)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+		return nil, queryError(sql, err)
 	}
 	body, err := c.readBody(ctx, resp)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+		return nil, queryError(sql, err)
 	}
 	res, err := decodeResult(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), body)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
+		return nil, queryError(sql, err)
 	}
 	return res, nil
+}
+
+// queryError names the failed statement. A password the statement carries
+// is hidden in the server's text too: KalamDB's parser errors quote the
+// offending literal alone ("found: 'secret'"), with no PASSWORD before it.
+func queryError(sql string, err error) error {
+	if vals := redact.PasswordValues(sql); len(vals) > 0 {
+		var se *ServerError
+		if errors.As(err, &se) {
+			se.Message, se.Details = redact.Values(se.Message, vals), redact.Values(se.Details, vals)
+		}
+		var re *ResponseError
+		if errors.As(err, &re) {
+			re.Snippet = redact.Values(re.Snippet, vals)
+		}
+	}
+	return fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
 }
 
 func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, error) {

@@ -288,3 +288,59 @@ func redactPasswords(s string) string {
 	b.WriteString(s[last:])
 	return b.String()
 }
+
+// PasswordValues returns the values of the literals that follow PASSWORD in
+// s, without their quotes: a server may quote such a value on its own (a
+// parser error "found: 'value'"), where no PASSWORD precedes it to match.
+func PasswordValues(s string) []string {
+	first := indexPassword(s, 0, true)
+	if first < 0 {
+		return nil
+	}
+	ps := newPasswordScan(s, first)
+	var vals []string
+	for i := first; i >= 0 && i < len(s); {
+		p := indexPassword(s, i, true)
+		if p < 0 {
+			break
+		}
+		w := passwordAt(s, p, true)
+		pre := ps.pre[w-first]
+		if pre < 0 {
+			i = p + 1
+			continue
+		}
+		end := ps.end[w-first]
+		if v := unquote(s[pre:end]); len(v) >= 4 {
+			vals = append(vals, v)
+		}
+		i = end
+	}
+	return vals
+}
+
+// unquote strips a literal's quotes ('…', E'…', N'…', "…", $$…$$).
+func unquote(lit string) string {
+	if lit != "" && strings.IndexByte("eEnN", lit[0]) >= 0 {
+		lit = lit[1:]
+	}
+	switch {
+	case strings.HasPrefix(lit, "$$"):
+		lit = strings.TrimSuffix(lit[2:], "$$")
+	case len(lit) >= 1 && (lit[0] == '\'' || lit[0] == '"'):
+		q := lit[:1]
+		lit = strings.TrimSuffix(lit[1:], q)
+		lit = strings.ReplaceAll(lit, q+q, q)
+	}
+	return lit
+}
+
+// Values replaces every occurrence of each value in s by Mark.
+func Values(s string, vals []string) string {
+	for _, v := range vals {
+		if v != "" && strings.Contains(s, v) {
+			s = strings.Join(strings.Split(s, v), Mark)
+		}
+	}
+	return s
+}
