@@ -88,6 +88,10 @@ port = %d
 [storage]
 data_path = %q
 
+[limits]
+
+[performance]
+
 [logging]
 level = "warn"
 logs_path = %q
