@@ -138,14 +138,14 @@ func TestErrors(t *testing.T) {
 		{"role gate", alice, "CREATE NAMESPACE nope", nil, "PERMISSION_DENIED", 403, "Admin privileges (DBA or System role) required for namespace operations", false},
 		{"missing table", root, "SELECT * FROM nope.nothing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Table not found: Error during planning: table 'kalam.nope.nothing' not found", true},
 		{"unknown column", root, "SELECT nope FROM app.t", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Invalid operation: Schema error: No field named nope. Valid fields are app.t.id", false},
-		{"duplicate pk", root, "INSERT INTO app.t (id, v) VALUES (1, 'b')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Primary key violation: value '1' already exists in column 'id'", false},
+		{"duplicate pk", root, "INSERT INTO app.t (id, v) VALUES (1, 'b')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Execution error: Already exists: Primary key violation: value '1' already exists in column 'id'", false},
 		{"duplicate pk in batch", root, "INSERT INTO app.t (id, v) VALUES (5, 'b'), (5, 'c')", nil, "SQL_EXECUTION_ERROR", 400, "appears multiple times in the insert batch", false},
-		{"not null", root, "INSERT INTO app.t (id) VALUES (2)", nil, "SQL_EXECUTION_ERROR", 400, "NOT NULL constraint violation: column 'v' is missing in row 1", false},
+		{"not null", root, "INSERT INTO app.t (id) VALUES (2)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Execution error: Constraint violation: Execution error: NOT NULL constraint violation: column 'v' cannot be NULL (row 1)", false},
 		{"update pk", root, "UPDATE app.t SET id = 3 WHERE id = 1", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE cannot modify primary key column 'id'", false},
 		{"update without where", root, "UPDATE app.t SET v = 'x'", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE requires a WHERE clause", true},
 		{"delete without where", root, "DELETE FROM app.t", nil, "SQL_EXECUTION_ERROR", 400, "DELETE requires a WHERE clause", true},
 		{"second statement fails", root, "SELECT 1; SELECT * FROM app.missing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Table not found", true},
-		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Access denied: Role 'User' cannot access table 'app.t'. Shared table access denied (access_level=Public)", false},
+		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Permission denied: Error during planning: Access denied: Role 'User' cannot access table 'app.t'. Shared table write denied (access_level=Public)", false},
 		{"system table as user", alice, "SELECT * FROM system.users", nil, "PERMISSION_DENIED", 403, "System tables require 'dba' or 'system' role.", false},
 		{"reserved namespace", root, "CREATE NAMESPACE IF NOT EXISTS default", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Namespace 'default' is reserved and cannot be used", true},
 		{"write system table", root, "DELETE FROM system.users WHERE user_id = 'alice'", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: Cannot modify system table 'system.users'", false},
@@ -157,8 +157,8 @@ func TestErrors(t *testing.T) {
 		{"file placeholder in json", root, `INSERT INTO app.t (id, v) VALUES (1, FILE("f"))`, nil, "INVALID_INPUT", 400, "FILE placeholders require multipart/form-data", false},
 		{"stream needs ttl", root, "CREATE STREAM TABLE app.s (id INT)", nil, "INVALID_SQL", 400, "STREAM tables must specify 'TTL_SECONDS'", true},
 		{"user table needs pk", root, "CREATE USER TABLE app.u (v TEXT)", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: User tables require a PRIMARY KEY column", false},
-		{"bad uuid", root, "CREATE TABLE app.uu (id UUID PRIMARY KEY); INSERT INTO app.uu (id) VALUES ('nope')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Execution error: Invalid UUID literal 'nope'", true},
-		{"embedding dimension", root, "CREATE TABLE app.em (id INT PRIMARY KEY, e EMBEDDING(2)); INSERT INTO app.em (id, e) VALUES (1, '[1,2,3]')", nil, "SQL_EXECUTION_ERROR", 400, "Embedding dimension mismatch: expected 2, got 3", true},
+		{"bad uuid", root, "CREATE TABLE app.uu (id UUID PRIMARY KEY); INSERT INTO app.uu (id) VALUES ('nope')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Invalid UUID literal 'nope' for column 'id': invalid character: found `n` at 1", false},
+		{"embedding dimension", root, "CREATE TABLE app.em (id INT PRIMARY KEY, e EMBEDDING(2)); INSERT INTO app.em (id, e) VALUES (1, '[1,2,3]')", nil, "SQL_EXECUTION_ERROR", 400, "Schema coercion failed: Embedding dimension mismatch for column 'e': expected 2, got 3", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
