@@ -559,6 +559,10 @@ func exprType(item []token, refs []*tableRef) *kType {
 		t := tNowNanos
 		return &t
 	}
+	if len(item) == 1 && (item[0].upper() == "TRUE" || item[0].upper() == "FALSE") {
+		t := tBoolean // SQLite has no boolean: 1/0 would come back as BigInt
+		return &t
+	}
 	if len(item) < 3 || item[0].kind != tkWord || item[1].text != "(" || item[len(item)-1].text != ")" {
 		return nil
 	}
