@@ -159,6 +159,9 @@ func TestErrors(t *testing.T) {
 		{"user table needs pk", root, "CREATE USER TABLE app.u (v TEXT)", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: User tables require a PRIMARY KEY column", false},
 		{"bad uuid", root, "CREATE TABLE app.uu (id UUID PRIMARY KEY); INSERT INTO app.uu (id) VALUES ('nope')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Invalid UUID literal 'nope' for column 'id': invalid character: found `n` at 1", false},
 		{"embedding dimension", root, "CREATE TABLE app.em (id INT PRIMARY KEY, e EMBEDDING(2)); INSERT INTO app.em (id, e) VALUES (1, '[1,2,3]')", nil, "SQL_EXECUTION_ERROR", 400, "Schema coercion failed: Embedding dimension mismatch for column 'e': expected 2, got 3", false},
+		{"bigint overflow", root, "CREATE TABLE app.bi (id INT PRIMARY KEY, b BIGINT); INSERT INTO app.bi (id, b) VALUES (1, 9223372036854775808)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Unable to cast value Float64 to Int64 for column 'b': Arrow error: Cast error: Can't cast value 9.223372036854776e18 to type Int64", false},
+		{"decimal too large", root, "CREATE TABLE app.de (id INT PRIMARY KEY, d DECIMAL(10, 2)); INSERT INTO app.de (id, d) VALUES (1, 123456789012.5)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Unable to cast value Float64 to Decimal128(10, 2) for column 'd': Arrow error: Invalid argument error: 123456789012.50 is too large to store in a Decimal128 of precision 10. Max is 99999999.99", false},
+		{"commit without begin", root, "COMMIT", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Invalid operation: COMMIT requires an active explicit SQL transaction", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,6 +172,9 @@ func TestErrors(t *testing.T) {
 			wantContains(t, err.Message, c.msg)
 			require.False(t, c.id.Role.IsAdmin() && err.Details == "" && strings.HasPrefix(err.Message, "Statement"), "admin error without details: %+v", err)
 			require.False(t, !c.id.Role.IsAdmin() && err.Details != "", "non-admin error shows details %q", err.Details)
+			if !strings.HasPrefix(err.Message, "Statement") {
+				require.Empty(t, err.Details, "an error raised before execution has no details")
+			}
 		})
 	}
 	// Nothing of a failed request's open transaction stays.
@@ -256,4 +262,21 @@ func TestInsertForms(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, u, 36)
 	require.EqualValues(t, '7', u[14], "UUID_V7 default %q (%v)", u, err)
+}
+
+// TestRealAnswerShapes pins answers recorded from kalamdb-server 0.4.2-rc.3
+// (kalamtest/transcript sql_types, sql_ddl_dml).
+func TestRealAnswerShapes(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.p (id INT PRIMARY KEY) WITH (TYPE='SHARED')`)
+	res := mustExec(t, e, root, `SELECT NULL AS nothing, TRUE AS yes, 1 AS "order"`)
+	require.JSONEq(t, `[null,true,"1"]`, strings.TrimSuffix(strings.TrimPrefix(rowsJSON(t, res[0]), "["), "]"))
+	require.Contains(t, schemaJSON(t, res[0]), `"nothing"`)
+	require.Contains(t, schemaJSON(t, res[0]), `"Boolean"`)
+	res = mustExec(t, e, root, `ALTER TABLE app.p ADD COLUMN name TEXT`)
+	require.Equal(t, "Table app.p altered successfully: ADD COLUMN name TEXT (version 2)", res[0].Message)
+	res = mustExec(t, e, root, `ALTER TABLE app.p DROP COLUMN name`)
+	require.Equal(t, "Table app.p altered successfully: DROP COLUMN name (version 3)", res[0].Message)
+	res = mustExec(t, e, root, `DROP TABLE app.p`)
+	require.Regexp(t, `^Table app\.p dropped successfully\. Cleanup job: CL-[0-9a-f]{12}$`, res[0].Message)
 }
