@@ -214,7 +214,7 @@ func TestStreamTTL(t *testing.T) {
 	got = queryRowsJSON(t, e, alice, `SELECT kind FROM app.ev`)
 	require.Equal(t, `[["new"]]`, got, "after expiry: %s", got)
 	err := mustFail(t, e, alice, `UPDATE app.ev SET kind = 'x' WHERE kind = 'new'`)
-	wantContains(t, err.Message, "UPDATE is not supported for STREAM tables")
+	wantContains(t, err.Message, "UPDATE not supported for STREAM tables")
 	r := mustExec(t, e, alice, `DELETE FROM app.ev WHERE kind = 'new'`)[0]
 	require.Equal(t, 1, r.RowCount, "stream delete: %+v", r)
 }

@@ -64,6 +64,8 @@ type tableInfo struct {
 	Columns    []column `json:"columns"`
 	CreatedAt  int64    `json:"created_at"`
 	Options    map[string]string
+	// Version is the schema version less one (0 for a new table).
+	Version int `json:"version,omitempty"`
 }
 
 func (t *tableInfo) id() string   { return t.Namespace + "." + t.Name }

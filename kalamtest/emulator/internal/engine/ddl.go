@@ -293,7 +293,8 @@ func (e *Engine) execDropTable(st *stmt, s *session) (Result, *stmtErr) {
 	if err := e.saveCatalog(); err != nil {
 		return Result{}, execErr("Execution error: %v", err)
 	}
-	return Result{Message: fmt.Sprintf("Table %s dropped successfully. Cleanup job: job-drop-%s", id, strings.ReplaceAll(id, ".", "-"))}, nil
+	// The real job id is "CL-" and 12 hex digits (kalamdb-handlers ddl/table/drop.rs).
+	return Result{Message: fmt.Sprintf("Table %s dropped successfully. Cleanup job: CL-%012x", id, e.nextSeq()&0xffffffffffff)}, nil
 }
 
 // execAlterTable supports SET ACCESS LEVEL, ADD COLUMN and DROP COLUMN.
@@ -320,6 +321,7 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 	if !allowed {
 		return Result{}, permErr("Unauthorized: Insufficient privileges to alter table %s", t.id())
 	}
+	change := ""
 	switch {
 	case c.accept("SET", "ACCESS", "LEVEL"):
 		lvl := strings.ToLower(c.next().text)
@@ -347,6 +349,7 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 		}, func() { t.Columns = append(t.Columns, col) }); err != nil {
 			return Result{}, execErr("Execution error: %v", err)
 		}
+		change = fmt.Sprintf("ADD COLUMN %s %s", col.Name, col.Type.sqlName())
 	case c.accept("DROP"):
 		c.accept("COLUMN")
 		n, _ := c.next().ident()
@@ -363,13 +366,22 @@ func (e *Engine) execAlterTable(st *stmt, s *session) (Result, *stmtErr) {
 		}, func() { t.Columns = append(t.Columns[:i:i], t.Columns[i+1:]...) }); err != nil {
 			return Result{}, execErr("Execution error: %v", err)
 		}
+		change = "DROP COLUMN " + n
 	default:
 		return Result{}, notImplementedErr("ALTER TABLE " + strings.ToUpper(c.peek().text))
 	}
 	if err := e.saveCatalog(); err != nil {
 		return Result{}, execErr("Execution error: %v", err)
 	}
-	return Result{Message: fmt.Sprintf("Table %s altered successfully", t.id())}, nil
+	if change == "" {
+		return Result{Message: fmt.Sprintf("Table %s altered successfully", t.id())}, nil
+	}
+	t.Version++
+	if err := e.saveCatalog(); err != nil {
+		return Result{}, execErr("Execution error: %v", err)
+	}
+	// alter.rs (kalamdb-handlers ddl/table) reports the change and the new schema version.
+	return Result{Message: fmt.Sprintf("Table %s altered successfully: %s (version %d)", t.id(), change, t.Version+1)}, nil
 }
 
 // rebuildPhysical alters t's SQLite table with its triggers dropped, since

@@ -189,6 +189,9 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 		given := make([]bool, len(t.Columns))
 		for i, v := range row {
 			cv, err := coerce(t.Columns[idx[i]].Type, v)
+			if ce, ok := err.(*coercionError); ok {
+				return Result{}, execErr("%s", ce.forColumn(t.Columns[idx[i]].Name))
+			}
 			if err != nil {
 				return Result{}, execErr("Execution error: %v", err)
 			}
@@ -204,9 +207,11 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			}
 			if vals[i] == nil && col.NotNull {
 				if !given[i] {
-					return Result{}, execErr("Execution error: NOT NULL constraint violation: column '%s' is missing in row %d (row index %d)", col.Name, r+1, r)
+					return Result{}, execErr("Already exists: Execution error: Constraint violation: Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", col.Name, r+1)
 				}
-				return Result{}, execErr("Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", col.Name, r+1)
+				// The real server wraps the constraint error as AlreadyExists
+				// (kalamdb-core error.rs, Constraint violation mapping).
+				return Result{}, execErr("Already exists: Execution error: Constraint violation: Execution error: NOT NULL constraint violation: column '%s' cannot be NULL (row %d)", col.Name, r+1)
 			}
 		}
 		revive := int64(-1)
@@ -222,7 +227,7 @@ func (e *Engine) execInsert(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			}
 			if len(existing) > 0 {
 				if d, _ := existing[0][1].(int64); d == 0 {
-					return Result{}, execErr("Already exists: Primary key violation: value '%s' already exists in column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
+					return Result{}, execErr("Already exists: Execution error: Already exists: Primary key violation: value '%s' already exists in column '%s'", describePK(vals[pk]), t.Columns[pk].Name)
 				}
 				revive = existing[0][0].(int64)
 			}
@@ -332,7 +337,7 @@ func (e *Engine) matchRows(t *tableInfo, s *session, tableToks, whereToks []toke
 
 func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (Result, *stmtErr) {
 	if t.Type == "stream" {
-		return Result{}, execErr("Invalid operation: UPDATE is not supported for STREAM tables")
+		return Result{}, execErr("Execution error: UPDATE operation on table '%s'\ncaused by\nError during planning: UPDATE not supported for STREAM tables", t.id())
 	}
 	tableEnd := allIndexOfSig(st.toks, c.i)
 	tableStart := allIndexOfSig(st.toks, 1)
@@ -359,7 +364,7 @@ func (e *Engine) execUpdate(st *stmt, c *tokCursor, t *tableInfo, s *session) (R
 			return Result{}, noField(t, name)
 		}
 		if t.Columns[k].PK {
-			return Result{}, execErr("Execution error: Error during planning: UPDATE cannot modify primary key column '%s'", name)
+			return Result{}, execErr("Already exists: UPDATE operation on table '%s'\ncaused by\nError during planning: UPDATE cannot modify primary key column '%s'", t.id(), name)
 		}
 		cols[i] = k
 		eq := 0

@@ -151,7 +151,6 @@ type session struct {
 // Execute runs one SQL request (http-api §6).
 func (e *Engine) Execute(req Request) ([]Result, *Error) {
 	id := req.Identity
-	admin := id.Role.IsAdmin()
 	fail := func(code string, status int, msg string, sensitive bool) ([]Result, *Error) {
 		return nil, &Error{Code: code, HTTPStatus: status, Message: msg, Sensitive: sensitive}
 	}
@@ -181,7 +180,9 @@ func (e *Engine) Execute(req Request) ([]Result, *Error) {
 	for i, p := range pieces {
 		st, serr := classify(p, id.Role)
 		if serr != nil {
-			return nil, &Error{Code: serr.code, HTTPStatus: serr.status, Message: serr.msg, Sensitive: serr.sensitive, Details: detailsFor(admin, p)}
+			// Rejected before execution: build_kalamdb_error_response passes no
+			// details (kalamdb-api http/sql/execution_paths.rs).
+			return nil, &Error{Code: serr.code, HTTPStatus: serr.status, Message: serr.msg, Sensitive: serr.sensitive}
 		}
 		stmts[i] = st
 	}
@@ -301,7 +302,13 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		if !se.bare {
 			msg = fmt.Sprintf("Statement %d failed: %s", i+1, se.msg)
 		}
-		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: detailsFor(admin, st.full)}
+		details := detailsFor(admin, st.full)
+		if se.bare {
+			// Bare errors are answered by build_kalamdb_error_response,
+			// which passes no details (kalamdb-api http/sql/execution_paths.rs).
+			details = ""
+		}
+		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: details}
 	}
 	for i, st := range stmts {
 		s := base
@@ -332,11 +339,11 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 				break
 			}
 			e.txCount++
-			e.txID = fmt.Sprintf("tx-%d", e.txCount)
+			e.txID = e.uuidV7() // request_transaction_state.rs: a UUIDv7 transaction id
 			res = Result{Message: fmt.Sprintf("Transaction started (%s)", e.txID)}
 		case kCommit:
 			if !inTx {
-				se = execErr("Invalid operation: No active transaction to commit")
+				se = execErr("Invalid operation: COMMIT requires an active explicit SQL transaction")
 				break
 			}
 			id := e.txID
@@ -347,7 +354,7 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 			res = Result{Message: fmt.Sprintf("Transaction committed (%s)", id)}
 		case kRollback:
 			if !inTx {
-				se = execErr("Invalid operation: No active transaction to roll back")
+				se = execErr("Invalid operation: ROLLBACK requires an active explicit SQL transaction")
 				break
 			}
 			id := e.txID
@@ -509,7 +516,11 @@ func (e *Engine) impersonate(s *session, target string) *stmtErr {
 			allowed = u.Role == RoleUser || u.Role == RoleAnonymous
 		}
 		if !allowed {
-			return permErr("Unauthorized: Role %s is not authorized to use AS USER for '%s' with role %s", roleName(s.authRole), target, roleName(u.Role))
+			// Checked before the statement runs, so without the "Statement k
+			// failed:" prefix (kalamdb-api http/sql impersonation).
+			se := permErr("Unauthorized: Role %s is not authorized to use AS USER for '%s' with role %s", roleName(s.authRole), target, roleName(u.Role))
+			se.bare = true
+			return se
 		}
 	}
 	s.user, s.role, s.impersonated = target, RoleUser, true

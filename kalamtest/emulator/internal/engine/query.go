@@ -466,6 +466,15 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 		}
 	}
 
+	// DataFusion takes any word after AS as an alias; SQLite rejects some
+	// of its keywords there (NULL AS nothing), so those are quoted, folded
+	// to lower case as DataFusion folds unquoted names.
+	for i := 0; i+1 < len(sp); i++ {
+		if next := sig(i + 1); strings.EqualFold(sig(i).text, "AS") && next.kind == tkWord && sqliteAliasKeywords[next.upper()] {
+			toks[sp[i+1]].text = quoteIdent(strings.ToLower(next.text))
+		}
+	}
+
 	tr.itemTypes = selectItemTypes(orig, depthOf, tr.refs)
 
 	// The statement reads each table through its visibility CTE. The
@@ -548,6 +557,10 @@ func exprType(item []token, refs []*tableRef) *kType {
 	}
 	if len(item) == 1 && (item[0].upper() == "CURRENT_TIMESTAMP" || item[0].upper() == "LOCALTIMESTAMP") {
 		t := tNowNanos
+		return &t
+	}
+	if len(item) == 1 && (item[0].upper() == "TRUE" || item[0].upper() == "FALSE") {
+		t := tBoolean // SQLite has no boolean: 1/0 would come back as BigInt
 		return &t
 	}
 	if len(item) < 3 || item[0].kind != tkWord || item[1].text != "(" || item[len(item)-1].text != ")" {
@@ -709,7 +722,7 @@ func (e *Engine) resolveRef(parts []string, s *session, o translateOpts) (*table
 			return nil, execErr("Invalid operation: Cannot modify system table 'system.%s'", name)
 		}
 		if !s.role.IsAdmin() {
-			return nil, permErr("Access denied: Role '%s' cannot access table 'system.%s'. System tables require 'dba' or 'system' role.", roleName(s.role), name)
+			return nil, permErr("Permission denied: Error during planning: Access denied: Role '%s' cannot access table 'system.%s'. System tables require 'dba' or 'system' role.", roleName(s.role), name)
 		}
 		if err := e.refreshSystemTable(st); err != nil {
 			return nil, execErr("Execution error: read system.%s: %v", name, err)
@@ -738,7 +751,12 @@ func (e *Engine) checkAccess(t *tableInfo, s *session, write bool) *stmtErr {
 		return sharedImpersonationErr(t)
 	}
 	if !sharedAllowed(t.Access, s.role, write) {
-		return permErr("Access denied: Role '%s' cannot access table '%s'. Shared table access denied (access_level=%s)", roleName(s.role), t.id(), roleName(Role(t.Access)))
+		// kalamdb-session permissions.rs: writes and reads are denied with different reasons.
+		what := "access"
+		if write {
+			what = "write"
+		}
+		return permErr("Permission denied: Error during planning: Access denied: Role '%s' cannot access table '%s'. Shared table %s denied (access_level=%s)", roleName(s.role), t.id(), what, roleName(Role(t.Access)))
 	}
 	return nil
 }
@@ -1003,3 +1021,17 @@ func sharedImpersonationErr(t *tableInfo) *stmtErr {
 	return &stmtErr{code: "SQL_EXECUTION_ERROR", status: 400, bare: true, sensitive: true,
 		msg: fmt.Sprintf("EXECUTE AS USER is not allowed on SHARED tables (table '%s:%s'). AS USER impersonation is only supported for USER tables.", t.Namespace, t.Name)}
 }
+
+// sqliteAliasKeywords are the SQLite keywords that cannot follow AS
+// unquoted, less those that start a query (CREATE TABLE t AS SELECT).
+var sqliteAliasKeywords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`ADD ALL ALTER AND AUTOINCREMENT BETWEEN CASE CHECK COLLATE COMMIT
+		CONSTRAINT CREATE DEFAULT DEFERRABLE DELETE DISTINCT DROP ELSE ESCAPE EXCEPT EXISTS FOREIGN
+		GROUP HAVING IN INDEX INSERT INTERSECT INTO IS ISNULL JOIN LIMIT NOTHING NOTNULL NULL ON OR
+		ORDER PRIMARY REFERENCES RETURNING SET TABLE THEN TO TRANSACTION UNION UNIQUE UPDATE USING
+		WHEN WHERE`) {
+		m[w] = true
+	}
+	return m
+}()

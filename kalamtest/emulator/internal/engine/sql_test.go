@@ -138,14 +138,14 @@ func TestErrors(t *testing.T) {
 		{"role gate", alice, "CREATE NAMESPACE nope", nil, "PERMISSION_DENIED", 403, "Admin privileges (DBA or System role) required for namespace operations", false},
 		{"missing table", root, "SELECT * FROM nope.nothing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Table not found: Error during planning: table 'kalam.nope.nothing' not found", true},
 		{"unknown column", root, "SELECT nope FROM app.t", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Invalid operation: Schema error: No field named nope. Valid fields are app.t.id", false},
-		{"duplicate pk", root, "INSERT INTO app.t (id, v) VALUES (1, 'b')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Primary key violation: value '1' already exists in column 'id'", false},
+		{"duplicate pk", root, "INSERT INTO app.t (id, v) VALUES (1, 'b')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Execution error: Already exists: Primary key violation: value '1' already exists in column 'id'", false},
 		{"duplicate pk in batch", root, "INSERT INTO app.t (id, v) VALUES (5, 'b'), (5, 'c')", nil, "SQL_EXECUTION_ERROR", 400, "appears multiple times in the insert batch", false},
-		{"not null", root, "INSERT INTO app.t (id) VALUES (2)", nil, "SQL_EXECUTION_ERROR", 400, "NOT NULL constraint violation: column 'v' is missing in row 1", false},
+		{"not null", root, "INSERT INTO app.t (id) VALUES (2)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Already exists: Execution error: Constraint violation: Execution error: NOT NULL constraint violation: column 'v' cannot be NULL (row 1)", false},
 		{"update pk", root, "UPDATE app.t SET id = 3 WHERE id = 1", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE cannot modify primary key column 'id'", false},
 		{"update without where", root, "UPDATE app.t SET v = 'x'", nil, "SQL_EXECUTION_ERROR", 400, "UPDATE requires a WHERE clause", true},
 		{"delete without where", root, "DELETE FROM app.t", nil, "SQL_EXECUTION_ERROR", 400, "DELETE requires a WHERE clause", true},
 		{"second statement fails", root, "SELECT 1; SELECT * FROM app.missing", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Table not found", true},
-		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Access denied: Role 'User' cannot access table 'app.t'. Shared table access denied (access_level=Public)", false},
+		{"public write as user", alice, "INSERT INTO app.t (id, v) VALUES (7, 'x')", nil, "PERMISSION_DENIED", 403, "Statement 1 failed: Permission denied: Error during planning: Access denied: Role 'User' cannot access table 'app.t'. Shared table write denied (access_level=Public)", false},
 		{"system table as user", alice, "SELECT * FROM system.users", nil, "PERMISSION_DENIED", 403, "System tables require 'dba' or 'system' role.", false},
 		{"reserved namespace", root, "CREATE NAMESPACE IF NOT EXISTS default", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Namespace 'default' is reserved and cannot be used", true},
 		{"write system table", root, "DELETE FROM system.users WHERE user_id = 'alice'", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: Cannot modify system table 'system.users'", false},
@@ -157,8 +157,11 @@ func TestErrors(t *testing.T) {
 		{"file placeholder in json", root, `INSERT INTO app.t (id, v) VALUES (1, FILE("f"))`, nil, "INVALID_INPUT", 400, "FILE placeholders require multipart/form-data", false},
 		{"stream needs ttl", root, "CREATE STREAM TABLE app.s (id INT)", nil, "INVALID_SQL", 400, "STREAM tables must specify 'TTL_SECONDS'", true},
 		{"user table needs pk", root, "CREATE USER TABLE app.u (v TEXT)", nil, "SQL_EXECUTION_ERROR", 400, "Invalid operation: User tables require a PRIMARY KEY column", false},
-		{"bad uuid", root, "CREATE TABLE app.uu (id UUID PRIMARY KEY); INSERT INTO app.uu (id) VALUES ('nope')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Execution error: Invalid UUID literal 'nope'", true},
-		{"embedding dimension", root, "CREATE TABLE app.em (id INT PRIMARY KEY, e EMBEDDING(2)); INSERT INTO app.em (id, e) VALUES (1, '[1,2,3]')", nil, "SQL_EXECUTION_ERROR", 400, "Embedding dimension mismatch: expected 2, got 3", true},
+		{"bad uuid", root, "CREATE TABLE app.uu (id UUID PRIMARY KEY); INSERT INTO app.uu (id) VALUES ('nope')", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Invalid UUID literal 'nope' for column 'id': invalid character: found `n` at 1", false},
+		{"embedding dimension", root, "CREATE TABLE app.em (id INT PRIMARY KEY, e EMBEDDING(2)); INSERT INTO app.em (id, e) VALUES (1, '[1,2,3]')", nil, "SQL_EXECUTION_ERROR", 400, "Schema coercion failed: Embedding dimension mismatch for column 'e': expected 2, got 3", false},
+		{"bigint overflow", root, "CREATE TABLE app.bi (id INT PRIMARY KEY, b BIGINT); INSERT INTO app.bi (id, b) VALUES (1, 9223372036854775808)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Unable to cast value Float64 to Int64 for column 'b': Arrow error: Cast error: Can't cast value 9.223372036854776e18 to type Int64", false},
+		{"decimal too large", root, "CREATE TABLE app.de (id INT PRIMARY KEY, d DECIMAL(10, 2)); INSERT INTO app.de (id, d) VALUES (1, 123456789012.5)", nil, "SQL_EXECUTION_ERROR", 400, "Statement 2 failed: Invalid operation: Schema coercion failed: Unable to cast value Float64 to Decimal128(10, 2) for column 'd': Arrow error: Invalid argument error: 123456789012.50 is too large to store in a Decimal128 of precision 10. Max is 99999999.99", false},
+		{"commit without begin", root, "COMMIT", nil, "SQL_EXECUTION_ERROR", 400, "Statement 1 failed: Invalid operation: COMMIT requires an active explicit SQL transaction", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,6 +172,9 @@ func TestErrors(t *testing.T) {
 			wantContains(t, err.Message, c.msg)
 			require.False(t, c.id.Role.IsAdmin() && err.Details == "" && strings.HasPrefix(err.Message, "Statement"), "admin error without details: %+v", err)
 			require.False(t, !c.id.Role.IsAdmin() && err.Details != "", "non-admin error shows details %q", err.Details)
+			if !strings.HasPrefix(err.Message, "Statement") {
+				require.Empty(t, err.Details, "an error raised before execution has no details")
+			}
 		})
 	}
 	// Nothing of a failed request's open transaction stays.
@@ -256,4 +262,21 @@ func TestInsertForms(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, u, 36)
 	require.EqualValues(t, '7', u[14], "UUID_V7 default %q (%v)", u, err)
+}
+
+// TestRealAnswerShapes pins answers recorded from kalamdb-server 0.4.2-rc.3
+// (kalamtest/transcript sql_types, sql_ddl_dml).
+func TestRealAnswerShapes(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	mustExec(t, e, root, `CREATE TABLE app.p (id INT PRIMARY KEY) WITH (TYPE='SHARED')`)
+	res := mustExec(t, e, root, `SELECT NULL AS nothing, TRUE AS yes, 1 AS "order"`)
+	require.JSONEq(t, `[null,true,"1"]`, strings.TrimSuffix(strings.TrimPrefix(rowsJSON(t, res[0]), "["), "]"))
+	require.Contains(t, schemaJSON(t, res[0]), `"nothing"`)
+	require.Contains(t, schemaJSON(t, res[0]), `"Boolean"`)
+	res = mustExec(t, e, root, `ALTER TABLE app.p ADD COLUMN name TEXT`)
+	require.Equal(t, "Table app.p altered successfully: ADD COLUMN name TEXT (version 2)", res[0].Message)
+	res = mustExec(t, e, root, `ALTER TABLE app.p DROP COLUMN name`)
+	require.Equal(t, "Table app.p altered successfully: DROP COLUMN name (version 3)", res[0].Message)
+	res = mustExec(t, e, root, `DROP TABLE app.p`)
+	require.Regexp(t, `^Table app\.p dropped successfully\. Cleanup job: CL-[0-9a-f]{12}$`, res[0].Message)
 }

@@ -67,9 +67,11 @@ func init() {
 			return out, nil
 		}},
 		{name: "tables", cols: []column{
-			sysCol("namespace_id", tText), sysCol("table_name", tText), sysCol("table_type", tText), sysCol("storage_id", tText),
-			sysCol("version", tInt), sysCol("options", tJSON), sysCol("comment", tText), sysCol("updated_at", tTimestamp),
-			sysCol("created_at", tTimestamp),
+			// Not-null as in kalamdb-system providers/tables/schemas_definition.rs.
+			{Name: "namespace_id", Type: tText, NotNull: true}, {Name: "table_name", Type: tText, NotNull: true},
+			{Name: "table_type", Type: tText, NotNull: true}, sysCol("storage_id", tText),
+			sysCol("version", tInt), sysCol("options", tJSON), sysCol("comment", tText), {Name: "updated_at", Type: tTimestamp, NotNull: true},
+			{Name: "created_at", Type: tTimestamp, NotNull: true},
 		}, rows: func(e *Engine) ([][]any, error) {
 			var out [][]any
 			for _, id := range sortedKeys(e.cat.Tables) {

@@ -140,7 +140,12 @@ func coerce(t kType, v any) (any, error) {
 		case int64:
 			n = x
 		case float64:
-			if x != math.Trunc(x) || math.Abs(x) > 9.2e18 {
+			if math.Abs(x) >= 9.223372036854775807e18 {
+				// arrow_json_conversion.rs (kalamdb-commons) names the column.
+				g := strings.Replace(strconv.FormatFloat(x, 'g', -1, 64), "e+", "e", 1)
+				return nil, &coercionError{fmt.Sprintf("Unable to cast value Float64 to %s for column '%%s': Arrow error: Cast error: Can't cast value %s to type %s", arrowIntName(t.Name), g, arrowIntName(t.Name))}
+			}
+			if x != math.Trunc(x) {
 				return nil, castError(v, t)
 			}
 			n = int64(x)
@@ -177,7 +182,16 @@ func coerce(t kType, v any) (any, error) {
 		if t.Name == "Decimal" {
 			limit := math.Pow10(t.Precision - t.Scale)
 			if math.Abs(f) >= limit {
-				return nil, fmt.Errorf("Arrow error: Invalid argument error: %v is too large to store in a Decimal128 of precision %d", v, t.Precision)
+				src := "Float64"
+				switch v.(type) {
+				case int64:
+					src = "Int64"
+				case string:
+					src = "Utf8"
+				}
+				max := strconv.FormatFloat(limit-math.Pow10(-t.Scale), 'f', t.Scale, 64)
+				return nil, &coercionError{fmt.Sprintf("Unable to cast value %s to Decimal128(%d, %d) for column '%%s': Arrow error: Invalid argument error: %s is too large to store in a Decimal128 of precision %d. Max is %s",
+					src, t.Precision, t.Scale, strconv.FormatFloat(f, 'f', t.Scale, 64), t.Precision, max)}
 			}
 		}
 		return f, nil
@@ -205,7 +219,7 @@ func coerce(t kType, v any) (any, error) {
 			if u, ok := canonicalUUID(x); ok {
 				return u, nil
 			}
-			return nil, fmt.Errorf("Invalid UUID literal '%s'", x)
+			return nil, &coercionError{fmt.Sprintf("Invalid UUID literal '%s' for column '%%s': %s", x, uuidProblem(x))}
 		case []byte:
 			if len(x) == 16 {
 				return formatUUID(x), nil
@@ -259,7 +273,7 @@ func coerce(t kType, v any) (any, error) {
 			return nil, fmt.Errorf("Invalid embedding literal '%s': expected a JSON array of numbers", s)
 		}
 		if len(vals) != t.Dim {
-			return nil, fmt.Errorf("Embedding dimension mismatch: expected %d, got %d", t.Dim, len(vals))
+			return nil, &coercionError{fmt.Sprintf("Embedding dimension mismatch for column '%%s': expected %d, got %d", t.Dim, len(vals))}
 		}
 		parts := make([]string, len(vals))
 		for i, f := range vals {
@@ -445,4 +459,37 @@ func inferType(v any) kType {
 		return tBytes
 	}
 	return tText
+}
+
+// coercionError is a value the server's schema coercion rejects; its text
+// names the column (%s), which coerce does not know
+// (kalamdb-commons conversions/arrow_json_conversion.rs).
+type coercionError struct{ format string }
+
+func (e *coercionError) Error() string { return fmt.Sprintf(e.format, "?") }
+
+// forColumn is the server's "Schema coercion failed" text for column col.
+func (e *coercionError) forColumn(col string) string {
+	return "Invalid operation: Schema coercion failed: " + fmt.Sprintf(e.format, col)
+}
+
+func arrowIntName(name string) string {
+	switch name {
+	case "SmallInt":
+		return "Int16"
+	case "Int":
+		return "Int32"
+	}
+	return "Int64"
+}
+
+// uuidProblem is the uuid crate's reason for the common shapes of a bad
+// literal: the first character that is not a hex digit or '-' (1-based).
+func uuidProblem(s string) string {
+	for i, r := range s {
+		if r != '-' && !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return fmt.Sprintf("invalid character: found `%c` at %d", r, i+1)
+		}
+	}
+	return fmt.Sprintf("invalid length: found %d", len(s))
 }
