@@ -68,6 +68,7 @@ type stmtErr struct {
 	msg       string
 	sensitive bool
 	bare      bool // no "Statement k failed:" prefix
+	noDetails bool // the error carries no "details"
 }
 
 // execErr is an execution failure. Its status, code and whether non-admins
@@ -301,7 +302,11 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		if !se.bare {
 			msg = fmt.Sprintf("Statement %d failed: %s", i+1, se.msg)
 		}
-		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: detailsFor(admin, st.full)}
+		details := detailsFor(admin, st.full)
+		if se.noDetails {
+			details = ""
+		}
+		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: details}
 	}
 	for i, st := range stmts {
 		s := base
