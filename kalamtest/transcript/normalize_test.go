@@ -16,6 +16,7 @@ func TestNormalizeFilesTopicsVolatiles(t *testing.T) {
 		Normalize([]any{ref}).([]any)[0])
 	assert.Equal(t, `{"id":"12","sub":"f0001"}`, Normalize(`{"id":"12","sub":"f0001"}`), "a short id is not a Snowflake")
 	assert.Equal(t, "/v1/files/docs/files/f0001/<id>", normalizePath("/v1/files/docs/files/f0001/387849840572235776"))
+	assert.Equal(t, "/v1/files/docs/files/f0001/<id>-contract.txt", normalizePath("/v1/files/docs/files/f0001/387849840572235776-contract.txt"))
 	assert.Equal(t, "/v1/api/sql", normalizePath("/v1/api/sql"))
 	assert.Equal(t, "Dropped topic 'a.b' and scheduled cleanup job [<job-id>]",
 		normalizeString("Dropped topic 'a.b' and scheduled cleanup job [TC-e56ff2da3300]", "message"))

@@ -92,8 +92,8 @@ var (
 	jobIDRE = regexp.MustCompile(`\b[A-Z]{2}-[0-9a-f]{12}\b`)
 	// The Snowflake id leading a FILE cell's FileRef JSON.
 	fileRefIDRE = regexp.MustCompile(`^\{"id":"\d{16,20}","sub":"`)
-	// The file id ending a download path /v1/files/{ns}/{table}/{sub}/{id}.
-	filePathIDRE = regexp.MustCompile(`^(/v1/files/[^/]+/[^/]+/[^/]+/)\d{16,20}$`)
+	// The file id in a download path /v1/files/{ns}/{table}/{sub}/{id}[-{name}].
+	filePathIDRE = regexp.MustCompile(`^(/v1/files/[^/]+/[^/]+/[^/]+/)\d{16,20}([-.][^/]*)?$`)
 )
 
 // seqKeys hold Snowflake ids (the server's _seq and batch cursors).
@@ -110,7 +110,10 @@ var timeKeys = map[string]bool{
 }
 
 // messageKeys hold human text that may quote an id.
-var messageKeys = map[string]bool{"message": true, "error": true, "reason": true, "details": true}
+var messageKeys = map[string]bool{
+	"message": true, "error": true, "reason": true, "details": true,
+	"content-disposition": true, // a download names the stored file "{id}-{name}"
+}
 
 // Normalize replaces volatile values in a decoded JSON value with shape-
 // checked placeholders: <jwt:claims>, <seq>, <time>, <took>.
@@ -166,7 +169,7 @@ func normalizeString(s, key string) string {
 }
 
 // normalizePath hides the file id of a download path.
-func normalizePath(p string) string { return filePathIDRE.ReplaceAllString(p, "${1}<id>") }
+func normalizePath(p string) string { return filePathIDRE.ReplaceAllString(p, "${1}<id>${2}") }
 
 // validUTF8 replaces each invalid byte with U+FFFD as encoding/json does,
 // so a binary body reads the same recorded and replayed.
