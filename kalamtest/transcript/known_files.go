@@ -6,7 +6,7 @@ package transcript
 var knownFilesTopics = []KnownDifference{
 	{Scenario: "files", Step: "upload missing part", Path: "body.error.message",
 		Reason: "DataFusion's \"Did you mean\" suggestion for the unknown function FILE changes between runs of " +
-			"the real server ('pi', 'nvl2': a tie of equally close names picked in hash order); the emulator " +
+			"the real server ('pi', 'nvl2', 'sin': a tie of equally close names picked in hash order); the emulator " +
 			"always answers \"Invalid function 'file'.\\nDid you mean 'pi'?\""},
 	{Scenario: "topics", Step: "consume ", Path: "body.messages.*.key",
 		Reason: "the real server serialises the row key from a HashMap (kalamdb-publisher/src/payload.rs " +
