@@ -42,8 +42,10 @@ type Record struct {
 	Topic     string
 	Partition uint32
 	Offset    uint64
-	// Key is the source row's primary key as text (JSON text of an object
-	// for a composite key); nil when the table has none.
+	// Key is the message key as the server sends it: KalamDB 0.4 keys a
+	// message with the whole source row as JSON text (every column with
+	// _seq, _commit_seq and _deleted, fields in no fixed order), not the
+	// primary key; nil when the server sends none.
 	Key *string
 	// Timestamp is when the message was published (millisecond precision).
 	Timestamp time.Time

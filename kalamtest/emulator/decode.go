@@ -55,6 +55,9 @@ func isJSONContentType(ct string) bool {
 type jsonField struct {
 	key string
 	raw json.RawMessage
+	// end is the body offset just past the value, where serde reports a
+	// custom Deserialize error.
+	end int64
 }
 
 // decodeObject reads body as one JSON object and nothing after it, keeping
@@ -81,7 +84,7 @@ func decodeObject(body []byte, expected string) ([]jsonField, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
-		fields = append(fields, jsonField{key: key, raw: raw})
+		fields = append(fields, jsonField{key: key, raw: raw, end: dec.InputOffset()})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, serdeSyntaxError(body, dec.InputOffset(), err)

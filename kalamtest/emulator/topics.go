@@ -141,7 +141,7 @@ func decodeConsumeRequest(body []byte) (engine.ConsumeRequest, error) {
 		case "group_id":
 			req.GroupID, err = stringField(body, f)
 		case "start":
-			req.Start, req.StartOffset, err = decodeStart(body, f.raw)
+			req.Start, req.StartOffset, err = decodeStart(body, f)
 		case "limit":
 			req.Limit, err = uintField(body, f, math.MaxUint64)
 		case "partition_id":
@@ -166,14 +166,14 @@ func decodeConsumeRequest(body []byte) (engine.ConsumeRequest, error) {
 }
 
 // decodeStart is StartPosition's custom Deserialize.
-func decodeStart(body []byte, raw json.RawMessage) (string, uint64, error) {
+func decodeStart(body []byte, f jsonField) (string, uint64, error) {
 	var v any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(strings.NewReader(string(f.raw)))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return "", 0, serdeSyntaxError(body, int64(len(body)), err)
 	}
-	at := int64(len(body))
+	at := f.end
 	switch t := v.(type) {
 	case string:
 		switch strings.ToLower(t) {

@@ -368,6 +368,9 @@ func filesScenario(s *Session) {
 	s.Do("download without token", Req{Method: "GET", Path: "/v1/files/docs/files/" + ref.Sub + "/" + ref.ID})
 	s.Do("download unknown file", Req{Method: "GET", Path: "/v1/files/docs/files/" + ref.Sub + "/0000000000000000000", Token: root})
 	s.Do("download unknown table", Req{Method: "GET", Path: "/v1/files/docs/nope/" + ref.Sub + "/" + ref.ID, Token: root})
+	// The server stores a file as "{id}-{sanitized name}.{ext}" and serves
+	// it only under that name (what sdk.FileRef.DownloadPath builds).
+	s.Do("download stored name", Req{Method: "GET", Path: "/v1/files/docs/files/" + ref.Sub + "/" + ref.ID + "-contract.txt", Token: root})
 }
 
 // firstCell returns column col of the first row of the first result as a

@@ -122,7 +122,7 @@ func (s *Session) Do(step string, r Req) *Resp {
 	if len(recHeaders) == 0 {
 		recHeaders = nil
 	}
-	ex := Exchange{Step: step, Request: &Request{Method: r.Method, Path: r.Path, Headers: recHeaders, Body: recBody}}
+	ex := Exchange{Step: step, Request: &Request{Method: r.Method, Path: normalizePath(r.Path), Headers: recHeaders, Body: recBody}}
 	resp, err := s.http.Do(req)
 	if err != nil {
 		s.records = append(s.records, ex)

@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Transcript is one scenario as a server answered it.
@@ -86,6 +87,13 @@ var (
 	digitsRE  = regexp.MustCompile(`^-?\d+$`)
 	// A Snowflake id or _seq inside a message (16 digits and more).
 	longNumRE = regexp.MustCompile(`\b\d{16,20}\b`)
+	// A job id in a message: a type prefix and 12 hex digits of a random
+	// UUID ("TC-e56ff2da3300").
+	jobIDRE = regexp.MustCompile(`\b[A-Z]{2}-[0-9a-f]{12}\b`)
+	// The Snowflake id leading a FILE cell's FileRef JSON.
+	fileRefIDRE = regexp.MustCompile(`^\{"id":"\d{16,20}","sub":"`)
+	// The file id in a download path /v1/files/{ns}/{table}/{sub}/{id}[-{name}].
+	filePathIDRE = regexp.MustCompile(`^(/v1/files/[^/]+/[^/]+/[^/]+/)\d{16,20}([-.][^/]*)?$`)
 )
 
 // seqKeys hold Snowflake ids (the server's _seq and batch cursors).
@@ -102,7 +110,10 @@ var timeKeys = map[string]bool{
 }
 
 // messageKeys hold human text that may quote an id.
-var messageKeys = map[string]bool{"message": true, "error": true, "reason": true, "details": true}
+var messageKeys = map[string]bool{
+	"message": true, "error": true, "reason": true, "details": true,
+	"content-disposition": true, // a download names the stored file "{id}-{name}"
+}
 
 // Normalize replaces volatile values in a decoded JSON value with shape-
 // checked placeholders: <jwt:claims>, <seq>, <time>, <took>.
@@ -152,8 +163,31 @@ func normalizeString(s, key string) string {
 	s = rfc3339RE.ReplaceAllString(s, "<time>")
 	if messageKeys[key] {
 		s = longNumRE.ReplaceAllString(s, "<id>")
+		s = jobIDRE.ReplaceAllString(s, "<job-id>")
 	}
-	return s
+	return fileRefIDRE.ReplaceAllString(s, `{"id":"<id>","sub":"`)
+}
+
+// normalizePath hides the file id of a download path.
+func normalizePath(p string) string { return filePathIDRE.ReplaceAllString(p, "${1}<id>${2}") }
+
+// validUTF8 replaces each invalid byte with U+FFFD as encoding/json does,
+// so a binary body reads the same recorded and replayed.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // maskSeqColumns hides the _seq cells of a SQL result, whose rows are
@@ -210,7 +244,7 @@ func decodeBody(b []byte) any {
 	if err := d.Decode(&v); err == nil && !d.More() {
 		return Normalize(v)
 	}
-	s := string(b)
+	s := validUTF8(string(b))
 	if len(s) > 2048 {
 		s = s[:2048] + fmt.Sprintf("…(%d bytes)", len(b))
 	}

@@ -177,16 +177,10 @@ func (e *Engine) publish(changes []pendingChange, commitSeq int64) error {
 					continue
 				}
 				payload := topicPayload(ch, commitSeq, r.Payload != "key")
-				var key any
-				if len(ch.PK) == 1 {
-					cell := ch.Row[ch.PK[0]]
-					var s string
-					if json.Unmarshal(cell, &s) == nil {
-						key = s
-					} else if string(cell) != "null" {
-						key = string(cell)
-					}
-				}
+				// The key is the whole row as JSON without _table
+				// (kalamdb-publisher/src/payload.rs extract_key), not the
+				// primary key.
+				var key any = string(topicPayload(ch, commitSeq, false))
 				part := int64(0)
 				if k, ok := key.(string); ok && tp.Partitions > 1 {
 					h := fnv.New32a()

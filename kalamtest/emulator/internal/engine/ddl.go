@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -660,13 +662,21 @@ func (e *Engine) execTopicDDL(st *stmt, s *session) (Result, *stmtErr) {
 		if err := e.clearTopic(id, true); err != nil {
 			return Result{}, execErr("Execution error: %v", err)
 		}
-		return save(fmt.Sprintf("Dropped topic '%s' and scheduled cleanup job [job-topic-%s]", id, strings.ReplaceAll(id, ".", "-")))
+		return save(fmt.Sprintf("Dropped topic '%s' and scheduled cleanup job [%s]", id, topicCleanupJobID()))
 	default: // CLEAR
 		if err := e.clearTopic(id, false); err != nil {
 			return Result{}, execErr("Execution error: %v", err)
 		}
-		return save(fmt.Sprintf("Scheduled cleanup job [job-clear-%s] for topic '%s'", strings.ReplaceAll(id, ".", "-"), id))
+		return save(fmt.Sprintf("Scheduled cleanup job [%s] for topic '%s'", topicCleanupJobID(), id))
 	}
+}
+
+// topicCleanupJobID is a TopicCleanup job id: "TC-" and 12 hex digits of a
+// random UUID (kalamdb-jobs/src/jobs_manager/utils.rs generate_job_id).
+func topicCleanupJobID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "TC-" + hex.EncodeToString(b[:])
 }
 
 func (e *Engine) clearTopic(id string, offsets bool) error {

@@ -68,6 +68,7 @@ type stmtErr struct {
 	msg       string
 	sensitive bool
 	bare      bool // no "Statement k failed:" prefix
+	noDetails bool // the error carries no "details"
 }
 
 // execErr is an execution failure. Its status, code and whether non-admins
@@ -303,9 +304,10 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 			msg = fmt.Sprintf("Statement %d failed: %s", i+1, se.msg)
 		}
 		details := detailsFor(admin, st.full)
-		if se.bare {
-			// Bare errors are answered by build_kalamdb_error_response,
-			// which passes no details (kalamdb-api http/sql/execution_paths.rs).
+		if se.bare || se.noDetails {
+			// Bare errors, and those raised before a statement has a target,
+			// are answered by build_kalamdb_error_response, which passes no
+			// details (kalamdb-api http/sql/execution_paths.rs).
 			details = ""
 		}
 		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: details}

@@ -84,6 +84,15 @@ func filePlaceholders(sql string) []string {
 	return out
 }
 
+// noTableErr is the answer when the statement names no table a file could
+// go to, a SELECT included (kalamdb-api/src/http/sql/execution_paths.rs):
+// it carries no details.
+func noTableErr() *stmtErr {
+	se := inputErr("INVALID_INPUT", 400, "Could not determine target table from SQL. Use fully qualified table name (namespace.table).")
+	se.noDetails = true
+	return se
+}
+
 func inputErr(code string, status int, format string, args ...any) *stmtErr {
 	return &stmtErr{code: code, status: status, msg: fmt.Sprintf(format, args...), bare: true}
 }
@@ -93,7 +102,7 @@ func inputErr(code string, status int, format string, args ...any) *stmtErr {
 // literals (sql-model §6 steps 3-4).
 func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 	if st.kind != kInsert && st.kind != kUpdate && st.kind != kDelete {
-		return inputErr("INVALID_INPUT", 400, "Could not determine target table for file upload: only INSERT, UPDATE or DELETE statements accept files")
+		return noTableErr()
 	}
 	c := &tokCursor{t: st.sig}
 	switch st.kind {
@@ -108,7 +117,7 @@ func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 	}
 	ns, name, ok := c.qualifiedName()
 	if !ok {
-		return inputErr("INVALID_INPUT", 400, "Could not determine target table from SQL")
+		return noTableErr()
 	}
 	if ns == "" {
 		ns = s.ns
@@ -167,6 +176,12 @@ func (e *Engine) stageFiles(st *stmt, s *session, uploads []Upload) *stmtErr {
 	}
 	if err := e.saveCatalog(); err != nil {
 		return &stmtErr{code: "INTERNAL_ERROR", status: 500, msg: err.Error(), sensitive: true, bare: true}
+	}
+	if len(filePlaceholders(sql)) > 0 {
+		// A placeholder without its part reaches the planner as a call
+		// of an unknown function (kalamdb-api/src/http/sql/execution_paths.rs
+		// substitutes only the parts sent).
+		return execErr("Execution error: Error during planning: Invalid function 'file'.\nDid you mean 'pi'?")
 	}
 	toks, err := lex(sql)
 	if err != nil {
