@@ -55,6 +55,9 @@ func isJSONContentType(ct string) bool {
 type jsonField struct {
 	key string
 	raw json.RawMessage
+	// keyEnd is the offset just after the key's closing quote, where serde
+	// reports an unknown or duplicate field.
+	keyEnd int64
 }
 
 // decodeObject reads body as one JSON object and nothing after it, keeping
@@ -77,11 +80,12 @@ func decodeObject(body []byte, expected string) ([]jsonField, error) {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
 		key, _ := tok.(string)
+		keyEnd := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
-		fields = append(fields, jsonField{key: key, raw: raw})
+		fields = append(fields, jsonField{key: key, raw: raw, keyEnd: keyEnd})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, serdeSyntaxError(body, dec.InputOffset(), err)
