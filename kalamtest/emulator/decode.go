@@ -58,6 +58,8 @@ type jsonField struct {
 	// keyEnd is the offset just after the key's closing quote, where serde
 	// reports an unknown or duplicate field.
 	keyEnd int64
+	// valEnd is the offset just after the value.
+	valEnd int64
 }
 
 // decodeObject reads body as one JSON object and nothing after it, keeping
@@ -85,7 +87,7 @@ func decodeObject(body []byte, expected string) ([]jsonField, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
-		fields = append(fields, jsonField{key: key, raw: raw, keyEnd: keyEnd})
+		fields = append(fields, jsonField{key: key, raw: raw, keyEnd: keyEnd, valEnd: dec.InputOffset()})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, serdeSyntaxError(body, dec.InputOffset(), err)
@@ -166,4 +168,14 @@ func rawKind(raw json.RawMessage) string {
 
 func isJSONNull(raw json.RawMessage) bool {
 	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// invalidTypeOffset is where serde_json reports a value of the wrong type:
+// at an object's first byte (it only peeks there), after any other value
+// (it reads a string, number or literal whole first).
+func (f jsonField) invalidTypeOffset() int64 {
+	if len(f.raw) > 0 && f.raw[0] == '{' {
+		return f.valEnd - int64(len(f.raw))
+	}
+	return f.valEnd
 }
