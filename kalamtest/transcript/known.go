@@ -29,7 +29,6 @@ var KnownDifferences = slices.Concat(knownAuthWS, knownSQL, knownFilesTopics)
 
 // Each area keeps its entries in a file of its own (known_*.go).
 var (
-	knownAuthWS      []KnownDifference
 	knownSQL         []KnownDifference
 	knownFilesTopics []KnownDifference
 )
