@@ -187,7 +187,9 @@ func TestConsumerAutoCommitResolvesGapLater(t *testing.T) {
 			}
 		}})
 	ra := pollN(t, a, 5)
-	consumes := func() int64 { return srv.NeedEmulator(t, "traffic log").Traffic().ByRoute["POST /v1/api/topics/consume"] }
+	consumes := func() int64 {
+		return srv.NeedEmulator(t, "traffic log").Traffic().ByRoute["POST /v1/api/topics/consume"]
+	}
 	markAll(t, b, pollN(t, b, 5))
 	// Let b's auto commit find the gap open a few times (each attempt
 	// reads the group's committed offset) before a commits it.

@@ -146,8 +146,8 @@ func (s *Server) issueTokens(w http.ResponseWriter, u engine.User) {
 		writeAuthError(w, http.StatusInternalServerError, "internal_error", "Failed to generate token")
 		return
 	}
-	http.SetCookie(w, tokenCookie(authCookie, access, now.Add(s.accessTTL)))
-	http.SetCookie(w, tokenCookie(refreshCookie, refresh, now.Add(s.refreshTTL)))
+	setTokenCookie(w, authCookie, access, now.Add(s.accessTTL))
+	setTokenCookie(w, refreshCookie, refresh, now.Add(s.refreshTTL))
 	writeJSON(w, http.StatusOK, loginResponse{
 		User:             newUserInfo(u),
 		AdminUIAccess:    u.Role.IsAdmin(),
@@ -158,14 +158,14 @@ func (s *Server) issueTokens(w http.ResponseWriter, u engine.User) {
 	})
 }
 
-// tokenCookie is the real cookie: Path=/, HttpOnly, SameSite=Strict,
-// Expires at the token's expiry. Secure only applies over https, which the
-// emulator does not serve.
-func tokenCookie(name, value string, expires time.Time) *http.Cookie {
-	return &http.Cookie{
-		Name: name, Value: value, Path: "/", Expires: expires.Truncate(time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-	}
+// setTokenCookie adds the real cookie: HttpOnly, SameSite=Strict, Path=/,
+// Expires at the token's expiry, in the order actix's cookie crate writes
+// them (kalamdb-api/src/http/auth/login.rs builds it), which differs from
+// http.SetCookie's. Secure only applies over https, which the emulator does
+// not serve. Values are JWTs or empty, so they need no quoting.
+func setTokenCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+	w.Header().Add("Set-Cookie", name+"="+value+"; HttpOnly; SameSite=Strict; Path=/; Expires="+
+		expires.UTC().Format(http.TimeFormat))
 }
 
 // credentials are LoginRequest / ServerSetupRequest fields after decoding.
@@ -174,8 +174,10 @@ type credentials struct {
 	email                        *string
 }
 
-// decodeCredentials parses a deny_unknown_fields body with `user` (alias
-// `username`), `password`, and for setup `root_password` and `email`.
+// decodeCredentials parses a deny_unknown_fields body with `user`,
+// `password`, and for setup `root_password` and `email`. Only setup takes
+// `username` for `user` (kalamdb-api/src/http/auth/models/setup_request.rs
+// has the serde alias, login_request.rs does not).
 // Errors read as actix's "Json deserialize error: ...".
 func decodeCredentials(body []byte, setup bool) (credentials, error) {
 	var c credentials
@@ -183,7 +185,7 @@ func decodeCredentials(body []byte, setup bool) (credentials, error) {
 	allowed := "`user` or `password`"
 	if setup {
 		expected = "struct ServerSetupRequest"
-		allowed = "one of `user`, `password`, `root_password`, `email`"
+		allowed = "one of `user`, `username`, `password`, `root_password`, `email`"
 	}
 	fields, err := decodeObject(body, expected)
 	if err != nil {
@@ -192,15 +194,15 @@ func decodeCredentials(body []byte, setup bool) (credentials, error) {
 	seen := map[string]bool{}
 	for _, f := range fields {
 		name := f.key
-		if name == "username" {
+		if setup && name == "username" {
 			name = "user"
 		}
 		known := name == "user" || name == "password" || (setup && (name == "root_password" || name == "email"))
 		if !known {
-			return c, serdeError(body, int64(len(body)), fmt.Sprintf("unknown field `%s`, expected %s", f.key, allowed))
+			return c, serdeError(body, f.keyEnd, fmt.Sprintf("unknown field `%s`, expected %s", f.key, allowed))
 		}
 		if seen[name] {
-			return c, serdeError(body, int64(len(body)), fmt.Sprintf("duplicate field `%s`", name))
+			return c, serdeError(body, f.keyEnd, fmt.Sprintf("duplicate field `%s`", name))
 		}
 		seen[name] = true
 		if name == "email" {
@@ -398,10 +400,7 @@ func bearerFromHeader(r *http.Request) (token, msg string, present bool) {
 // expires the cookies; tokens stay valid.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	for _, name := range []string{authCookie, refreshCookie} {
-		http.SetCookie(w, &http.Cookie{
-			Name: name, Value: "", Path: "/", Expires: time.Unix(0, 0),
-			HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		})
+		setTokenCookie(w, name, "", time.Unix(0, 0))
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Logged out successfully"})
 }
@@ -422,7 +421,14 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.userForAccessToken(token)
 	if err != nil {
-		writeAuthError(w, http.StatusUnauthorized, "unauthorized", authErrorMessage(err))
+		msg := authErrorMessage(err)
+		// Bearer auth reads the header through the OIDC helper first
+		// (kalamdb-auth/src/oidc/utils.rs extract_algorithm_unverified), so
+		// a bad header carries OidcError's prefix here, unlike on refresh.
+		if strings.HasPrefix(msg, "Invalid JWT header: ") {
+			msg = "JWT validation failed: " + msg
+		}
+		writeAuthError(w, http.StatusUnauthorized, "unauthorized", msg)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -64,9 +64,15 @@ func TestLoginResponseShape(t *testing.T) {
 	got := cookies["kalamdb_auth"].Expires
 	require.True(t, got.Equal(now.Add(24*time.Hour)), "auth cookie expires %v", got)
 
-	// A user-role login: no admin UI, email null, `username` alias accepted.
+	// Login has no `username` alias (only setup has): the real server
+	// rejects it as an unknown field, at the end of the key.
 	e.db.addUser("alice", engine.RoleUser, "AlicePass123!")
 	r = e.postJSON("/v1/api/auth/login", `{"username":"alice","password":"AlicePass123!"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	require.Equal(t, "Json deserialize error: unknown field `username`, expected `user` or `password` at line 1 column 11", string(r.body))
+
+	// A user-role login: no admin UI, email null.
+	r = e.postJSON("/v1/api/auth/login", `{"user":"alice","password":"AlicePass123!"}`)
 	wantStatus(t, r, http.StatusOK)
 	m = r.json(t)
 	require.EqualValues(t, false, m["admin_ui_access"])

@@ -55,9 +55,11 @@ func isJSONContentType(ct string) bool {
 type jsonField struct {
 	key string
 	raw json.RawMessage
-	// end is the body offset just past the value, where serde reports a
-	// custom Deserialize error.
-	end int64
+	// keyEnd is the offset just after the key's closing quote, where serde
+	// reports an unknown or duplicate field.
+	keyEnd int64
+	// valEnd is the offset just after the value.
+	valEnd int64
 }
 
 // decodeObject reads body as one JSON object and nothing after it, keeping
@@ -80,11 +82,12 @@ func decodeObject(body []byte, expected string) ([]jsonField, error) {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
 		key, _ := tok.(string)
+		keyEnd := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, serdeSyntaxError(body, dec.InputOffset(), err)
 		}
-		fields = append(fields, jsonField{key: key, raw: raw, end: dec.InputOffset()})
+		fields = append(fields, jsonField{key: key, raw: raw, keyEnd: keyEnd, valEnd: dec.InputOffset()})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, serdeSyntaxError(body, dec.InputOffset(), err)
@@ -165,4 +168,14 @@ func rawKind(raw json.RawMessage) string {
 
 func isJSONNull(raw json.RawMessage) bool {
 	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// invalidTypeOffset is where serde_json reports a value of the wrong type:
+// at an object's first byte (it only peeks there), after any other value
+// (it reads a string, number or literal whole first).
+func (f jsonField) invalidTypeOffset() int64 {
+	if len(f.raw) > 0 && f.raw[0] == '{' {
+		return f.valEnd - int64(len(f.raw))
+	}
+	return f.valEnd
 }

@@ -125,7 +125,7 @@ func decodeSQLRequest(body []byte) (sqlPayload, error) {
 			}
 			var arr []json.RawMessage
 			if err := json.Unmarshal(f.raw, &arr); err != nil {
-				return p, serdeError(body, int64(len(body)), fmt.Sprintf("invalid type: %s, expected a sequence", rawKind(f.raw)))
+				return p, serdeError(body, f.invalidTypeOffset(), fmt.Sprintf("invalid type: %s, expected a sequence", rawKind(f.raw)))
 			}
 			if arr == nil {
 				arr = []json.RawMessage{}

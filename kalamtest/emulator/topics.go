@@ -173,7 +173,7 @@ func decodeStart(body []byte, f jsonField) (string, uint64, error) {
 	if err := dec.Decode(&v); err != nil {
 		return "", 0, serdeSyntaxError(body, int64(len(body)), err)
 	}
-	at := f.end
+	at := f.valEnd
 	switch t := v.(type) {
 	case string:
 		switch strings.ToLower(t) {

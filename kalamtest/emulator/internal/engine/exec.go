@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -152,6 +153,7 @@ type session struct {
 // Execute runs one SQL request (http-api §6).
 func (e *Engine) Execute(req Request) ([]Result, *Error) {
 	id := req.Identity
+	admin := id.Role.IsAdmin()
 	fail := func(code string, status int, msg string, sensitive bool) ([]Result, *Error) {
 		return nil, &Error{Code: code, HTTPStatus: status, Message: msg, Sensitive: sensitive}
 	}
@@ -171,6 +173,18 @@ func (e *Engine) Execute(req Request) ([]Result, *Error) {
 		return fail("INVALID_INPUT", 400, "FILE placeholders require multipart/form-data", false)
 	}
 	pieces, err := splitStatements(req.SQL)
+	var open *unterminatedError
+	if errors.As(err, &open) && open.quote == '\'' {
+		// The real splitter lets an open string through; the statement
+		// then fails in sqlparser's tokenizer (recorded: sql_errors
+		// "unterminated string").
+		k := 1
+		if before, err := splitStatements(req.SQL[:open.start]); err == nil && len(before) > 0 {
+			k = len(before)
+		}
+		return nil, &Error{Code: "SQL_EXECUTION_ERROR", HTTPStatus: 400, Sensitive: true, Details: detailsFor(admin, req.SQL),
+			Message: fmt.Sprintf("Statement %d failed: Execution error: SQL error: %s", k, open.tokenizerText(req.SQL))}
+	}
 	if err != nil {
 		return fail("BATCH_PARSE_ERROR", 400, "Failed to parse SQL batch: "+err.Error(), true)
 	}
@@ -181,9 +195,7 @@ func (e *Engine) Execute(req Request) ([]Result, *Error) {
 	for i, p := range pieces {
 		st, serr := classify(p, id.Role)
 		if serr != nil {
-			// Rejected before execution: build_kalamdb_error_response passes no
-			// details (kalamdb-api http/sql/execution_paths.rs).
-			return nil, &Error{Code: serr.code, HTTPStatus: serr.status, Message: serr.msg, Sensitive: serr.sensitive}
+			return nil, &Error{Code: serr.code, HTTPStatus: serr.status, Message: serr.msg, Sensitive: serr.sensitive, Details: serr.details(admin, p)}
 		}
 		stmts[i] = st
 	}
@@ -234,6 +246,16 @@ func (e *Engine) Execute(req Request) ([]Result, *Error) {
 		out = []Result{}
 	}
 	return out, nil
+}
+
+// details is the statement shown to admins, except for a bare INVALID_SQL
+// (parser / classifier rejections), which the real server sends without
+// details (recorded: sql_errors "syntax error", "unsupported statement").
+func (se *stmtErr) details(admin bool, sql string) string {
+	if se.noDetails || se.bare && se.code != "SQL_EXECUTION_ERROR" {
+		return ""
+	}
+	return detailsFor(admin, sql)
 }
 
 func detailsFor(admin bool, sql string) string {
@@ -303,14 +325,7 @@ func (e *Engine) runBatch(stmts []*stmt, base session, req Request, fileMode boo
 		if !se.bare {
 			msg = fmt.Sprintf("Statement %d failed: %s", i+1, se.msg)
 		}
-		details := detailsFor(admin, st.full)
-		if se.bare || se.noDetails {
-			// Bare errors, and those raised before a statement has a target,
-			// are answered by build_kalamdb_error_response, which passes no
-			// details (kalamdb-api http/sql/execution_paths.rs).
-			details = ""
-		}
-		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: details}
+		return &Error{Code: se.code, HTTPStatus: se.status, Message: msg, Sensitive: se.sensitive, Details: se.details(admin, st.full)}
 	}
 	for i, st := range stmts {
 		s := base

@@ -91,7 +91,7 @@ func lex(sql string) ([]token, error) {
 			i++
 			for {
 				if i >= len(sql) {
-					return nil, fmt.Errorf("unterminated quoted text starting at byte %d", start)
+					return nil, &unterminatedError{quote: c, start: start}
 				}
 				if sql[i] == c {
 					if i+1 < len(sql) && sql[i+1] == c {
@@ -210,3 +210,27 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 
 // quoteString quotes a SQL string literal.
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// unterminatedError is a quote left open; sqlparser reports a string one
+// as a TokenizerError at its 1-based line and column.
+type unterminatedError struct {
+	quote byte
+	start int
+}
+
+func (e *unterminatedError) Error() string {
+	return fmt.Sprintf("unterminated quoted text starting at byte %d", e.start)
+}
+
+// tokenizerText is sqlparser's message for an open string literal.
+func (e *unterminatedError) tokenizerText(sql string) string {
+	line, col := 1, 1
+	for _, r := range sql[:min(e.start, len(sql))] {
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("TokenizerError(\"Unterminated string literal at Line: %d, Column: %d\")", line, col)
+}

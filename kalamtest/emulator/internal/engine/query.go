@@ -101,18 +101,33 @@ func (e *Engine) translate(toks []token, s *session, o translateOpts) (*translat
 	}
 
 	tr := &translation{binds: map[string]any{}, ctes: ctes}
-	maxParam := 0
+	missing := ""
 	for i := range sp {
 		if t := sig(i); t.kind == tkParam {
 			n, err := strconv.Atoi(t.text[1:])
 			if err != nil || n < 1 {
 				return nil, execErr("Parameter binding error: Invalid placeholder, not a valid index: %s", t.text)
 			}
-			maxParam = max(maxParam, n)
+			if n > len(s.params) && missing == "" {
+				missing = t.text
+			}
 		}
 	}
-	if maxParam > len(s.params) {
-		return nil, execErr("Parameter count mismatch: expected %d parameters, got %d", maxParam, len(s.params))
+	if missing != "" {
+		// DataFusion's placeholder substitution fails at the first
+		// placeholder without a value (kalamdb-core/src/error.rs wraps it).
+		return nil, execErr("Parameter binding error: Error during planning: No value found for placeholder with id %s", missing)
+	}
+	// SQLite yields NULL for x / 0 and x % 0; DataFusion's Arrow kernels
+	// fail the statement. Only a literal zero divisor is caught here.
+	for i := range sp {
+		if t := sig(i); t.kind == tkPunct && (t.text == "/" || t.text == "%") {
+			if d := sig(i + 1); d.kind == tkNumber {
+				if f, err := strconv.ParseFloat(d.text, 64); err == nil && f == 0 {
+					return nil, execErr("Execution error: Arrow error: Divide by zero error")
+				}
+			}
+		}
 	}
 	// Per parenthesis depth: whether a SELECT is open there, and where in
 	// a FROM clause the walk is. Every item of a FROM list or JOIN, however

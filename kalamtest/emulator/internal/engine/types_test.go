@@ -92,7 +92,7 @@ func TestParamTyping(t *testing.T) {
 	require.Equal(t, "Parameter $1 invalid: Array parameters not yet supported", err.Message, "array param: %+v", err)
 	err = mustFail(t, e, root, `SELECT $2`, json.Number("1"))
 	require.Equal(t, "SQL_EXECUTION_ERROR", err.Code)
-	require.Equal(t, "Statement 1 failed: Parameter count mismatch: expected 2 parameters, got 1", err.Message, "count mismatch: %+v", err)
+	require.Equal(t, "Statement 1 failed: Parameter binding error: Error during planning: No value found for placeholder with id $2", err.Message, "count mismatch: %+v", err)
 }
 
 // TestFormatFloat matches serde_json's float rendering.

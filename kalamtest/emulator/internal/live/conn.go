@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -305,11 +306,20 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		c.touch()
 		if typ == websocket.MessageText {
-			data, tooBig, err := readCapped(r, lim.MaxMessageSize)
+			// actix-ws parses frames with actix-http's default codec
+			// (65_536 bytes, ws/codec.rs): a bigger frame is a protocol
+			// error that drops the connection with no close frame. Only
+			// a text under that but over max_message_size gets
+			// MESSAGE_TOO_LARGE (kalamdb-api/src/ws/runtime.rs).
+			data, tooBig, err := readCapped(r, actixFrameMax)
 			if err != nil {
 				return
 			}
 			if tooBig {
+				c.ws.CloseNow()
+				return
+			}
+			if lim.MaxMessageSize > 0 && len(data) > lim.MaxMessageSize {
 				c.sendError("protocol", "MESSAGE_TOO_LARGE", fmt.Sprintf("Message exceeds maximum size of %d bytes", lim.MaxMessageSize))
 				continue
 			}
@@ -323,6 +333,13 @@ func (c *conn) readLoop(ctx context.Context) {
 				if m, err = parseClientMessage(v); err == nil {
 					c.handle(m)
 					continue
+				}
+				if strings.HasPrefix(err.Error(), "unknown variant ") {
+					// serde_json reads the tag while streaming, so its
+					// error carries a position (the reason is then cut
+					// at 123 bytes); field errors come from buffered
+					// content and carry none.
+					err = fmt.Errorf("%w at %s", err, serdePos(data, len(data)))
 				}
 			}
 			c.closeAfterQueued(websocket.StatusInternalError, truncateReason("Invalid message: "+err.Error()))
@@ -367,6 +384,9 @@ func (c *conn) drain(ctx context.Context) {
 
 // readCapped reads a message up to limit bytes (limit <= 0: no limit);
 // beyond it the rest is discarded and tooBig is set.
+// actixFrameMax is actix-http's default WebSocket codec max_size.
+const actixFrameMax = 65_536
+
 func readCapped(r io.Reader, limit int) (data []byte, tooBig bool, err error) {
 	if limit <= 0 {
 		data, err = io.ReadAll(io.LimitReader(r, maxInboundBytes+1))
@@ -381,6 +401,19 @@ func readCapped(r io.Reader, limit int) (data []byte, tooBig bool, err error) {
 		return nil, true, err
 	}
 	return data, false, nil
+}
+
+// serdePos is serde_json's "line L column C" for the byte offset off.
+func serdePos(data []byte, off int) string {
+	line, col := 1, 0
+	for _, b := range data[:min(off, len(data))] {
+		if b == '\n' {
+			line, col = line+1, 0
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d column %d", line, col)
 }
 
 func truncateReason(s string) string {
@@ -400,6 +433,10 @@ func decodeJSON(data []byte) (any, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			// serde_json's text, at the end of the input.
+			return nil, errors.New("EOF while parsing a value at " + serdePos(data, len(data)))
+		}
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -5,6 +5,7 @@ package live
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -214,7 +215,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, err := s.authenticate(strings.TrimPrefix(auth, "Bearer "))
 		if err != nil {
 			s.log.Info("ws upgrade rejected", "reason", err.Error())
-			http.Error(w, "Invalid token", http.StatusUnauthorized)
+			// actix's HttpResponse::Unauthorized().body(..): no
+			// Content-Type, no newline (unlike http.Error).
+			w.Header()["Content-Type"] = nil
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, "Invalid token")
 			return
 		}
 		c.identity, c.authed, c.headerAuth = id, true, true

@@ -115,16 +115,62 @@ type queryError struct {
 
 func (e *queryError) Error() string { return e.code + ": " + e.msg }
 
+// invalidSQL is LiveError::InvalidSql wrapping QueryParseError::InvalidSql,
+// whose Display adds its own "Invalid SQL: " (kalamdb-dialect/src/parser/
+// query_parser.rs), hence the doubled prefix on the wire.
 func invalidSQL(format string, args ...any) *queryError {
-	return &queryError{code: "INVALID_SQL", msg: "Invalid SQL: " + fmt.Sprintf(format, args...)}
+	return &queryError{code: "INVALID_SQL", msg: "Invalid SQL: Invalid SQL: " + fmt.Sprintf(format, args...)}
 }
 
-// rejectedWords are the clauses a subscription may not use (§14).
+// parseError is the same for QueryParseError::ParseError (sqlparser failed).
+func parseError(format string, args ...any) *queryError {
+	return &queryError{code: "INVALID_SQL", msg: "Invalid SQL: Parse error: Failed to parse SQL: sql parser error: " + fmt.Sprintf(format, args...)}
+}
+
+const onlySimpleSelect = "Subscription query supports only SELECT ... FROM ... [WHERE ...]."
+
+// rejectedWords are the clauses a subscription may not use (§14), with
+// the real validator's text for each (query_parser.rs
+// validate_subscription_query_ast / validate_subscription_select).
 var rejectedWords = map[string]string{
-	"ORDER": "ORDER BY", "LIMIT": "LIMIT", "FETCH": "FETCH", "OFFSET": "OFFSET", "FOR": "locking clauses",
-	"DISTINCT": "DISTINCT", "TOP": "TOP", "GROUP": "GROUP BY", "HAVING": "HAVING", "QUALIFY": "QUALIFY",
-	"WINDOW": "window functions", "OVER": "window functions", "JOIN": "JOIN", "UNION": "set operations",
-	"INTERSECT": "set operations", "EXCEPT": "set operations",
+	"ORDER": "Subscription query does not support ORDER BY. Only SELECT ... FROM ... [WHERE ...] is supported.",
+	"GROUP": "Subscription query does not support GROUP BY. Only SELECT ... FROM ... [WHERE ...] is supported.",
+	"JOIN":  "Subscription query does not support JOIN clauses. Only SELECT ... FROM ... [WHERE ...] is supported.",
+	"LIMIT": onlySimpleSelect, "FETCH": onlySimpleSelect, "OFFSET": onlySimpleSelect, "FOR": onlySimpleSelect,
+	"DISTINCT": onlySimpleSelect, "TOP": onlySimpleSelect, "HAVING": onlySimpleSelect, "QUALIFY": onlySimpleSelect,
+	"WINDOW": onlySimpleSelect, "OVER": onlySimpleSelect,
+	"UNION":     "Subscription query supports only simple SELECT statements.",
+	"INTERSECT": "Subscription query supports only simple SELECT statements.",
+	"EXCEPT":    "Subscription query supports only simple SELECT statements.",
+}
+
+// sqlPos is sqlparser's 1-based "Line: L, Column: C" of a token.
+func sqlPos(sql string, t token) string {
+	line, col := 1, 1
+	for _, r := range sql[:min(t.pos, len(sql))] {
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("Line: %d, Column: %d", line, col)
+}
+
+// statementWords start a statement sqlparser knows; any other first word
+// is its "Expected: an SQL statement" parse error.
+var statementWords = map[string]bool{
+	"SELECT": true, "WITH": true, "INSERT": true, "UPDATE": true, "DELETE": true, "CREATE": true,
+	"DROP": true, "ALTER": true, "TRUNCATE": true, "SHOW": true, "DESCRIBE": true, "DESC": true,
+	"EXPLAIN": true, "SET": true, "BEGIN": true, "START": true, "COMMIT": true, "ROLLBACK": true,
+	"VALUES": true, "MERGE": true, "GRANT": true, "REVOKE": true, "USE": true, "COPY": true,
+	"ANALYZE": true, "VACUUM": true, "CALL": true, "PREPARE": true, "EXECUTE": true, "DEALLOCATE": true,
+	"DECLARE": true, "FETCH": true, "CLOSE": true, "KILL": true, "REPLACE": true, "UPSERT": true,
+	"SAVEPOINT": true, "RELEASE": true, "LOCK": true, "UNLOCK": true, "LOAD": true, "CACHE": true,
+	"UNCACHE": true, "MSCK": true, "COMMENT": true, "ASSERT": true, "INSTALL": true, "ATTACH": true,
+	"DETACH": true, "PRAGMA": true, "FLUSH": true, "LISTEN": true, "NOTIFY": true, "UNLISTEN": true,
+	"RESET": true, "DISCARD": true, "OPTIMIZE": true, "RENAME": true, "RETURN": true, "PRINT": true,
+	"RAISE": true, "SUBSCRIBE": true, "STORAGE": true, "BACKUP": true, "RESTORE": true, "EXPORT": true,
 }
 
 func analyzeSubscription(sql string) (*subQuery, *queryError) {
@@ -136,13 +182,13 @@ func analyzeSubscription(sql string) (*subQuery, *queryError) {
 		toks = toks[:len(toks)-1]
 	}
 	if len(toks) == 0 {
-		return nil, invalidSQL("Empty subscription query")
+		return nil, invalidSQL("Empty SQL statement")
 	}
 	depth := 0
 	for i, t := range toks {
 		switch {
 		case t.kind == 'p' && t.text == ";":
-			return nil, invalidSQL("Subscription must be a single SELECT statement")
+			return nil, invalidSQL("Subscription query must contain exactly one SELECT statement")
 		case t.kind == 'p' && t.text == "(":
 			depth++
 		case t.kind == 'p' && t.text == ")":
@@ -150,16 +196,19 @@ func analyzeSubscription(sql string) (*subQuery, *queryError) {
 		case t.is("SELECT") && i > 0:
 			return nil, invalidSQL("Subqueries are not supported in subscriptions")
 		case t.kind == 'w' && depth == 0:
-			if what, bad := rejectedWords[strings.ToUpper(t.text)]; bad {
-				return nil, invalidSQL("%s is not supported in subscriptions", what)
+			if text, bad := rejectedWords[strings.ToUpper(t.text)]; bad {
+				return nil, invalidSQL("%s", text)
 			}
 		}
 	}
 	if toks[0].is("WITH") {
-		return nil, invalidSQL("WITH is not supported in subscriptions")
+		return nil, invalidSQL("Subscription query does not support WITH clauses. Only SELECT ... FROM ... [WHERE ...] is supported.")
 	}
 	if !toks[0].is("SELECT") {
-		return nil, invalidSQL("Subscription query must be a SELECT statement")
+		if toks[0].kind == 'w' && !statementWords[strings.ToUpper(toks[0].text)] {
+			return nil, parseError("Expected: an SQL statement, found: %s at %s", toks[0].text, sqlPos(sql, toks[0]))
+		}
+		return nil, invalidSQL("Only SELECT queries are supported for subscriptions")
 	}
 	from := -1
 	for i, t := range toks {

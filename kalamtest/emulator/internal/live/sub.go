@@ -51,7 +51,8 @@ func mapEngineError(e *engine.Error, tableKey string) *queryError {
 	case e.HTTPStatus == 403 || e.Code == "PERMISSION_DENIED":
 		return &queryError{code: "UNAUTHORIZED", msg: "Permission denied: " + e.Message}
 	case strings.Contains(e.Message, "Table not found") || strings.Contains(e.Message, "table not found"):
-		return &queryError{code: "NOT_FOUND", msg: "Not found: Table not found: " + tableKey}
+		// TableId displays as "ns:table" (kalamdb-live/src/manager/queries_manager.rs).
+		return &queryError{code: "NOT_FOUND", msg: "Not found: Table not found: " + strings.Replace(tableKey, ".", ":", 1)}
 	}
 	return &queryError{code: "SUBSCRIPTION_FAILED", msg: "Execution error: " + e.Message}
 }

@@ -344,15 +344,15 @@ func parseClientMessage(v any) (clientMessage, error) {
 			if cm.options.lastRows, err = fieldInt(om, "last_rows", 0, math.MaxUint32); err != nil {
 				return cm, err
 			}
-			if cm.options.from, err = fieldInt(om, "from", math.MinInt64, math.MaxInt64); err != nil {
+			if cm.options.from, err = fieldSeqID(om, "from"); err != nil {
 				return cm, err
 			}
 			if cm.options.from == nil {
-				if cm.options.from, err = fieldInt(om, "from_seq_id", math.MinInt64, math.MaxInt64); err != nil {
+				if cm.options.from, err = fieldSeqID(om, "from_seq_id"); err != nil {
 					return cm, err
 				}
 			}
-			if cm.options.snapshotEnd, err = fieldInt(om, "snapshot_end_seq", math.MinInt64, math.MaxInt64); err != nil {
+			if cm.options.snapshotEnd, err = fieldSeqID(om, "snapshot_end_seq"); err != nil {
 				return cm, err
 			}
 		}
@@ -372,6 +372,22 @@ func parseClientMessage(v any) (clientMessage, error) {
 		return cm, fmt.Errorf("unknown variant `%s`, expected one of `authenticate`, `subscribe`, `next_batch`, `unsubscribe`, `ping`", t)
 	}
 	return cm, nil
+}
+
+// fieldSeqID reads an optional SeqId option. The real server buffers the
+// subscribe message (an internally tagged enum) before SeqId deserializes
+// it as an i64, so a wrong type reads "expected i64" with no field name
+// and no position (kalamdb-commons/src/websocket.rs SubscriptionOptions).
+func fieldSeqID(m map[string]any, key string) (*int64, error) {
+	n, err := fieldInt(m, key, math.MinInt64, math.MaxInt64)
+	if err != nil {
+		switch v := m[key].(type) {
+		case json.Number, int64, uint64:
+		default:
+			return nil, fmt.Errorf("invalid type: %s, expected i64", kindOf(v))
+		}
+	}
+	return n, err
 }
 
 func kindOf(v any) string {
