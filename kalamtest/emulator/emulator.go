@@ -8,6 +8,49 @@
 // Tests drive it like miniredis: a settable clock (SetNow, Advance), ExecAs
 // to run SQL as any user, FailNext/DelayNext for faults, adjustable rate
 // limits and a traffic counter.
+//
+// # Differences from the real KalamDB
+//
+// The real server (kalamdb-server 0.4.2-rc.3) is the judge: 347 of its
+// answers are recorded in kalamtest/transcript/testdata and replayed against
+// the emulator in CI. This is the one list of what still differs, each with
+// its reason; the wire-level entries are masked, as narrowly as possible, in
+// transcript.KnownDifferences (known_*.go there give the exact paths).
+//
+// Kept on purpose (the engine is SQLite, not DataFusion):
+//
+//   - Planner error texts for SQL shapes the recordings do not cover may
+//     differ; CAST('x' AS INT) fails with SQLite's wording, not DataFusion's
+//     optimizer message. Computed columns without an alias are named as
+//     SQLite names them, and a projection may repeat a column name (the real
+//     server refuses: "Projections require unique expression names").
+//   - DECIMAL is stored as a float: exact to about 15 significant digits.
+//   - _commit_seq counts per change; the real server's values follow its
+//     commit batches (both are opaque to clients).
+//   - Topic message keys and payloads list their fields in column order; the
+//     real server serialises them from a hash map, in no fixed order.
+//   - Rows of a USER table read across users without ORDER BY come in
+//     insert order; the real server's order follows its storage scan.
+//   - DataFusion's "Did you mean 'x'?" hint for an unknown function varies
+//     per run on the real server; the emulator always names one.
+//   - WebSocket timeouts (auth, heartbeat) fire on time; the real server
+//     checks them every heartbeat interval (5 s), so it cuts 3 to 8 s late.
+//   - Rate-limit windows use the wall clock, not the settable clock, so a
+//     frozen test clock cannot throttle a test forever.
+//   - A file download with ?user_id= on a SHARED table reads as that user
+//     instead of answering 400.
+//   - ALTER USER … SET PASSWORD needs an admin; the real server also lets
+//     users change their own password and accepts unquoted values.
+//
+// Real-server defects not copied (tests must not depend on them):
+//
+//   - CAST(<decimal column> AS TEXT) makes the real server drop the
+//     connection without an answer; the emulator answers.
+//   - A DECIMAL(10,2) value of -0.01 reads back as "0.01" from the real
+//     server (the sign is lost); the emulator keeps "-0.01".
+//   - A user removed by DROP USER can still log in on the real server (its
+//     own password check rejects deleted users, but the login path lets
+//     them through); the emulator answers 401 Invalid credentials.
 package emulator
 
 import (

@@ -22,9 +22,10 @@ type KnownDifference struct {
 	Reason string
 }
 
-// KnownDifferences is the one list of what the emulator does not copy from
-// the real KalamDB, each with its reason. An entry that masks nothing
-// still passes: remove it when the emulator catches up.
+// KnownDifferences masks, in replays, what the emulator does not copy from
+// the real KalamDB; each entry has its reason, and the emulator's package
+// doc ("Differences from the real KalamDB") is the list in prose. An entry
+// that masks nothing still passes: remove it when the emulator catches up.
 var KnownDifferences = slices.Concat(knownAuthWS, knownSQL, knownFilesTopics)
 
 // Each area keeps its entries in a file of its own: known_authws.go,
