@@ -246,16 +246,14 @@ func (ps *passwordScan) literal(i int) int {
 	return -1
 }
 
-// redactPasswords replaces the literal after every PASSWORD by Mark, keeping
-// its quotes and what came before it.
-func redactPasswords(s string) string {
+// passwordLiterals calls fn with the bounds of every literal that follows
+// PASSWORD in s, in order.
+func passwordLiterals(s string, fn func(pre, end int)) {
 	first := indexPassword(s, 0, true)
 	if first < 0 {
-		return s
+		return
 	}
 	ps := newPasswordScan(s, first)
-	var b strings.Builder
-	last := 0
 	for i := first; i >= 0 && i < len(s); {
 		p := indexPassword(s, i, true)
 		if p < 0 {
@@ -268,20 +266,32 @@ func redactPasswords(s string) string {
 			continue
 		}
 		end := ps.end[w-first]
-		if lit := s[pre:end]; lit != "'…'" { // "'…'": already elided (sqlPreview)
-			q := lit[:1]
-			switch q {
-			case "e", "E", "n", "N":
-				q = "'"
-			case "$":
-				q = "$$"
-			}
-			b.WriteString(s[last:pre])
-			b.WriteString(q + Mark + q)
-			last = end
-		}
+		fn(pre, end)
 		i = end
 	}
+}
+
+// redactPasswords replaces the literal after every PASSWORD by Mark, keeping
+// its quotes and what came before it.
+func redactPasswords(s string) string {
+	var b strings.Builder
+	last := 0
+	passwordLiterals(s, func(pre, end int) {
+		lit := s[pre:end]
+		if lit == "'…'" { // already elided (sqlPreview)
+			return
+		}
+		q := lit[:1]
+		switch q {
+		case "e", "E", "n", "N":
+			q = "'"
+		case "$":
+			q = "$$"
+		}
+		b.WriteString(s[last:pre])
+		b.WriteString(q + Mark + q)
+		last = end
+	})
 	if last == 0 {
 		return s
 	}
@@ -293,29 +303,12 @@ func redactPasswords(s string) string {
 // s, without their quotes: a server may quote such a value on its own (a
 // parser error "found: 'value'"), where no PASSWORD precedes it to match.
 func PasswordValues(s string) []string {
-	first := indexPassword(s, 0, true)
-	if first < 0 {
-		return nil
-	}
-	ps := newPasswordScan(s, first)
 	var vals []string
-	for i := first; i >= 0 && i < len(s); {
-		p := indexPassword(s, i, true)
-		if p < 0 {
-			break
-		}
-		w := passwordAt(s, p, true)
-		pre := ps.pre[w-first]
-		if pre < 0 {
-			i = p + 1
-			continue
-		}
-		end := ps.end[w-first]
+	passwordLiterals(s, func(pre, end int) {
 		if v := unquote(s[pre:end]); len(v) >= 4 {
 			vals = append(vals, v)
 		}
-		i = end
-	}
+	})
 	return vals
 }
 
