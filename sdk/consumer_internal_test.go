@@ -3,15 +3,14 @@ package sdk
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/stretchr/testify/require"
 	"strings"
 	"testing"
 )
 
 func TestPayloadRow(t *testing.T) {
 	row, tbl, err := payloadRow([]byte(` { "id" : "18446744073709551615", "Name":"a\"b", "name":"dup", "nested":{"k":[1,"}"]},"_table":"ns:t","n":null } `), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if tbl != (TableName{Namespace: "ns", Name: "t"}) {
 		t.Fatalf("table %+v", tbl)
 	}

@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stretchr/testify/require"
 	"io"
 	"net/http"
 	"strings"
@@ -161,9 +162,7 @@ func newClient(t *testing.T, h http.Handler, opts ...sdk.Option) (*sdk.Client, *
 	tr := mock.New(h)
 	all := append([]sdk.Option{sdk.WithTransport(tr), sdk.WithRetryBackoff(time.Millisecond, 4*time.Millisecond)}, opts...)
 	c, err := sdk.New("http://kalam.test:8080", all...)
-	if err != nil {
-		t.Fatalf("sdk.New: %v", err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c, tr
 }

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"github.com/stretchr/testify/require"
 	"reflect"
 	"testing"
 )
@@ -75,9 +76,7 @@ func TestParseUUIDRejectsMalformed(t *testing.T) {
 func TestSplitRowsAliasesWithoutCopy(t *testing.T) {
 	raw := json.RawMessage(` [ [1, "a,]\"b", [1,[2]], {"k":"]"} ] , [ null,true,false,-1.5e3 ] ] `)
 	rows, err := splitRows(raw, 4, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := [][]string{{`1`, `"a,]\"b"`, `[1,[2]]`, `{"k":"]"}`}, {`null`, `true`, `false`, `-1.5e3`}}
 	for i, r := range rows {
 		for j, c := range r {

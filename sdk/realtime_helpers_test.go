@@ -5,6 +5,7 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"github.com/stretchr/testify/require"
 	"runtime"
 	"testing"
 	"time"
@@ -31,9 +32,7 @@ func rtClientAuth(t testing.TB, srv *fakews.Server, auth sdk.Option, opts ...sdk
 		sdk.WithKeepalive(time.Second, 2*time.Second),
 		sdk.WithReconnect(5*time.Millisecond, 40*time.Millisecond, 0)}
 	c, err := sdk.New("http://kalam.test", append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c, tr
 }
@@ -61,9 +60,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 func nextEvent(t testing.TB, s *sdk.Subscription) sdk.Event {
 	t.Helper()
 	ev, err := s.Next(waitCtx(t))
-	if err != nil {
-		t.Fatalf("Next: %v", err)
-	}
+	require.NoError(t, err)
 	return ev
 }
 

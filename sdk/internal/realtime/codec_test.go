@@ -24,9 +24,7 @@ func gz(t testing.TB, p []byte) []byte {
 func TestDecodeChangeKeepsSeqExact(t *testing.T) {
 	m, err := Decode(false, []byte(`{"type":"change","subscription_id":"s","change_type":"update",
 		"rows":[{"id":"7","_seq":"307012400000000002"}],"old_values":[{"id":"7","_seq":"307012399999000001","status":"open"}]}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if seq, ok := m.Rows[0].Seq(); !ok || seq != 307012400000000002 {
 		t.Fatalf("row seq %d %v", seq, ok)
 	}
@@ -58,9 +56,7 @@ func TestDecodeGzipAndMsgpack(t *testing.T) {
 		0xa4, 'r', 'o', 'w', 's', 0x91, 0x82, 0xa4, '_', 's', 'e', 'q', 0xd3, 0x04, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
 		0xa1, 'b', 0xc4, 0x02, 0x01, 0xff}
 	m, err = Decode(true, gz(t, mp), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if seq, ok := m.Rows[0].Seq(); !ok || seq != 0x0442000000000001 {
 		t.Fatalf("msgpack int64 seq %d %v", seq, ok)
 	}

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"github.com/stretchr/testify/require"
 	"sync"
 	"testing"
 	"time"
@@ -90,9 +91,7 @@ func TestDeadLinkReconnectsWithoutWaitingForClose(t *testing.T) {
 	defer close(tr.release) // runs before m.Close
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Connect(ctx))
 	for {
 		select {
 		case n := <-tr.dialed:
