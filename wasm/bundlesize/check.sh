@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the minimal browser app (wasm/bundlesize/app: connect, one query,
 # one subscription) as a release would and checks its size. The limits are
-# a ratchet just above today's size (override with KALAM_BUNDLE_MAX_RAW and
+# a ratchet just above today's size, 4.90 MB / 1.333 MB with stall detection,
+# poison-frame handling and introspection (override with KALAM_BUNDLE_MAX_RAW and
 # KALAM_BUNDLE_MAX_GZIP, in bytes); issue 11's target is 4.5 MB / 1.2 MB.
 # The floor under it is what the public API itself links: a program using
 # only encoding/json, fmt, log/slog and time is 3.70 MB / 1.03 MB, so the
@@ -10,8 +11,8 @@
 # more packages dropped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-max_raw=${KALAM_BUNDLE_MAX_RAW:-4860000}
-max_gzip=${KALAM_BUNDLE_MAX_GZIP:-1325000}
+max_raw=${KALAM_BUNDLE_MAX_RAW:-4910000}
+max_gzip=${KALAM_BUNDLE_MAX_GZIP:-1336000}
 out=$(mktemp --suffix=.wasm)
 trap 'rm -f "$out"' EXIT
 GOOS=js GOARCH=wasm go build -ldflags='-s -w' -trimpath -o "$out" ./wasm/bundlesize/app

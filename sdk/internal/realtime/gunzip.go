@@ -55,3 +55,14 @@ func gunzip(p []byte, limit int64) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// gunzipHead inflates at most n bytes of a gzip frame: a truncated or
+// corrupt frame yields what could be read.
+func gunzipHead(p []byte, n int) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(zr, int64(n)))
+	return head
+}

@@ -79,3 +79,14 @@ func awaitPromise(promise js.Value) (js.Value, error) {
 	fail.Release()
 	return s.v, s.err
 }
+
+// gunzipHead inflates the first n bytes of a gzip frame (the browser's
+// stream inflates the frame whole; this runs only for frames that failed to
+// decode).
+func gunzipHead(p []byte, n int) []byte {
+	out, err := gunzip(p, DefaultMaxMessageBytes)
+	if err != nil {
+		return nil
+	}
+	return out[:min(n, len(out))]
+}

@@ -2,10 +2,8 @@ package realtime
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"io"
 
 	"github.com/kalamstack/kalam-go/transport"
 )
@@ -31,12 +29,7 @@ var idKey = []byte("subscription_id")
 // decode, by looking at its first bytes only: "" when it cannot tell.
 func subscriptionIDOf(binary bool, p []byte) string {
 	if binary && bytes.HasPrefix(p, gzipMagic) {
-		zr, err := gzip.NewReader(bytes.NewReader(p))
-		if err != nil {
-			return ""
-		}
-		head, _ := io.ReadAll(io.LimitReader(zr, idPrefixBytes)) // a truncated head may still hold the id
-		p = head
+		p = gunzipHead(p, idPrefixBytes)
 	} else if len(p) > idPrefixBytes {
 		p = p[:idPrefixBytes]
 	}
