@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kalamstack/kalam-go/kalamtest"
 	"testing"
 	"time"
 
@@ -99,7 +100,8 @@ func TestLastRowsE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	sub, err := c.Subscribe(ctx, "SELECT * FROM app.t", sdk.LastRows(4), sdk.BatchSize(2))
+	proxy, live := proxiedClient(t, srv)
+	sub, err := live.Subscribe(ctx, "SELECT * FROM app.t", sdk.LastRows(4), sdk.BatchSize(2))
 	require.NoError(t, err)
 	defer sub.Close()
 	ids, _ := snapshot(t, ctx, sub, nil)
@@ -108,9 +110,20 @@ func TestLastRowsE2E(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, seqOf(t, c, 10), cp)
 
-	srv.NeedEmulator(t, "cutting WebSockets").CutWebSockets()
+	proxy.CutAll()
 	seqTable(t, c, false, 11, 11)
 	require.Equal(t, []int64{11}, nextRowIDs(t, ctx, sub), "after the reconnect only the new row")
+}
+
+// proxiedClient is a client whose connections pass through a fault proxy,
+// so a test can cut them on any target, the real server included.
+func proxiedClient(t *testing.T, srv *kalamtest.Server) (*kalamtest.Proxy, *sdk.Client) {
+	t.Helper()
+	p := kalamtest.NewProxy(t, srv.URL)
+	c, err := sdk.New(p.URL, sdk.WithBasicAuth(srv.RootUser, srv.RootPassword))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return p, c
 }
 
 // FromSeq: only rows after the given _seq, paged in batches; a connection
@@ -125,9 +138,10 @@ func TestFromSeqE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	sub, err := c.Subscribe(ctx, "SELECT * FROM app.t", sdk.FromSeq(after3), sdk.BatchSize(2))
+	proxy, live := proxiedClient(t, srv)
+	sub, err := live.Subscribe(ctx, "SELECT * FROM app.t", sdk.FromSeq(after3), sdk.BatchSize(2))
 	require.NoError(t, err)
-	ids, batches := snapshot(t, ctx, sub, func() { srv.NeedEmulator(t, "cutting WebSockets").CutWebSockets() })
+	ids, batches := snapshot(t, ctx, sub, func() { proxy.CutAll() })
 	require.Equal(t, []int64{4, 5, 6, 7, 8, 9}, ids, "each row after the checkpoint exactly once")
 	require.GreaterOrEqual(t, batches, 3, "six rows in batches of two")
 	cp, ok := sub.Checkpoint()
