@@ -17,16 +17,7 @@ import (
 // invalid UTF-8) falls back to json.Unmarshal, which also words the errors.
 // FuzzDecodeSQLResponse checks the two agree.
 func decodeSQLResponse(body []byte, sr *sqlResponse) error {
-	if !json.Valid(body) {
-		return json.Unmarshal(body, sr)
-	}
-	var fast sqlResponse
-	if err := fastTopLevel(body, &fast); err != nil {
-		*sr = sqlResponse{}
-		return json.Unmarshal(body, sr)
-	}
-	*sr = fast
-	return nil
+	return jsonscan.Decode(body, sr, fastTopLevel)
 }
 
 func fastTopLevel(b []byte, sr *sqlResponse) error {

@@ -224,3 +224,19 @@ func Members(b []byte, i int, member func(key []byte, v int) (int, error)) (int,
 		i = SkipSpace(b, i+1) // past ','
 	}
 }
+
+// Decode fills v from p as json.Unmarshal would: through fast when p is
+// valid JSON and fast can read it, else through json.Unmarshal, which also
+// words the errors. The one fallback policy of the direct decoders.
+func Decode[T any](p []byte, v *T, fast func([]byte, *T) error) error {
+	if json.Valid(p) {
+		var out T
+		if fast(p, &out) == nil {
+			*v = out
+			return nil
+		}
+	}
+	var zero T
+	*v = zero
+	return json.Unmarshal(p, v)
+}

@@ -15,16 +15,7 @@ import (
 // keys, duplicates, unexpected types) takes json.Unmarshal, which also
 // words the errors; FuzzDecodeMessageAgrees checks the two agree.
 func decodeMessage(p []byte, m *ServerMessage) error {
-	if !json.Valid(p) {
-		return json.Unmarshal(p, m)
-	}
-	var fast ServerMessage
-	if err := fastMessage(p, &fast); err != nil {
-		*m = ServerMessage{}
-		return json.Unmarshal(p, m)
-	}
-	*m = fast
-	return nil
+	return jsonscan.Decode(p, m, fastMessage)
 }
 
 var messageKeys = []string{"type", "subscription_id", "change_type", "rows", "old_values",
