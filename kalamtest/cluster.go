@@ -74,9 +74,9 @@ func (c *Cluster) NodeAt(url string) *Node {
 }
 
 // Stop takes the node down the way a crash does: its open connections are
-// reset and new ones refused. A real node's process is killed.
+// reset and new ones refused by the operating system. A real node's process is killed.
 func (n *Node) Stop() error {
-	n.proxy.Down()
+	n.proxy.Kill()
 	if n.process != nil {
 		if err := n.process.kill(); err != nil {
 			return fmt.Errorf("stop node %d: %w", n.ID, err)
@@ -93,8 +93,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return fmt.Errorf("start node %d: %w", n.ID, err)
 		}
 	}
-	n.proxy.Up()
-	return nil
+	return n.proxy.Revive()
 }
 
 // Cut resets the node's open connections; the node stays up. It returns

@@ -73,14 +73,14 @@ func StartProxy(target string) (*Proxy, error) {
 	p := &Proxy{URL: scheme + "://" + ln.Addr().String() + path, Addr: ln.Addr().String(),
 		target: host, ln: ln, conns: map[*proxyConn]struct{}{}, done: make(chan struct{})}
 	p.wg.Add(1)
-	go p.acceptLoop()
+	go p.acceptLoop(ln)
 	return p, nil
 }
 
-func (p *Proxy) acceptLoop() {
+func (p *Proxy) acceptLoop(ln net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -266,6 +266,41 @@ func (p *Proxy) Down() int {
 // Up accepts connections again.
 func (p *Proxy) Up() { p.Refuse(false) }
 
+// Kill stops listening and cuts the open connections: new connections are
+// refused by the operating system, as when a server process died (Down
+// accepts and then resets them instead). Revive undoes it. It returns how
+// many connections were cut.
+func (p *Proxy) Kill() int {
+	p.mu.Lock()
+	ln := p.ln
+	p.ln = nil
+	p.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	return p.CutAll()
+}
+
+// Revive listens again on the proxy's address after Kill.
+func (p *Proxy) Revive() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("proxy: revive after Close")
+	}
+	if p.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.Addr)
+	if err != nil {
+		return fmt.Errorf("proxy: listen again on %s: %w", p.Addr, err)
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.acceptLoop(ln)
+	return nil
+}
+
 // Active returns the number of open proxied connections.
 func (p *Proxy) Active() int {
 	p.mu.Lock()
@@ -290,8 +325,13 @@ func (p *Proxy) Close() error {
 	}
 	p.closed = true
 	close(p.done)
+	ln := p.ln
+	p.ln = nil
 	p.mu.Unlock()
-	err := p.ln.Close()
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
 	p.CutAll()
 	p.wg.Wait()
 	if errors.Is(err, net.ErrClosed) {

@@ -39,7 +39,8 @@ const (
 // Client talks to one KalamDB server. It is safe for concurrent use by many
 // goroutines. Create it with New and release it with Close.
 type Client struct {
-	base             string
+	eps              *endpointSet
+	extraEndpoints   []string // from WithEndpoints, until New builds eps
 	tr               transport.Transport
 	timeout          time.Duration
 	maxRetries       int
@@ -141,12 +142,7 @@ func WithLogger(l *slog.Logger) Option {
 // query, fragment and user info are rejected. The platform's default
 // transport is used unless WithTransport is given.
 func New(baseURL string, opts ...Option) (*Client, error) {
-	base, err := normalizeBaseURL(baseURL)
-	if err != nil {
-		return nil, err
-	}
 	c := &Client{
-		base:             base,
 		timeout:          DefaultTimeout,
 		maxRetries:       DefaultMaxRetries,
 		backoff:          DefaultRetryBackoff,
@@ -162,6 +158,21 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 		if err := opt(c); err != nil {
 			return nil, err
+		}
+	}
+	urls := c.extraEndpoints
+	if baseURL != "" || len(urls) == 0 {
+		base, err := normalizeBaseURL(baseURL)
+		if err != nil {
+			return nil, err
+		}
+		urls = append([]string{base}, urls...)
+	}
+	c.eps = newEndpointSet(urls)
+	c.extraEndpoints = nil
+	if c.eps.many() {
+		c.eps.onSwitch = func(from, to string) {
+			c.log.Warn("kalamdb node failed; moving to the next", "from", from, "to", to)
 		}
 	}
 	if err := c.auth.validate(); err != nil {
@@ -206,8 +217,9 @@ func normalizeBaseURL(raw string) (string, error) {
 	return u.scheme + "://" + u.host + p, nil
 }
 
-// BaseURL returns the normalised server URL the client talks to.
-func (c *Client) BaseURL() string { return c.base }
+// BaseURL returns the normalised URL of the server (the cluster node) the
+// client talks to now.
+func (c *Client) BaseURL() string { return c.eps.current() }
 
 // Close releases the client: calls in flight are cancelled and later calls
 // fail with ErrClosed. It is safe to call more than once.
@@ -341,6 +353,9 @@ func jsonBody(b []byte) func() (requestBody, error) {
 // response whose body the caller must close, or an error.
 func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, error) {
 	renewed := false
+	// movesLeft bounds the immediate resends on another node after a node
+	// failed: each other node once, on top of the ordinary retries.
+	movesLeft := len(c.eps.urls) - 1
 	for attempt := 0; ; attempt++ {
 		var gen uint64
 		hdr := map[string][]string{"Accept": {"application/json"}}
@@ -357,7 +372,8 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 				hdr["Authorization"] = []string{"Bearer " + tok}
 			}
 		}
-		treq := &transport.Request{Method: rq.method, URL: c.base + rq.path, Header: hdr}
+		node := c.eps.current()
+		treq := &transport.Request{Method: rq.method, URL: node + rq.path, Header: hdr}
 		replayable := true
 		if rq.body != nil {
 			b, err := rq.body()
@@ -371,9 +387,21 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 		resp, err := c.tr.Do(ctx, treq)
 		if err != nil {
 			if ctx.Err() != nil {
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// A node that hangs looks like this; later calls try
+					// another (with one URL this does nothing).
+					c.eps.failed(node)
+				}
 				return nil, ctxError(ctx)
 			}
 			terr := &TransportError{Method: rq.method, Path: pathOnly(rq.path), Err: err}
+			if c.eps.failed(node) && movesLeft > 0 && replayable && !errors.Is(err, transport.ErrRefused) &&
+				(rq.idempotent || errors.Is(err, transport.ErrNotSent)) {
+				movesLeft--
+				attempt-- // moving to a healthy node is not a retry
+				c.log.Warn("kalamdb request failed; sending it to the next node", "method", rq.method, "path", pathOnly(rq.path), "error", err)
+				continue
+			}
 			if rq.idempotent && replayable && attempt < c.maxRetries && !errors.Is(err, transport.ErrRefused) {
 				c.log.Warn("kalamdb request failed; retrying", "method", rq.method, "path", pathOnly(rq.path), "attempt", attempt+1, "error", err)
 				if werr := c.wait(ctx, attempt, 0); werr != nil {

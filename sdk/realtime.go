@@ -55,7 +55,10 @@ func (c *Client) manager() (*realtime.Manager, error) {
 	if rt.mgr == nil {
 		cfg := rt.cfg
 		cfg.Transport = c.tr
-		cfg.URL = wsURL(c.base, rt.compressOff, cfg.Serialization == "msgpack")
+		cfg.URL = wsURL(c.eps.current(), rt.compressOff, cfg.Serialization == "msgpack")
+		if c.eps.many() {
+			cfg.Nodes = wsNodes{eps: c.eps, compressOff: rt.compressOff, msgpack: cfg.Serialization == "msgpack"}
+		}
 		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
 		cfg.Token = c.wsToken
 		cfg.Probe = c.probeServer
@@ -187,6 +190,10 @@ type ConnectionEvent struct {
 	CloseCode int
 	Attempt   int
 	Delay     time.Duration
+	// Node is the base URL of the cluster node connected to (Connected),
+	// lost (Disconnected) or that failed (Reconnecting); "" unless
+	// WithEndpoints named several.
+	Node string
 }
 
 // WithConnectionEvents calls fn for every connection event, in order, from
@@ -197,7 +204,7 @@ func WithConnectionEvents(fn func(ConnectionEvent)) Option {
 			return errors.New("sdk: WithConnectionEvents: nil function")
 		}
 		c.realtimeConfig().cfg.OnEvent = func(ev realtime.ConnEvent) {
-			fn(ConnectionEvent{Kind: ConnectionEventKind(ev.Kind), Err: translateErr(ev.Err), CloseCode: int(ev.Code), Attempt: ev.Attempt, Delay: ev.Delay})
+			fn(ConnectionEvent{Kind: ConnectionEventKind(ev.Kind), Err: translateErr(ev.Err), CloseCode: int(ev.Code), Attempt: ev.Attempt, Delay: ev.Delay, Node: ev.Node})
 		}
 		return nil
 	}

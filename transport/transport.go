@@ -140,6 +140,12 @@ type Conn interface {
 // origin. Callers should not retry it.
 var ErrRefused = errors.New("transport: refused by the server (retrying cannot help)")
 
+// ErrNotSent is wrapped by a Do error when the request certainly never
+// reached the server (the connection could not be opened), so even a
+// statement that is not idempotent may be sent again, e.g. to another
+// node. Transports that cannot tell leave it out.
+var ErrNotSent = errors.New("transport: the request was not sent (no connection to the server)")
+
 // ErrConnClosed is returned (possibly wrapped) by Read and Write once the
 // connection was closed by this side, or was lost without a close frame.
 var ErrConnClosed = errors.New("transport: connection closed")

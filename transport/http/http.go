@@ -179,9 +179,22 @@ func (t *Transport) Do(ctx context.Context, req *transport.Request) (*transport.
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			return nil, fmt.Errorf("%w: %w", ctxErr, err)
 		}
+		if notSent(err) {
+			return nil, fmt.Errorf("%w: %w", transport.ErrNotSent, err)
+		}
 		return nil, err
 	}
 	return &transport.Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: resp.Body}, nil
+}
+
+// notSent reports an error that proves the server never had the whole
+// request: opening the connection failed, or writing the request did (a
+// reused keep-alive connection the server had already closed). An HTTP/1
+// server runs nothing before the request's last byte, and a write that
+// failed never handed its bytes to the network.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "write")
 }
 
 func closeBody(r io.Reader) {

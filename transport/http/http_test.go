@@ -248,3 +248,35 @@ func TestDoErrors(t *testing.T) {
 	var he *transport.HandshakeError
 	assert.False(t, err == nil || errors.As(err, &he), "Dial to a refused port: %v, want a transport error, not a HandshakeError", err)
 }
+
+// A refused connection is marked ErrNotSent (any statement may go to another
+// node); a connection the server reset after reading the request is not.
+func TestDoMarksOnlyUnsentRequests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	tr := kalamhttp.New(nil)
+	_, err = tr.Do(testContext(t), &transport.Request{Method: "POST", URL: "http://" + closedAddr + "/v1/api/sql",
+		Body: strings.NewReader("{}"), ContentLength: 2})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, transport.ErrNotSent, "a refused dial: %v", err)
+
+	resetting, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { resetting.Close() })
+	go func() {
+		c, err := resetting.Accept()
+		if err != nil {
+			return
+		}
+		io.ReadFull(c, make([]byte, 16)) // the request arrived
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}()
+	_, err = tr.Do(testContext(t), &transport.Request{Method: "POST", URL: "http://" + resetting.Addr().String() + "/v1/api/sql",
+		Body: strings.NewReader("{}"), ContentLength: 2})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, transport.ErrNotSent, "the server had the request: %v", err)
+}

@@ -14,6 +14,7 @@ import (
 type liveConn struct {
 	conn   transport.Conn
 	proto  string
+	node   string // the cluster node it is connected to ("" with one URL)
 	pacer  *bucket
 	ctx    context.Context
 	cancel context.CancelCauseFunc

@@ -20,6 +20,9 @@ type Config struct {
 	Transport transport.Transport
 	// URL is the WebSocket URL (ws:// or wss://, path /v1/ws, query included).
 	URL string
+	// Nodes, when set, picks the server of each new connection instead of
+	// URL: several nodes of one cluster.
+	Nodes NodePicker
 	// Token returns the JWT for a new connection; reconnect says an earlier
 	// connection existed, rejected that the last token was refused.
 	Token func(ctx context.Context, reconnect, rejected bool) (string, error)
@@ -107,6 +110,18 @@ func (c *Config) defaults() {
 	}
 }
 
+// NodePicker chooses among a cluster's nodes.
+type NodePicker interface {
+	// Current returns the node to dial: its name (reported in events) and
+	// its WebSocket URL.
+	Current() (name, url string)
+	// Failed is told a node whose dial failed or whose link was lost, so
+	// that Current moves on to another.
+	Failed(name string)
+	// Count is how many nodes there are.
+	Count() int
+}
+
 // State is the shared connection's state.
 type State int
 
@@ -169,6 +184,9 @@ type ConnEvent struct {
 	Attempt int
 	// Delay is the wait before the next attempt (Reconnecting).
 	Delay time.Duration
+	// Node names the node connected to (Connected), lost (Disconnected) or
+	// that failed (Reconnecting); "" without Config.Nodes.
+	Node string
 }
 
 // Errors.
@@ -333,8 +351,13 @@ func (m *Manager) run() {
 	// is no success (the next one resumes to the same frame), so it does
 	// not reset the attempt count.
 	poisonRuns := 0
+	// untried counts nodes not yet tried since the last good connection:
+	// moving to one of them needs no backoff, a node that just failed is
+	// no reason to keep a healthy one waiting.
+	untried := m.nodeCount() - 1
 	for {
-		lc, err := m.dial(hadConn, rejected)
+		node, url := m.pickNode()
+		lc, err := m.dial(url, hadConn, rejected)
 		if m.ctx.Err() != nil {
 			return
 		}
@@ -346,12 +369,14 @@ func (m *Manager) run() {
 				attempt = 0
 			}
 			rejected, hadConn = false, true
+			untried = m.nodeCount() - 1
 			before := m.progress.Load()
+			lc.node = node
 			reason := redact.Error(m.serve(lc))
 			if m.ctx.Err() != nil {
 				return
 			}
-			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason)})
+			m.events.emit(ConnEvent{Kind: EventDisconnected, Err: reason, Code: transport.CloseStatus(reason), Node: node})
 			err = reason
 			if isPoison(reason) && m.progress.Load() == before {
 				poisonRuns++
@@ -375,6 +400,10 @@ func (m *Manager) run() {
 			}
 		}
 		attempt++
+		if m.cfg.Nodes != nil && !errors.Is(err, ErrAuth) && !isPoison(err) {
+			// The node failed us, not the credentials or the data.
+			m.cfg.Nodes.Failed(node)
+		}
 		m.mu.Lock()
 		m.lastErr = err
 		if m.cfg.NoReconnect || hopeless || (m.cfg.MaxReconnectAttempts > 0 && attempt > m.cfg.MaxReconnectAttempts) {
@@ -387,7 +416,11 @@ func (m *Manager) run() {
 		}
 		m.mu.Unlock()
 		delay := backoff(attempt, m.cfg.ReconnectMin, m.cfg.ReconnectMax)
-		m.events.emit(ConnEvent{Kind: EventReconnecting, Err: err, Code: transport.CloseStatus(err), Attempt: attempt, Delay: delay})
+		if untried > 0 && m.cfg.Nodes != nil {
+			untried--
+			delay = 0
+		}
+		m.events.emit(ConnEvent{Kind: EventReconnecting, Err: err, Code: transport.CloseStatus(err), Attempt: attempt, Delay: delay, Node: node})
 		m.cfg.Log.Debug("kalamdb websocket reconnecting", "attempt", attempt, "delay", delay, "error", err)
 		t := time.NewTimer(delay)
 		select {
@@ -422,8 +455,23 @@ func (m *Manager) subList() []*Sub {
 	return out
 }
 
-// dial opens and authenticates one connection.
-func (m *Manager) dial(reconnect, rejected bool) (*liveConn, error) {
+// pickNode returns the node and URL of the next connection.
+func (m *Manager) pickNode() (name, url string) {
+	if m.cfg.Nodes == nil {
+		return "", m.cfg.URL
+	}
+	return m.cfg.Nodes.Current()
+}
+
+func (m *Manager) nodeCount() int {
+	if m.cfg.Nodes == nil {
+		return 1
+	}
+	return m.cfg.Nodes.Count()
+}
+
+// dial opens and authenticates one connection to url.
+func (m *Manager) dial(url string, reconnect, rejected bool) (*liveConn, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AuthTimeout)
 	defer cancel()
 	tok, err := m.cfg.Token(ctx, reconnect, rejected)
@@ -440,7 +488,7 @@ func (m *Manager) dial(reconnect, rejected bool) (*liveConn, error) {
 	if m.cfg.HeaderAuth {
 		opts.Header = map[string][]string{"Authorization": {"Bearer " + tok}}
 	}
-	conn, err := m.cfg.Transport.Dial(ctx, m.cfg.URL, opts)
+	conn, err := m.cfg.Transport.Dial(ctx, url, opts)
 	if err != nil {
 		var he *transport.HandshakeError
 		if errors.As(err, &he) && he.StatusCode == 401 {
@@ -571,7 +619,7 @@ func (m *Manager) serve(lc *liveConn) error {
 	}
 	m.setStateLocked(StateConnected)
 	m.mu.Unlock()
-	m.events.emit(ConnEvent{Kind: EventConnected, Code: -1})
+	m.events.emit(ConnEvent{Kind: EventConnected, Code: -1, Node: lc.node})
 
 	<-ctx.Done()
 	reason := context.Cause(ctx)

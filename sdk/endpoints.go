@@ -1,0 +1,111 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// WithEndpoints names the nodes of a KalamDB cluster the client may use
+// besides (or, with New(""), instead of) the base URL. The client uses one
+// node at a time, the base URL first; when that node fails (the connection
+// is refused, reset or times out, or it answers that it cannot reach the
+// cluster) it moves to the next, in order, and stays there while it works.
+//
+// Any node serves every call: a follower forwards writes to the leader
+// itself, tokens are valid on every node, and `_seq` values and topic
+// offsets are the cluster's, so subscriptions resume and consumers go on
+// from their committed offsets on whichever node comes next.
+//
+// A call that failed on one node is sent again on the next only where
+// that is safe: requests that never reached the node (the connection was
+// refused), and read-only ones. A write whose node died after receiving
+// it fails, because it may have been applied. ConnectionEvent.Node says
+// which node the WebSocket uses.
+func WithEndpoints(urls ...string) Option {
+	return func(c *Client) error {
+		if len(urls) == 0 {
+			return errors.New("sdk: WithEndpoints: no URLs given")
+		}
+		for i, u := range urls {
+			base, err := normalizeBaseURL(u)
+			if err != nil {
+				return fmt.Errorf("sdk: WithEndpoints: URL %d: %w", i+1, err)
+			}
+			c.extraEndpoints = append(c.extraEndpoints, base)
+		}
+		return nil
+	}
+}
+
+// endpointSet is the client's nodes and the one in use. One URL is the
+// common case; everything here then costs an atomic load.
+type endpointSet struct {
+	urls []string
+	cur  atomic.Int32
+	// onSwitch, when set, is told each move from one node to another.
+	onSwitch func(from, to string)
+}
+
+// newEndpointSet dedupes urls, keeping the first occurrence's place.
+func newEndpointSet(urls []string) *endpointSet {
+	e := &endpointSet{}
+	seen := make(map[string]bool, len(urls))
+	for _, u := range urls {
+		if !seen[u] {
+			seen[u] = true
+			e.urls = append(e.urls, u)
+		}
+	}
+	return e
+}
+
+// current returns the base URL of the node in use.
+func (e *endpointSet) current() string {
+	return e.urls[e.cur.Load()]
+}
+
+// many reports whether there is another node to move to.
+func (e *endpointSet) many() bool { return len(e.urls) > 1 }
+
+// failed moves off node url if it is still the one in use (a concurrent
+// call may have moved already) and reports whether the node in use is now
+// another one.
+func (e *endpointSet) failed(url string) bool {
+	if len(e.urls) < 2 {
+		return false
+	}
+	for {
+		i := e.cur.Load()
+		if e.urls[i] != url {
+			return true
+		}
+		next := (i + 1) % int32(len(e.urls))
+		if e.cur.CompareAndSwap(i, next) {
+			if e.onSwitch != nil {
+				e.onSwitch(url, e.urls[next])
+			}
+			return true
+		}
+	}
+}
+
+// Endpoints returns every node the client may use, in order; BaseURL says
+// which one is in use.
+func (c *Client) Endpoints() []string {
+	return append([]string(nil), c.eps.urls...)
+}
+
+// wsNodes adapts the endpoint set to the realtime manager.
+type wsNodes struct {
+	eps                  *endpointSet
+	compressOff, msgpack bool
+}
+
+func (n wsNodes) Current() (string, string) {
+	base := n.eps.current()
+	return base, wsURL(base, n.compressOff, n.msgpack)
+}
+
+func (n wsNodes) Failed(name string) { n.eps.failed(name) }
+func (n wsNodes) Count() int         { return len(n.eps.urls) }
