@@ -69,6 +69,9 @@ func NewConnector(dsn string, sdkOpts ...sdk.Option) (*Connector, error) {
 	if cfg.Timeout > 0 {
 		opts = append(opts, sdk.WithTimeout(cfg.Timeout))
 	}
+	if len(cfg.Endpoints) > 0 {
+		opts = append(opts, sdk.WithEndpoints(cfg.Endpoints...))
+	}
 	client, err := sdk.New(cfg.URL, append(opts, sdkOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kalamsql: %w", err)

@@ -22,14 +22,19 @@ type Config struct {
 	// Timeout bounds each call when the context has no earlier deadline
 	// (0: the SDK's default, 30 s).
 	Timeout time.Duration
+	// Endpoints are more nodes of the same cluster (sdk.WithEndpoints),
+	// from the comma-separated endpoints parameter.
+	Endpoints []string
 }
 
 // dsnParams are the query parameters a DSN may carry.
-var dsnParams = map[string]bool{"namespace": true, "timeout": true, "token": true}
+var dsnParams = map[string]bool{"namespace": true, "timeout": true, "token": true, "endpoints": true}
 
 // ParseDSN parses "http[s]://user:password@host:port[/prefix]/?namespace=app&timeout=5s"
-// or, with a bearer token, "http://host:port/?token=JWT". Every error names
-// the part of the DSN that is wrong and never repeats a secret.
+// or, with a bearer token, "http://host:port/?token=JWT". A cluster's other
+// nodes go in endpoints: "http://user:pw@node1:8080/?endpoints=http://node2:8080,http://node3:8080".
+// Every error names the part of the DSN that is wrong and never repeats a
+// secret.
 func ParseDSN(dsn string) (*Config, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("kalamsql: empty DSN (want http://user:password@host:port/?namespace=ns)")
@@ -65,7 +70,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("kalamsql: unknown DSN parameter(s) %s (known: namespace, timeout, token)", strings.Join(unknown, ", "))
+		return nil, fmt.Errorf("kalamsql: unknown DSN parameter(s) %s (known: endpoints, namespace, timeout, token)", strings.Join(unknown, ", "))
 	}
 	cfg.Namespace = q.Get("namespace")
 	if _, ok := q["namespace"]; ok && cfg.Namespace == "" {
@@ -77,6 +82,14 @@ func ParseDSN(dsn string) (*Config, error) {
 			return nil, fmt.Errorf("kalamsql: DSN parameter timeout=%q is not a non-negative duration such as 5s", t[0])
 		}
 		cfg.Timeout = d
+	}
+	if v, ok := q["endpoints"]; ok {
+		for i, e := range strings.Split(v[0], ",") {
+			if e = strings.TrimSpace(e); e == "" {
+				return nil, fmt.Errorf("kalamsql: DSN parameter endpoints: entry %d is empty", i+1)
+			}
+			cfg.Endpoints = append(cfg.Endpoints, e)
+		}
 	}
 	if _, ok := q["token"]; ok {
 		cfg.Token = q.Get("token")

@@ -57,6 +57,10 @@ func TestParseDSN(t *testing.T) {
 	assert.Equal(t, "abc.def.ghi", cfg.Token)
 	assert.Equal(t, "http://127.0.0.1:8080", cfg.URL)
 
+	cfg, err = kalamsql.ParseDSN("http://u:p@n1:8080/?endpoints=http://n2:8080,%20http://n3:8080")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"http://n2:8080", "http://n3:8080"}, cfg.Endpoints)
+
 	for dsn, want := range map[string]string{
 		"":                             "empty DSN",
 		"postgres://u:p@h/":            `scheme "postgres"`,
@@ -69,6 +73,7 @@ func TestParseDSN(t *testing.T) {
 		"http://u:p@h:1/?namespace=":   "namespace is empty",
 		"http://u:p@h:1/?namespace=a&namespace=b": `"namespace" given 2 times`,
 		"http://u:p@h:1/#x":                       "#fragment",
+		"http://u:p@h:1/?endpoints=http://a:1,,":  "endpoints: entry 2 is empty",
 	} {
 		_, err := kalamsql.ParseDSN(dsn)
 		require.Error(t, err, dsn)
