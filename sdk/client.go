@@ -419,6 +419,23 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 		if ctx.Err() != nil {
 			return nil, ctxError(ctx)
 		}
+		if c.eps.many() && replayable {
+			switch c.nodeTrouble(node, serr, rq.idempotent) {
+			case resendNow:
+				if movesLeft > 0 {
+					movesLeft--
+					attempt--
+					continue
+				}
+			case resendLater:
+				if attempt < c.maxRetries {
+					if werr := c.wait(ctx, attempt, 0); werr != nil {
+						return nil, fmt.Errorf("%w (while waiting to retry after: %w)", werr, serr)
+					}
+					continue
+				}
+			}
+		}
 		if rq.authed && rq.bearer == "" && !renewed && errors.Is(serr, ErrTokenExpired) {
 			if !replayable {
 				return nil, fmt.Errorf("%w: the token expired and the upload was not retried because a file reader is not an io.Seeker (pass an *os.File, *bytes.Reader or other io.ReadSeeker to allow it): %w", ErrBodyNotReplayable, serr)

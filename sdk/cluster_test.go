@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,15 @@ func (e *clusterEnv) nodeInUse() *kalamtest.Node {
 	n := e.cl.NodeAt(e.client.BaseURL())
 	require.NotNil(e.t, n, "the client uses %s, not a node of the cluster", e.client.BaseURL())
 	return n
+}
+
+// fileTable creates a table with a FILE column.
+func (e *clusterEnv) fileTable() string {
+	e.t.Helper()
+	name := "clusters.f" + kalamtest.RandomSuffix()
+	_, err := e.client.Query(waitCtx(e.t), "CREATE TABLE "+name+" (name TEXT PRIMARY KEY, doc FILE) WITH (TYPE='USER')")
+	require.NoError(e.t, err)
+	return name
 }
 
 // lastConnected returns the node of the latest EventConnected.
@@ -372,4 +382,75 @@ func TestClusterUnsentWriteGoesToNextNode(t *testing.T) {
 	_, err = e.client.Query(waitCtx(t), "SELECT 1")
 	var te *sdk.TransportError
 	require.True(t, errors.As(err, &te), "with every node down the call fails with a transport error, got %v", err)
+}
+
+func clusterErrorBody(code, message string) string {
+	return `{"status":"error","results":[],"took":0.1,"error":{"code":"` + code + `","message":"` + message + `"}}`
+}
+
+// How a client with several endpoints treats the answers by which a
+// KalamDB node says the trouble is the cluster's (http-api.md §8): a file
+// upload a follower refuses goes to the next node, a call made while the
+// cluster elects a leader waits and goes again, and a write whose forward
+// to the leader broke is not resent (it may have run), a read is.
+func TestClusterNodeTroubleAnswers(t *testing.T) {
+	e := newClusterEnv(t)
+	emu := e.cl.Emulator
+	if emu == nil {
+		t.Skip("kalamtest: needs the emulator's fault injection to script cluster answers; a real cluster gives them only by chance")
+	}
+	ctx := waitCtx(t)
+	files := e.fileTable()
+
+	first := e.nodeInUse()
+	emu.FailNextPath("/v1/api/sql", 1, 503, clusterErrorBody("NOT_LEADER", "File uploads must be sent to the current leader"))
+	_, err := e.client.Query(ctx, "INSERT INTO "+files+" (name, doc) VALUES ('a', FILE(\"doc\"))",
+		sdk.File("doc", "a.txt", "text/plain", strings.NewReader("hello")))
+	require.NoError(t, err, "the upload goes to the next node")
+	second := e.nodeInUse()
+	assert.NotEqual(t, first, second)
+
+	emu.FailNextPath("/v1/api/sql", 2, 503, clusterErrorBody("LEADER_NOT_AVAILABLE", "no leader yet"))
+	_, err = e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ('during-election', 'v')")
+	require.NoError(t, err, "nothing ran while there was no leader, so the write was sent again")
+
+	emu.FailNextPath("/v1/api/sql", 1, 502, clusterErrorBody("FORWARD_FAILED", "leader went away"))
+	_, err = e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ('maybe', 'v')")
+	require.ErrorIs(t, err, sdk.ErrUnavailable, "a write whose forward broke may have run: not resent")
+	emu.FailNextPath("/v1/api/sql", 1, 502, clusterErrorBody("FORWARD_FAILED", "leader went away"))
+	res, err := e.client.Query(ctx, "SELECT COUNT(*) AS n FROM "+e.table+" WHERE id = 'during-election'")
+	require.NoError(t, err, "a read is sent again")
+	n, err := res.Rows()[0].Int64("n")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the write made during the election ran once")
+}
+
+// With one URL the client behaves as it always did: a cluster's answers
+// are errors, not resent.
+func TestOneEndpointDoesNotResendClusterAnswers(t *testing.T) {
+	srv := kalamtest.NewServer(t)
+	c := e2eClient(t, srv)
+	srv.Emulator.FailNextPath("/v1/api/sql", 1, 503, clusterErrorBody("LEADER_NOT_AVAILABLE", "no leader yet"))
+	_, err := c.Query(waitCtx(t), "SELECT 1")
+	require.ErrorIs(t, err, sdk.ErrUnavailable)
+}
+
+// File uploads must reach the leader (a follower answers NOT_LEADER): from
+// whichever node a client starts, its upload lands.
+func TestClusterUploadFromAnyNode(t *testing.T) {
+	e := newClusterEnv(t)
+	files := e.fileTable()
+	for i, first := range e.cl.URLs() {
+		rest := append(append([]string(nil), e.cl.URLs()[i+1:]...), e.cl.URLs()[:i]...)
+		c, err := sdk.New(first, sdk.WithEndpoints(rest...), sdk.WithBasicAuth(e.cl.RootUser, e.cl.RootPassword))
+		require.NoError(t, err)
+		defer c.Close()
+		name := "doc" + strconv.Itoa(i)
+		_, err = c.Query(waitCtx(t), "INSERT INTO "+files+" (name, doc) VALUES ($1, FILE(\"doc\"))", sdk.Args(name),
+			sdk.File("doc", name+".txt", "text/plain", strings.NewReader("hello "+name)))
+		require.NoError(t, err, "upload starting at node %d", i+1)
+	}
+	res, err := e.client.Query(waitCtx(t), "SELECT name FROM "+files)
+	require.NoError(t, err)
+	assert.Len(t, res.Rows(), len(e.cl.Nodes))
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 )
 
@@ -109,3 +110,42 @@ func (n wsNodes) Current() (string, string) {
 
 func (n wsNodes) Failed(name string) { n.eps.failed(name) }
 func (n wsNodes) Count() int         { return len(n.eps.urls) }
+
+// What to do with a call a cluster node answered with an error.
+type resend int
+
+const (
+	dontResend  resend = iota
+	resendNow          // on the next node, at once
+	resendLater        // after a backoff: the cluster is electing a leader
+)
+
+// nodeTrouble reads the errors by which a KalamDB node says the trouble is
+// the cluster's, not the statement's (kalamdb-api http/sql/forward.rs,
+// execute.rs), moves the client off node where another may do better, and
+// says whether the call may be sent again.
+func (c *Client) nodeTrouble(node string, err error, idempotent bool) resend {
+	var se *ServerError
+	if !errors.As(err, &se) {
+		return dontResend
+	}
+	switch strings.ToUpper(se.Code) {
+	case "NOT_LEADER":
+		// Sent before anything ran: file uploads must reach the leader,
+		// so try the next node.
+		c.eps.failed(node)
+		return resendNow
+	case "LEADER_NOT_AVAILABLE", "CLUSTER_UNAVAILABLE":
+		// Nothing ran: there is no leader to forward to yet.
+		c.eps.failed(node)
+		return resendLater
+	case "FORWARD_FAILED":
+		// The node lost the leader mid-forward: the leader may have run a
+		// write, so only a read-only statement goes again.
+		c.eps.failed(node)
+		if idempotent {
+			return resendNow
+		}
+	}
+	return dontResend
+}
