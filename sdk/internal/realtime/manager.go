@@ -23,6 +23,9 @@ type Config struct {
 	// Nodes, when set, picks the server of each new connection instead of
 	// URL: several nodes of one cluster.
 	Nodes NodePicker
+	// MoveRewind is how far back a subscription resumes on another node
+	// (nodemove.go); default DefaultMoveRewind.
+	MoveRewind time.Duration
 	// Token returns the JWT for a new connection; reconnect says an earlier
 	// connection existed, rejected that the last token was refused.
 	Token func(ctx context.Context, reconnect, rejected bool) (string, error)
@@ -85,6 +88,7 @@ func (c *Config) defaults() {
 		c.StallThreshold = time.Second
 	}
 	set(&c.AuthTimeout, 10*time.Second)
+	set(&c.MoveRewind, DefaultMoveRewind)
 	set(&c.ReconnectMin, 500*time.Millisecond)
 	set(&c.ReconnectMax, 30*time.Second)
 	if c.ReconnectMax < c.ReconnectMin {
@@ -231,6 +235,8 @@ type Manager struct {
 	wire    map[string]*Sub // current wire id -> subscription
 	conn    *liveConn
 	changed chan struct{} // closed and replaced on every state change
+	// lastNode is the node of the latest connection (with Config.Nodes).
+	lastNode string
 }
 
 // New returns an idle manager; nothing is dialled until Connect or Subscribe.
@@ -614,8 +620,11 @@ func (m *Manager) serve(lc *liveConn) error {
 
 	m.mu.Lock()
 	m.conn = lc
+	// A resume on another node cannot trust the checkpoint (nodemove.go).
+	moved := m.cfg.Nodes != nil && m.lastNode != "" && lc.node != m.lastNode
+	m.lastNode = lc.node
 	for _, s := range m.subs {
-		s.resubscribe(lc, false)
+		s.resubscribe(lc, false, moved)
 	}
 	m.setStateLocked(StateConnected)
 	m.mu.Unlock()
@@ -841,7 +850,7 @@ func (m *Manager) register(s *Sub) error {
 	m.subs[s.id] = s
 	m.startLocked()
 	if m.conn != nil {
-		s.resubscribe(m.conn, false)
+		s.resubscribe(m.conn, false, false)
 	}
 	return nil
 }

@@ -107,6 +107,13 @@ type subExtra struct {
 	// skip holds _seq values already queued above the checkpoint a stall
 	// resync restarted from; it ends when that resync's snapshot does.
 	skip map[int64]bool
+
+	// With several nodes (nodemove.go): the rows delivered lately, and
+	// after a move to another node those a resume may repeat, until the
+	// new node's checkpoint passes moveUntil.
+	delivered *deliveredRows
+	moveSkip  map[uint64]bool
+	moveUntil int64
 }
 
 // extra returns the side state, allocating it on first use.
@@ -121,7 +128,7 @@ func (s *Sub) extra() *subExtra {
 func (s *Sub) trimExtra() {
 	x := s.x
 	if x != nil && x.sentFrom == nil && x.pageAsked == 0 && x.pageDeferred == nil && x.held == nil &&
-		x.probeSeen == nil && x.skip == nil {
+		x.probeSeen == nil && x.skip == nil && x.delivered == nil && x.moveSkip == nil {
 		s.x = nil
 	}
 }
@@ -198,8 +205,9 @@ func (s *Sub) Checkpoint() (int64, bool) {
 }
 
 // resubscribe sends a subscribe for a new generation. Called with m.mu
-// held. onlyUnanswered limits it to a subscribe still awaiting its ack.
-func (s *Sub) resubscribe(lc *liveConn, onlyUnanswered bool) {
+// held. onlyUnanswered limits it to a subscribe still awaiting its ack;
+// moved says lc is on another node than the last connection.
+func (s *Sub) resubscribe(lc *liveConn, onlyUnanswered, moved bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.phase == phaseDone || s.phase == phaseOverflown {
@@ -208,7 +216,50 @@ func (s *Sub) resubscribe(lc *liveConn, onlyUnanswered bool) {
 	if onlyUnanswered && s.phase != phaseAwaitAck {
 		return
 	}
+	if moved {
+		s.rewindLocked()
+	}
 	s.sendSubscribeLocked(lc)
+}
+
+// rewindLocked moves the checkpoint back for a resume on another node and
+// arms the filter of rows already delivered (nodemove.go).
+func (s *Sub) rewindLocked() {
+	if !s.hasCheckpoint || s.opts.FullResync {
+		return
+	}
+	x := s.extra()
+	x.skip, x.probeSeen = nil, nil // _seq values of the old node
+	rewind := s.m.cfg.MoveRewind
+	if x.delivered != nil {
+		// Keep what an earlier move still skips: a third node may repeat
+		// rows of the first.
+		if x.moveSkip == nil {
+			x.moveSkip = map[uint64]bool{}
+		}
+		for _, p := range x.delivered.prints {
+			x.moveSkip[p] = true
+		}
+		x.delivered = nil
+	}
+	s.checkpoint = rewound(s.checkpoint, rewind)
+	x.moveUntil = s.checkpoint + 2*(rewind.Milliseconds()<<seqMillisShift)
+	s.trimExtra()
+}
+
+// dropDelivered removes rows a moved resume repeats. They stay in the
+// filter: a further move may repeat them again.
+func (s *Sub) dropDelivered(rows []RawRow, deleted bool) []RawRow {
+	if s.x == nil || s.x.moveSkip == nil {
+		return rows
+	}
+	keep := rows[:0:0]
+	for _, r := range rows {
+		if !s.x.moveSkip[fingerprint(r, deleted)] {
+			keep = append(keep, r)
+		}
+	}
+	return keep
 }
 
 func (s *Sub) sendSubscribeLocked(lc *liveConn) {
@@ -327,7 +378,7 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 			return // a repeated reply to a next_batch sent twice
 		}
 		had := len(msg.Rows)
-		msg.Rows = s.dropSeen(msg.Rows)
+		msg.Rows = s.dropDelivered(s.dropSeen(msg.Rows), false)
 		bc := msg.BatchControl
 		if had > 0 && len(msg.Rows) == 0 && !bc.Ready() {
 			s.askPageLocked(lc, bc) // a repeated page: nothing new to deliver
@@ -365,6 +416,11 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		msg.Rows, msg.OldValues = s.dropBefore(msg.Rows), s.dropBefore(msg.OldValues)
 		if len(msg.Rows) == 0 && len(msg.OldValues) == 0 {
 			return
+		}
+		if len(msg.Rows) > 0 {
+			if msg.Rows = s.dropDelivered(msg.Rows, msg.ChangeType == "delete"); len(msg.Rows) == 0 {
+				return // delivered from the old node already
+			}
 		}
 		d := Delivery{Msg: msg}
 		if s.phase == phaseLoading {
@@ -503,9 +559,34 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 	if s.checkpoint != before {
 		s.m.progress.Add(1)
 	}
+	if s.m.cfg.Nodes != nil && d.Msg != nil {
+		s.rememberLocked(d.Msg)
+	}
 	s.queue = append(s.queue, d)
 	s.wakeLocked()
 	return true
+}
+
+// rememberLocked keeps what a resume on another node may repeat of msg,
+// and forgets what no resume can repeat any more.
+func (s *Sub) rememberLocked(msg *ServerMessage) {
+	if s.opts.FullResync || (msg.Type != TypeInitialBatch && msg.Type != TypeChange) {
+		return
+	}
+	x := s.extra()
+	if x.delivered == nil {
+		x.delivered = &deliveredRows{}
+	}
+	deleted := msg.Type == TypeChange && msg.ChangeType == "delete"
+	for _, r := range msg.Rows {
+		if seq, ok := r.Seq(); ok {
+			x.delivered.add(seq, fingerprint(r, deleted))
+		}
+	}
+	x.delivered.trim(rewound(s.checkpoint, s.m.cfg.MoveRewind))
+	if x.moveSkip != nil && s.checkpoint > x.moveUntil {
+		x.moveSkip = nil
+	}
 }
 
 // beginProbe notes the checkpoint of a live subscription as a ping goes

@@ -87,8 +87,12 @@ type sub struct {
 }
 
 // New returns an empty server.
-func New() *Server {
-	return &Server{seq: BaseSeq - 1, tables: map[string]*table{}, conns: map[int]*conn{}}
+func New() *Server { return NewFromSeq(BaseSeq) }
+
+// NewFromSeq returns an empty server whose first _seq is first: nodes of
+// a cluster stamp one row with different _seq values.
+func NewFromSeq(first int64) *Server {
+	return &Server{seq: first - 1, tables: map[string]*table{}, conns: map[int]*conn{}}
 }
 
 func (s *Server) tableLocked(name string) *table {
