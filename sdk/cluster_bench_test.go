@@ -3,13 +3,11 @@
 package sdk_test
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/kalamstack/kalam-go/sdk"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,16 +19,13 @@ import (
 // with -benchtime=10x; set KALAMTEST_SERVER_BIN for a real cluster.
 func BenchmarkClusterFailover(b *testing.B) {
 	e := newClusterEnv(b)
-	ctx := context.Background()
 	sub, err := e.client.Subscribe(waitCtx(b), "SELECT * FROM "+e.table)
 	require.NoError(b, err)
 	b.Cleanup(func() { sub.Close() })
 	s := newSeen(b)
 	var confirmed []string
 	write := func(id string) bool {
-		wctx, cancel := context.WithTimeout(ctx, clusterWriteTimeout)
-		defer cancel()
-		_, err := e.client.Query(wctx, "INSERT INTO "+e.table+" (id, body) VALUES ($1, 'v')", sdk.Args(id))
+		err := e.insert(id)
 		if err == nil {
 			confirmed = append(confirmed, id)
 		}

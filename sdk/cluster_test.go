@@ -145,9 +145,7 @@ func (e *clusterEnv) startWriter() *writer {
 			default:
 			}
 			id := "w" + strconv.Itoa(i)
-			ctx, cancel := context.WithTimeout(context.Background(), clusterWriteTimeout)
-			_, err := e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ($1, 'v')", sdk.Args(id))
-			cancel()
+			err := e.insert(id)
 			w.mu.Lock()
 			if err != nil {
 				w.uncertain = append(w.uncertain, id)
@@ -170,6 +168,16 @@ func (e *clusterEnv) listenAndWrite() (*sdk.Subscription, *seen, *writer) {
 	return sub, newSeen(e.t), e.startWriter()
 }
 
+// insert writes row id, as a transaction because KalamDB 0.4.2 replicates
+// only those: an autocommit INSERT stays on the shard leader (sdk's
+// package doc, Clusters).
+func (e *clusterEnv) insert(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWriteTimeout)
+	defer cancel()
+	_, err := e.client.Query(ctx, "BEGIN; INSERT INTO "+e.table+" (id, body) VALUES ('"+id+"', 'v'); COMMIT")
+	return err
+}
+
 func (w *writer) halt() {
 	w.halting.Do(func() { close(w.stop) })
 	<-w.done
@@ -190,8 +198,12 @@ func (w *writer) atLeast(more int) func() bool {
 
 // check holds the cluster's guarantees after the writer stopped: every
 // confirmed write is in the table and was delivered exactly once (seen
-// fails on any duplicate), nothing unknown was delivered, and at most
-// maxUncertain writes failed.
+// fails on any duplicate), nothing unknown was delivered, and, on the
+// emulator, at most maxUncertain writes failed. A real cluster whose
+// leader died answers every write FORWARD_FAILED until it elects another
+// (about 2 s), and the client rightly does not resend those, so there
+// the count of failed writes has no bound; the deadlines of the reads
+// bound the recovery instead.
 func (e *clusterEnv) check(w *writer, s *seen, sub *sdk.Subscription, maxUncertain int) {
 	e.t.Helper()
 	w.mu.Lock()
@@ -199,7 +211,15 @@ func (e *clusterEnv) check(w *writer, s *seen, sub *sdk.Subscription, maxUncerta
 	uncertain := append([]string(nil), w.uncertain...)
 	errs := append([]error(nil), w.errs...)
 	w.mu.Unlock()
-	assert.LessOrEqual(e.t, len(uncertain), maxUncertain, "writes that failed: %v", errs)
+	if e.cl.Emulator != nil {
+		assert.LessOrEqual(e.t, len(uncertain), maxUncertain, "writes that failed: %v", errs)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			var te *sdk.TransportError
+			assert.ErrorAs(e.t, err, &te, "a write failed for a reason other than a node's trouble")
+		}
+	}
 	s.read(sub, s.has(confirmed...))
 
 	res, err := e.client.Query(waitCtx(e.t), "SELECT id FROM "+e.table+" LIMIT 1000")

@@ -69,6 +69,55 @@
 // failure, and any statement after HTTP 429 RATE_LIMIT_EXCEEDED (the server
 // rejects those before running them).
 //
+// # Clusters
+//
+// A KalamDB cluster is several nodes kept in step by Raft. WithEndpoints
+// gives the client every node's URL; it uses one at a time (BaseURL),
+// the first while it works, and moves to the next when a node fails. What
+// the client relies on, read from KalamDB 0.4.2 and checked on a real
+// three-node cluster:
+//
+//   - Any node takes any SQL. A follower forwards a batch with a write to
+//     the leader over gRPC, and a read to the leader of the table's shard;
+//     the client sees no redirect. File uploads are the exception: a
+//     follower answers 503 NOT_LEADER, and the client sends the upload to
+//     the next node until one takes it.
+//   - While the cluster has no leader (an election takes about 2 s after
+//     the leader dies) a node answers 503 FORWARD_FAILED. Nothing ran when
+//     the answer is NOT_LEADER, LEADER_NOT_AVAILABLE or
+//     CLUSTER_UNAVAILABLE, so any call is sent again; after FORWARD_FAILED
+//     only a read-only one is, since the leader may have run a write.
+//   - A request the node never received (connection refused, or the
+//     request could not be written) is sent to the next node whatever it
+//     is; a write whose node died after receiving it fails and is not
+//     resent. Read-only calls follow the retry rules above.
+//   - Tokens are valid on every node (each node verifies them with the
+//     same jwt_secret, which the nodes must share), and users are
+//     replicated, so the client keeps its login when it moves.
+//   - A node serves the WebSocket subscriptions opened on it, and they end
+//     with it: the client reconnects to the next node and subscribes
+//     again. `_seq` is stamped by each node as it applies a change, so one
+//     row has a different `_seq` on every node; a subscription that moves
+//     resumes from its checkpoint rewound by 10 s and drops the rows it
+//     already delivered, recognised by content (every column but `_seq`
+//     and `_commit_seq`). No row is lost or repeated unless nodes lag each
+//     other by more than the rewind, or a row changes back to exactly a
+//     content delivered within it.
+//   - The health endpoints answer only localhost and say "healthy" even on
+//     a node without a leader, so the client does not probe them: it
+//     judges a node by its answers.
+//
+// Limits of KalamDB 0.4.2 itself, which no client can hide: autocommit
+// INSERT, UPDATE and DELETE are applied by the shard leader only, not
+// through Raft (a follower's subscribers do not see them, and they are
+// lost if that leader dies; a transaction, BEGIN ... COMMIT in one call,
+// is replicated); topics and consumer offsets live on the node that
+// created them; and a restarted node does not rejoin on its old data.
+//
+// ConnectionEvent.Node names the node of each connection event. With one
+// URL nothing of this applies and the client behaves as without
+// WithEndpoints.
+//
 // # Errors
 //
 // KalamDB errors are *ServerError{Code, HTTPStatus, Message, Details}, from

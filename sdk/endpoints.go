@@ -10,19 +10,11 @@ import (
 // WithEndpoints names the nodes of a KalamDB cluster the client may use
 // besides (or, with New(""), instead of) the base URL. The client uses one
 // node at a time, the base URL first; when that node fails (the connection
-// is refused, reset or times out, or it answers that it cannot reach the
-// cluster) it moves to the next, in order, and stays there while it works.
-//
-// Any node serves every call: a follower forwards writes to the leader
-// itself, tokens are valid on every node, and `_seq` values and topic
-// offsets are the cluster's, so subscriptions resume and consumers go on
-// from their committed offsets on whichever node comes next.
-//
-// A call that failed on one node is sent again on the next only where
-// that is safe: requests that never reached the node (the connection was
-// refused), and read-only ones. A write whose node died after receiving
-// it fails, because it may have been applied. ConnectionEvent.Node says
-// which node the WebSocket uses.
+// is refused, reset or times out, or it answers that it cannot serve the
+// call) it moves to the next, in order, and stays there while it works.
+// The shared WebSocket follows, and its subscriptions resume there; see
+// the package documentation's Clusters section for what is resent and
+// what KalamDB guarantees.
 func WithEndpoints(urls ...string) Option {
 	return func(c *Client) error {
 		if len(urls) == 0 {
