@@ -434,6 +434,18 @@ func TestClusterNodeTroubleAnswers(t *testing.T) {
 	_, err = e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ('during-election', 'v')")
 	require.NoError(t, err, "nothing ran while there was no leader, so the write was sent again")
 
+	// After a failover the shard's leader may not lead the cluster: the
+	// write fails before running, naming the shard leader.
+	third := e.cl.Nodes[(second.ID)%len(e.cl.Nodes)]
+	if third == first {
+		third = e.cl.Nodes[(third.ID)%len(e.cl.Nodes)]
+	}
+	emu.FailNextPath("/v1/api/sql", 1, 400, clusterErrorBody("SQL_EXECUTION_ERROR",
+		`Statement 1 failed: Not leader for shard. Leader: Some(\"`+third.URL+`\")`))
+	_, err = e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ('to-shard-leader', 'v')")
+	require.NoError(t, err, "the write goes to the shard's leader")
+	assert.Equal(t, third.URL, e.client.BaseURL(), "the client follows the leader named in the error")
+
 	emu.FailNextPath("/v1/api/sql", 1, 502, clusterErrorBody("FORWARD_FAILED", "leader went away"))
 	_, err = e.client.Query(ctx, "INSERT INTO "+e.table+" (id, body) VALUES ('maybe', 'v')")
 	require.ErrorIs(t, err, sdk.ErrUnavailable, "a write whose forward broke may have run: not resent")

@@ -81,7 +81,11 @@
 //     the leader over gRPC, and a read to the leader of the table's shard;
 //     the client sees no redirect. File uploads are the exception: a
 //     follower answers 503 NOT_LEADER, and the client sends the upload to
-//     the next node until one takes it.
+//     the next node until one takes it. After a failover a node may lead a
+//     table's shard without leading the cluster; a write then fails before
+//     running with "Not leader for shard. Leader: ...", and the client
+//     sends it to that leader when it is one of its endpoints, else to the
+//     next node.
 //   - While the cluster has no leader (an election takes about 2 s after
 //     the leader dies) a node answers 503 FORWARD_FAILED. Nothing ran when
 //     the answer is NOT_LEADER, LEADER_NOT_AVAILABLE or

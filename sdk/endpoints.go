@@ -121,7 +121,17 @@ func (c *Client) nodeTrouble(node string, err error, idempotent bool) resend {
 	if !errors.As(err, &se) {
 		return dontResend
 	}
-	switch strings.ToUpper(se.Code) {
+	code := strings.ToUpper(se.Code)
+	if code == "SQL_EXECUTION_ERROR" && strings.Contains(se.Message, shardLeaderHint) {
+		// After a failover a node may lead a table's shard without leading
+		// the cluster; a write forwarded the wrong way fails before it runs
+		// (kalamdb-core error.rs NotLeader), naming the shard's leader.
+		if !c.eps.moveTo(leaderHint(se.Message)) {
+			c.eps.failed(node)
+		}
+		return resendNow
+	}
+	switch code {
 	case "NOT_LEADER":
 		// Sent before anything ran: file uploads must reach the leader,
 		// so try the next node.
@@ -140,4 +150,40 @@ func (c *Client) nodeTrouble(node string, err error, idempotent bool) resend {
 		}
 	}
 	return dontResend
+}
+
+// shardLeaderHint starts KalamDB's text for a statement sent to a node that
+// does not lead the table's shard: `Not leader for shard. Leader:
+// Some("http://host:port")` (or None).
+const shardLeaderHint = "Not leader for shard. Leader: "
+
+// leaderHint returns the leader URL in such a message, or "".
+func leaderHint(msg string) string {
+	i := strings.Index(msg, shardLeaderHint+`Some(`)
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(msg[i+len(shardLeaderHint)+len("Some("):], `\"`)
+	if j := strings.IndexAny(rest, `\")`); j >= 0 {
+		rest = rest[:j]
+	}
+	return strings.TrimRight(rest, "/")
+}
+
+// moveTo makes url the node in use if it is one of the client's; false
+// when it is not.
+func (e *endpointSet) moveTo(url string) bool {
+	if url == "" {
+		return false
+	}
+	for i, u := range e.urls {
+		if u == url {
+			old := e.urls[e.cur.Swap(int32(i))]
+			if old != url && e.onSwitch != nil {
+				e.onSwitch(old, url)
+			}
+			return true
+		}
+	}
+	return false
 }
