@@ -55,18 +55,21 @@ func (d *deliveredRows) trim(seq int64) {
 	d.prints = append(d.prints[:0], d.prints[n:]...)
 }
 
-// fingerprint hashes a row's content without the per-node columns (FNV-1a,
-// 64 bits), with its kind: a deleted row is not the row it deletes.
+// fingerprint hashes a row's content without the per-node columns, with
+// its kind (a deleted row is not the row it deletes). Cells are hashed one
+// by one (FNV-1a, 64 bits, then mixed) and summed, because a node sends a row's
+// columns in a different order in a change than in a snapshot.
 func fingerprint(r RawRow, deleted bool) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
+	var sum uint64
 	if deleted {
-		h = (h ^ 'd') * prime
+		sum = 0x9e3779b97f4a7c15
 	}
 	for _, c := range r {
 		if c.Name == "_seq" || c.Name == "_commit_seq" {
 			continue
 		}
+		const prime = 1099511628211
+		h := uint64(14695981039346656037)
 		for i := 0; i < len(c.Name); i++ {
 			h = (h ^ uint64(c.Name[i])) * prime
 		}
@@ -74,7 +77,17 @@ func fingerprint(r RawRow, deleted bool) uint64 {
 		for _, b := range c.Value {
 			h = (h ^ uint64(b)) * prime
 		}
-		h = (h ^ 0xfe) * prime
+		sum += mix(h)
 	}
-	return h
+	return sum
+}
+
+// mix is splitmix64's finaliser: every input bit affects every output bit,
+// so sums of mixed cell hashes do not cancel the way raw FNV values can.
+func mix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
 }

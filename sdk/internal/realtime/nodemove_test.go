@@ -5,6 +5,7 @@ package realtime
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,4 +127,23 @@ func TestDeliveredRowsStayWithinTheRewind(t *testing.T) {
 	d.trim(rewound(5<<seqMillisShift*1000, 2*time.Second))
 	assert.Equal(t, []uint64{4, 5}, d.prints, "rows older than the rewind are forgotten")
 	assert.Equal(t, int64(0), rewound(5, time.Second), "a rewind never goes below zero")
+}
+
+func TestFingerprint(t *testing.T) {
+	cell := func(name, value string) RawCell { return RawCell{Name: name, Value: []byte(value)} }
+	change := RawRow{cell("id", `"r1"`), cell("body", `"r1"`), cell("_seq", `"10"`), cell("_commit_seq", `"3"`), cell("_deleted", "false")}
+	snapshot := RawRow{cell("_seq", `"99"`), cell("_deleted", "false"), cell("body", `"r1"`), cell("id", `"r1"`)}
+	assert.Equal(t, fingerprint(change, false), fingerprint(snapshot, false), "same content, other node, other column order")
+	assert.NotEqual(t, fingerprint(change, false), fingerprint(change, true), "a delete is not the row")
+	seen := map[uint64]string{}
+	for i := range 10000 {
+		v := `"r` + strconv.Itoa(i) + `"`
+		p := fingerprint(RawRow{cell("id", v), cell("body", v)}, false)
+		if other, ok := seen[p]; ok {
+			t.Fatalf("rows %s and %s collide", v, other)
+		}
+		seen[p] = v
+	}
+	swapped := fingerprint(RawRow{cell("id", `"a"`), cell("body", `"b"`)}, false)
+	assert.NotEqual(t, swapped, fingerprint(RawRow{cell("id", `"b"`), cell("body", `"a"`)}, false), "values belong to their column")
 }
