@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -275,7 +274,8 @@ type UserInfo struct {
 }
 
 // LoginResponse is the reply of Login and Refresh. Its String and LogValue
-// methods hide the tokens.
+// methods hide the tokens (LogValue is not in browser builds, whose
+// slog text output still goes through String).
 type LoginResponse struct {
 	User             UserInfo  `json:"user"`
 	AdminUIAccess    bool      `json:"admin_ui_access"`
@@ -292,11 +292,6 @@ func (l LoginResponse) String() string {
 
 // GoString hides the tokens from %#v too.
 func (l LoginResponse) GoString() string { return l.String() }
-
-// LogValue hides the tokens from slog.
-func (l LoginResponse) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("user", l.User.ID), slog.String("role", l.User.Role), slog.Time("expires_at", l.ExpiresAt))
-}
 
 // Login exchanges user and password for tokens at /v1/api/auth/login. The
 // client keeps the tokens and uses them for later calls (and the refresh

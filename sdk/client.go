@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -46,7 +45,7 @@ type Client struct {
 	backoff          time.Duration
 	maxBackoff       time.Duration
 	maxResponseBytes int64
-	log              *slog.Logger
+	log              Logger
 	auth             *authState
 	rt               *realtimeState // the shared WebSocket (realtime.go)
 
@@ -123,11 +122,12 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithLogger sends the client's debug and warning logs to l. By default the
-// client is silent. Credentials and tokens are never logged.
-func WithLogger(l *slog.Logger) Option {
+// WithLogger sends the client's debug and warning logs to l, typically a
+// *slog.Logger. By default the client is silent. Credentials and tokens are
+// never logged.
+func WithLogger(l Logger) Option {
 	return func(c *Client) error {
-		if l == nil {
+		if isNil(l) {
 			return errors.New("sdk: WithLogger: logger is nil")
 		}
 		c.log = l
@@ -152,7 +152,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		backoff:          DefaultRetryBackoff,
 		maxBackoff:       DefaultMaxRetryBackoff,
 		maxResponseBytes: DefaultMaxResponseBytes,
-		log:              slog.New(slog.DiscardHandler),
+		log:              discard{},
 		auth:             &authState{},
 	}
 	c.realtimeConfig()
