@@ -2,13 +2,14 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
@@ -308,10 +309,9 @@ func (c *Client) Login(ctx context.Context, user, password string) (*LoginRespon
 
 func (c *Client) login(ctx context.Context, user, password string) (*LoginResponse, error) {
 	c.auth.secrets.Keep(password) // before sending: a reply may echo it
-	body, err := json.Marshal(map[string]string{"user": user, "password": password})
-	if err != nil {
-		return nil, fmt.Errorf("sdk: encoding login: %w", err)
-	}
+	// {"password", "user"}: json.Marshal's bytes for the map of the two.
+	body := jsonlite.AppendString([]byte(`{"password":`), password)
+	body = append(jsonlite.AppendString(append(body, `,"user":`...), user), '}')
 	var lr LoginResponse
 	if err := c.exchange(ctx, &request{method: "POST", path: "/v1/api/auth/login", body: jsonBody(body), idempotent: true}, &lr); err != nil {
 		return nil, fmt.Errorf("sdk: login as %q: %w", user, err)
@@ -428,7 +428,7 @@ type SetupResponse struct {
 func (c *Client) Setup(ctx context.Context, req SetupRequest) (*SetupResponse, error) {
 	c.auth.secrets.Keep(req.Password)
 	c.auth.secrets.Keep(req.RootPassword)
-	body, err := json.Marshal(req)
+	body, err := jsonscan.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encoding setup: %w", err)
 	}

@@ -3,7 +3,6 @@ package sdk
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -574,7 +574,7 @@ func (c *Client) exchange(ctx context.Context, rq *request, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := jsonscan.Unmarshal(body, out); err != nil {
 		return unexpected(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), describeJSONError(err), body, err)
 	}
 	return nil
