@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
 	"github.com/kalamstack/kalam-go/transport/mock"
 	"github.com/stretchr/testify/require"
 )
@@ -76,4 +77,43 @@ func TestLoginBodyMatchesMarshal(t *testing.T) {
 	want, err := json.Marshal(map[string]string{"user": "r<o>&t\u2028", "password": `p"w\`})
 	require.NoError(t, err)
 	require.Equal(t, string(want), string(body))
+}
+
+// jsonlite (the browser builds' decoder) gives encoding/json's values and
+// errors for every type the SDK decodes through jsonscan.Unmarshal.
+func FuzzJSONLiteAgreesOnSDKTypes(f *testing.F) {
+	for _, s := range []string{
+		`{"user":{"id":"u","role":"dba","email":"e","created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05.123456+02:00"},"admin_ui_access":true,"expires_at":"2025-01-01T00:00:00Z","access_token":"a","refresh_token":"r","refresh_expires_at":"2025-02-01T00:00:00Z"}`,
+		`{"user":{"id":"u","created_at":"yesterday"},"expires_at":12}`,
+		`{"status":"success","results":[{"schema":[{"name":"a","data_type":{"Decimal":{"precision":1,"scale":0}},"index":0,"flags":["pk"]}],"rows":[["1"]],"row_count":1,"as_user":"u"}],"took":1.5,"error":null}`,
+		`{"status":"error","results":[],"took":1.23,"error":{"code":"INVALID_SQL","message":"m","details":"d"}}`,
+		`{"error":"bad","code":"X","message":"m"}`, `{"error":{"code":1}}`, `{"Status":"success","results":null,"took":"1"}`,
+		`{"id":"f","sub":"s","name":"n.txt","size":12,"mime":"text/plain","sha256":"ab","shard":3}`,
+		`{"Decimal":{"precision":10,"scale":2}}`, `{"Embedding":384}`, `"Text"`, `[1.5,2,3e2]`, `[1,2,300]`,
+		`{"user":"\ud800","x":[1,{"y":null}]}`, `{"status":"a"`, `[1,2,]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	targets := []func() any{
+		func() any { return new(LoginResponse) }, func() any { return new(sqlResponse) },
+		func() any { return new(errorBody) }, func() any { return new(nestedError) },
+		func() any { return new(FileRef) }, func() any { return new(map[string]json.RawMessage) },
+		func() any { return new(string) }, func() any { return new(int) }, func() any { return new([]float32) },
+		func() any { return new([]int) }, func() any { return new(Me) }, func() any { return new(SetupStatus) },
+		func() any { return new(SetupResponse) },
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, mk := range targets {
+			want, got := mk(), mk()
+			werr := json.Unmarshal(body, want)
+			gerr := jsonlite.Unmarshal(body, got)
+			if werr != nil {
+				require.Error(t, gerr, "%T from %q", want, body)
+				require.Equal(t, werr.Error(), gerr.Error(), "%T from %q", want, body)
+				continue
+			}
+			require.NoError(t, gerr, "%T from %q", want, body)
+			require.Equal(t, want, got, "%T from %q", want, body)
+		}
+	})
 }
