@@ -153,13 +153,7 @@ func queryError(sql string, err error) error {
 // encodeSQLRequest writes {"sql", "params" (omitted when empty),
 // "namespace_id" (omitted when empty)} as json.Marshal would.
 func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, error) {
-	n := len(`{"sql":""}`) + len(sql) // exact unless something is escaped
-	if len(params) > 0 {
-		n += len(`,"params":`) + len(params)
-	}
-	if namespace != "" {
-		n += len(`,"namespace_id":""`) + len(namespace)
-	}
+	n := len(`{"sql":"","params":,"namespace_id":""}`) + len(sql) + len(params) + len(namespace)
 	b := jsonlite.AppendString(append(make([]byte, 0, n), `{"sql":`...), sql)
 	if len(params) > 0 {
 		var err error

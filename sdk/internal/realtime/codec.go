@@ -260,25 +260,30 @@ func EncodeSubscribe(id, sql string, opts *SubscribeOptions) []byte {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '{')
-		b = appendOptInt(b, `"batch_size":`, opts.BatchSize)
-		b = appendOptInt(b, `"last_rows":`, opts.LastRows)
-		b = appendOptInt(b, `"from":`, opts.From)
-		b = appendOptInt(b, `"snapshot_end_seq":`, opts.SnapshotEndSeq)
+		if opts.BatchSize != nil {
+			b = appendOptInt(b, `"batch_size":`, int64(*opts.BatchSize))
+		}
+		if opts.LastRows != nil {
+			b = appendOptInt(b, `"last_rows":`, int64(*opts.LastRows))
+		}
+		if opts.From != nil {
+			b = appendOptInt(b, `"from":`, *opts.From)
+		}
+		if opts.SnapshotEndSeq != nil {
+			b = appendOptInt(b, `"snapshot_end_seq":`, *opts.SnapshotEndSeq)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "}}"...)
 }
 
-// appendOptInt appends key and *n unless n is nil (omitempty), with a comma
-// unless it is the object's first member.
-func appendOptInt[T int | int64](b []byte, key string, n *T) []byte {
-	if n == nil {
-		return b
-	}
+// appendOptInt appends an option's key and n, after a comma unless it is
+// the object's first member.
+func appendOptInt(b []byte, key string, n int64) []byte {
 	if b[len(b)-1] != '{' {
 		b = append(b, ',')
 	}
-	return strconv.AppendInt(append(b, key...), int64(*n), 10)
+	return strconv.AppendInt(append(b, key...), n, 10)
 }
 
 // EncodeNextBatch asks for the page after lastSeq.
