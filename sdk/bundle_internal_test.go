@@ -100,7 +100,7 @@ func FuzzJSONLiteAgreesOnSDKTypes(f *testing.F) {
 		func() any { return new(FileRef) }, func() any { return new(map[string]json.RawMessage) },
 		func() any { return new(string) }, func() any { return new(int) }, func() any { return new([]float32) },
 		func() any { return new([]int) }, func() any { return new(Me) }, func() any { return new(SetupStatus) },
-		func() any { return new(SetupResponse) },
+		func() any { return new(SetupResponse) }, func() any { return new(wireConsumeResponse) },
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, mk := range targets {
@@ -116,4 +116,29 @@ func FuzzJSONLiteAgreesOnSDKTypes(f *testing.F) {
 			require.Equal(t, want, got, "%T from %q", want, body)
 		}
 	})
+}
+
+// The bodies still encoded through jsonscan.Marshal (jsonlite's in browser
+// builds) come out as json.Marshal writes them.
+func TestJSONLiteMarshalAgreesOnSDKRequests(t *testing.T) {
+	for _, v := range []any{
+		SetupRequest{User: "dba", Password: `p"<>`, RootPassword: "r\u2028"},
+		SetupRequest{User: "dba", Email: "a@b"},
+		consumeRequest{TopicID: "app.t", GroupID: "g", Start: "Earliest", Limit: 100, PartitionID: 2, TimeoutSeconds: 30},
+		consumeRequest{Start: map[string]any{"Offset": uint64(1) << 60}},
+		consumeRequest{Start: map[string]uint64{"Offset": 7}},
+		consumeRequest{Start: startOffset{1<<64 - 1}},
+		struct {
+			TopicID     string `json:"topic_id"`
+			GroupID     string `json:"group_id"`
+			PartitionID uint32 `json:"partition_id"`
+			UptoOffset  uint64 `json:"upto_offset"`
+		}{"t", "g", 1, 1<<64 - 1},
+	} {
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		got, err := jsonlite.Marshal(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
 }
