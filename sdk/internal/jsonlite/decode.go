@@ -272,19 +272,29 @@ func indirect(v reflect.Value, decodingNull bool) (json.Unmarshaler, encoding.Te
 	return nil, nil, v
 }
 
-func (d *decoder) array(v reflect.Value) error {
+// composite handles an array or object (val) that goes to a
+// json.Unmarshaler, or to an encoding.TextUnmarshaler (a type error);
+// otherwise it returns the value to fill.
+func (d *decoder) composite(v reflect.Value, val string) (reflect.Value, bool, error) {
 	start := d.off
 	u, ut, pv := indirect(v, false)
+	if u == nil && ut == nil {
+		return pv, false, nil
+	}
+	d.off = valueEnd(d.data, start)
 	if u != nil {
-		d.off = valueEnd(d.data, start)
-		return u.UnmarshalJSON(d.data[start:d.off])
+		return pv, true, u.UnmarshalJSON(d.data[start:d.off])
 	}
-	if ut != nil {
-		d.typeError("array", v.Type(), int64(start+1))
-		d.off = valueEnd(d.data, start)
-		return nil
+	d.typeError(val, v.Type(), int64(start+1))
+	return pv, true, nil
+}
+
+func (d *decoder) array(v reflect.Value) error {
+	start := d.off
+	v, done, err := d.composite(v, "array")
+	if done {
+		return err
 	}
-	v = pv
 	switch v.Kind() {
 	case reflect.Interface:
 		if v.NumMethod() == 0 {
@@ -340,17 +350,10 @@ func (d *decoder) array(v reflect.Value) error {
 
 func (d *decoder) object(v reflect.Value) error {
 	start := d.off
-	u, ut, pv := indirect(v, false)
-	if u != nil {
-		d.off = valueEnd(d.data, start)
-		return u.UnmarshalJSON(d.data[start:d.off])
+	v, done, err := d.composite(v, "object")
+	if done {
+		return err
 	}
-	if ut != nil {
-		d.typeError("object", v.Type(), int64(start+1))
-		d.off = valueEnd(d.data, start)
-		return nil
-	}
-	v = pv
 	t := v.Type()
 	if v.Kind() == reflect.Interface && v.NumMethod() == 0 {
 		v.Set(reflect.ValueOf(d.objectAny()))
