@@ -2,14 +2,14 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
@@ -275,7 +275,8 @@ type UserInfo struct {
 }
 
 // LoginResponse is the reply of Login and Refresh. Its String and LogValue
-// methods hide the tokens.
+// methods hide the tokens (LogValue is not in browser builds, whose
+// slog text output still goes through String).
 type LoginResponse struct {
 	User             UserInfo  `json:"user"`
 	AdminUIAccess    bool      `json:"admin_ui_access"`
@@ -293,11 +294,6 @@ func (l LoginResponse) String() string {
 // GoString hides the tokens from %#v too.
 func (l LoginResponse) GoString() string { return l.String() }
 
-// LogValue hides the tokens from slog.
-func (l LoginResponse) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("user", l.User.ID), slog.String("role", l.User.Role), slog.Time("expires_at", l.ExpiresAt))
-}
-
 // Login exchanges user and password for tokens at /v1/api/auth/login. The
 // client keeps the tokens and uses them for later calls (and the refresh
 // token to renew them). HTTP 428 is reported as ErrSetupRequired, wrong
@@ -313,10 +309,9 @@ func (c *Client) Login(ctx context.Context, user, password string) (*LoginRespon
 
 func (c *Client) login(ctx context.Context, user, password string) (*LoginResponse, error) {
 	c.auth.secrets.Keep(password) // before sending: a reply may echo it
-	body, err := json.Marshal(map[string]string{"user": user, "password": password})
-	if err != nil {
-		return nil, fmt.Errorf("sdk: encoding login: %w", err)
-	}
+	// {"password", "user"}: json.Marshal's bytes for the map of the two.
+	body := jsonlite.AppendString([]byte(`{"password":`), password)
+	body = append(jsonlite.AppendString(append(body, `,"user":`...), user), '}')
 	var lr LoginResponse
 	if err := c.exchange(ctx, &request{method: "POST", path: "/v1/api/auth/login", body: jsonBody(body), idempotent: true}, &lr); err != nil {
 		return nil, fmt.Errorf("sdk: login as %q: %w", user, err)
@@ -433,7 +428,7 @@ type SetupResponse struct {
 func (c *Client) Setup(ctx context.Context, req SetupRequest) (*SetupResponse, error) {
 	c.auth.secrets.Keep(req.Password)
 	c.auth.secrets.Keep(req.RootPassword)
-	body, err := json.Marshal(req)
+	body, err := jsonscan.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encoding setup: %w", err)
 	}

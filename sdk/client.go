@@ -3,11 +3,9 @@ package sdk
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -47,7 +46,7 @@ type Client struct {
 	backoff          time.Duration
 	maxBackoff       time.Duration
 	maxResponseBytes int64
-	log              *slog.Logger
+	log              Logger
 	auth             *authState
 	rt               *realtimeState // the shared WebSocket (realtime.go)
 
@@ -124,11 +123,12 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithLogger sends the client's debug and warning logs to l. By default the
-// client is silent. Credentials and tokens are never logged.
-func WithLogger(l *slog.Logger) Option {
+// WithLogger sends the client's debug and warning logs to l, typically a
+// *slog.Logger. By default the client is silent. Credentials and tokens are
+// never logged.
+func WithLogger(l Logger) Option {
 	return func(c *Client) error {
-		if l == nil {
+		if isNil(l) {
 			return errors.New("sdk: WithLogger: logger is nil")
 		}
 		c.log = l
@@ -148,7 +148,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		backoff:          DefaultRetryBackoff,
 		maxBackoff:       DefaultMaxRetryBackoff,
 		maxResponseBytes: DefaultMaxResponseBytes,
-		log:              slog.New(slog.DiscardHandler),
+		log:              discard{},
 		auth:             &authState{},
 	}
 	c.realtimeConfig()
@@ -619,7 +619,7 @@ func (c *Client) exchange(ctx context.Context, rq *request, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := jsonscan.Unmarshal(body, out); err != nil {
 		return unexpected(resp.StatusCode, transport.HeaderValue(resp.Header, "Content-Type"), describeJSONError(err), body, err)
 	}
 	return nil

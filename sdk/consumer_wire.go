@@ -107,7 +107,7 @@ type consumeResponse struct {
 // start. A nil response with a nil error is an empty 200 body, which the
 // official client also reads as an empty batch.
 func (k *Consumer) consumeOnce(ctx context.Context, start any, limit uint64) (*consumeResponse, error) {
-	b, err := json.Marshal(consumeRequest{
+	b, err := jsonscan.Marshal(consumeRequest{
 		TopicID: k.cfg.Topic, GroupID: k.cfg.Group, Start: start,
 		Limit: limit, PartitionID: k.cfg.Partition,
 		TimeoutSeconds: uint64((k.cfg.PollTimeout + time.Second - 1) / time.Second),
@@ -127,7 +127,7 @@ func (k *Consumer) consumeOnce(ctx context.Context, start any, limit uint64) (*c
 
 func (k *Consumer) decodeConsume(status int, ctype string, body []byte) (*consumeResponse, error) {
 	var w wireConsumeResponse
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := jsonscan.Unmarshal(body, &w); err != nil {
 		reason := describeJSONError(err)
 		var b64 base64.CorruptInputError
 		if errors.As(err, &b64) {
@@ -172,7 +172,7 @@ func (k *Consumer) decodeConsume(status int, ctype string, body []byte) (*consum
 // ackOnce makes one ack request (upto is inclusive) and returns the
 // acknowledged offset.
 func (k *Consumer) ackOnce(ctx context.Context, upto uint64) (uint64, error) {
-	b, err := json.Marshal(struct {
+	b, err := jsonscan.Marshal(struct {
 		TopicID     string `json:"topic_id"`
 		GroupID     string `json:"group_id"`
 		PartitionID uint32 `json:"partition_id"`
@@ -189,7 +189,7 @@ func (k *Consumer) ackOnce(ctx context.Context, upto uint64) (uint64, error) {
 		Success            bool    `json:"success"`
 		AcknowledgedOffset *uint64 `json:"acknowledged_offset"`
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := jsonscan.Unmarshal(body, &w); err != nil {
 		return 0, unexpected(status, ctype, "ack reply: "+describeJSONError(err), body, err)
 	}
 	if !w.Success || w.AcknowledgedOffset == nil {

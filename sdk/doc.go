@@ -15,8 +15,8 @@
 // reverse-proxy prefix. A Client is safe for concurrent use. Each call takes
 // a context; when the context has no earlier deadline the client applies
 // its own timeout (WithTimeout, default 30 s as in the official client).
-// Logs go to WithLogger's slog.Logger (silent by default) and never contain
-// passwords or tokens; neither do error strings. Besides JWTs and PASSWORD
+// Logs go to WithLogger's Logger, typically a *slog.Logger (silent by
+// default), and never contain passwords or tokens; neither do error strings. Besides JWTs and PASSWORD
 // literals, the exact passwords and tokens a client sends (opaque ones too)
 // are redacted wherever a server or proxy echoes them, until Close. Secrets
 // shorter than 4 bytes cannot be told from ordinary text and are not.

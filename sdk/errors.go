@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 	"github.com/kalamstack/kalam-go/transport"
 )
@@ -296,7 +297,7 @@ func decodeServerError(status int, contentType string, body []byte, retryAfterHe
 		}
 		return unexpected(status, contentType, "empty body", body, nil)
 	}
-	if err := json.Unmarshal(body, &eb); err != nil {
+	if err := jsonscan.Unmarshal(body, &eb); err != nil {
 		if status == 400 && strings.HasPrefix(contentType, "text/plain") {
 			// actix answers malformed requests on the auth routes in plain text.
 			return &ServerError{HTTPStatus: status, Message: snippet(body)}
@@ -307,13 +308,13 @@ func decodeServerError(status int, contentType string, body []byte, retryAfterHe
 	switch {
 	case len(eb.Error) > 0 && eb.Error[0] == '{':
 		var ne nestedError
-		if err := json.Unmarshal(eb.Error, &ne); err != nil {
+		if err := jsonscan.Unmarshal(eb.Error, &ne); err != nil {
 			return unexpected(status, contentType, "error object is malformed", body, err)
 		}
 		se.Code, se.Message, se.Details = ne.Code, ne.Message, ne.Details
 	case len(eb.Error) > 0 && eb.Error[0] == '"':
 		var text string
-		if err := json.Unmarshal(eb.Error, &text); err != nil {
+		if err := jsonscan.Unmarshal(eb.Error, &text); err != nil {
 			return unexpected(status, contentType, "error field is malformed", body, err)
 		}
 		switch {

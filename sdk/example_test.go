@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -222,4 +224,23 @@ func ExampleServerError() {
 	// true
 	// 401 unauthorized
 	// false
+}
+
+// WithLogger takes any Logger; a *slog.Logger is one.
+func ExampleWithLogger() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // keep the output stable
+			}
+			return a
+		},
+	}))
+	client, err := sdk.New("http://localhost:8080", sdk.WithLogger(logger))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client.Close()
+	// Output: level=DEBUG msg="kalamdb client closed"
 }

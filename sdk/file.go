@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"unicode"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -51,7 +51,7 @@ func ParseFileRef(raw []byte) (FileRef, error) {
 		}
 		src = []byte(s)
 	}
-	if err := json.Unmarshal(src, &f); err != nil {
+	if err := jsonscan.Unmarshal(src, &f); err != nil {
 		return f, fmt.Errorf("FILE cell is not a FileRef: %s", snippet(src))
 	}
 	if f.ID == "" || f.Sub == "" {

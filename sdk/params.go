@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
 )
 
 // encodeArgs renders Go values as the JSON array KalamDB binds to $1..$n.
@@ -151,10 +153,8 @@ func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {
 	return append(buf, ".0"...), nil
 }
 
-func appendJSONString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s) // strings always marshal
-	return append(buf, b...)
-}
+// appendJSONString escapes s as json.Marshal does.
+func appendJSONString(buf []byte, s string) []byte { return jsonlite.AppendString(buf, s) }
 
 func firstNonSpace(b []byte) byte {
 	for _, c := range b {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 	"strings"
 	"time"
@@ -149,17 +150,21 @@ func queryError(sql string, err error) error {
 	return fmt.Errorf("sdk: query %s: %w", sqlPreview(sql), err)
 }
 
+// encodeSQLRequest writes {"sql", "params" (omitted when empty),
+// "namespace_id" (omitted when empty)} as json.Marshal would.
 func encodeSQLRequest(sql string, params []byte, namespace string) ([]byte, error) {
-	type sqlRequest struct {
-		SQL         string          `json:"sql"`
-		Params      json.RawMessage `json:"params,omitempty"`
-		NamespaceID string          `json:"namespace_id,omitempty"`
+	n := len(`{"sql":"","params":,"namespace_id":""}`) + len(sql) + len(params) + len(namespace)
+	b := jsonlite.AppendString(append(make([]byte, 0, n), `{"sql":`...), sql)
+	if len(params) > 0 {
+		var err error
+		if b, err = jsonlite.AppendRaw(append(b, `,"params":`...), params); err != nil {
+			return nil, fmt.Errorf("sdk: encoding the SQL request: %w", err)
+		}
 	}
-	b, err := json.Marshal(sqlRequest{SQL: sql, Params: params, NamespaceID: namespace})
-	if err != nil {
-		return nil, fmt.Errorf("sdk: encoding the SQL request: %w", err)
+	if namespace != "" {
+		b = jsonlite.AppendString(append(b, `,"namespace_id":`...), namespace)
 	}
-	return b, nil
+	return append(b, '}'), nil
 }
 
 // sqlPreview shortens SQL for error messages: string literals are elided

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 )
 
 // Result is the reply to one Query. It embeds the first statement's result,
@@ -697,10 +699,8 @@ func naturalValue(dt DataType, raw json.RawMessage) (any, error) {
 			return unquote(raw)
 		}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := jsonscan.DecodeAny(raw)
+	if err != nil {
 		return nil, fmt.Errorf("malformed cell %s: %w", snippet(raw), err)
 	}
 	return v, nil
@@ -712,7 +712,7 @@ func unquote(raw json.RawMessage) (string, error) {
 		return string(raw[1 : len(raw)-1]), nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := jsonscan.Unmarshal(raw, &s); err != nil {
 		return "", fmt.Errorf("%s is not a string", snippet(raw))
 	}
 	return s, nil
@@ -835,7 +835,7 @@ func bytesOf(raw json.RawMessage) ([]byte, error) {
 			return b, nil
 		}
 		var nums []int
-		if err := json.Unmarshal(raw, &nums); err != nil {
+		if err := jsonscan.Unmarshal(raw, &nums); err != nil {
 			return nil, fmt.Errorf("%s is not an array of bytes", snippet(raw))
 		}
 		b := make([]byte, len(nums))
@@ -901,7 +901,7 @@ func vectorOf(raw json.RawMessage) ([]float32, error) {
 		src = []byte(s)
 	}
 	var v []float32
-	if err := json.Unmarshal(src, &v); err != nil {
+	if err := jsonscan.Unmarshal(src, &v); err != nil {
 		return nil, fmt.Errorf("%s is not a vector of numbers", snippet(raw))
 	}
 	return v, nil

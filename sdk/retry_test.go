@@ -211,3 +211,23 @@ func TestIsRetryable(t *testing.T) {
 	require.False(t, sdk.IsRetryable(&sdk.ResponseError{HTTPStatus: 200}))
 	require.True(t, strings.Contains((&sdk.ServerError{HTTPStatus: 401, Message: "tok eyJabc.def.ghi"}).Error(), "[REDACTED]"))
 }
+
+// recordLogger is a Logger that is not a *slog.Logger.
+type recordLogger struct{ msgs []string }
+
+func (r *recordLogger) Debug(msg string, _ ...any) { r.msgs = append(r.msgs, "debug: "+msg) }
+func (r *recordLogger) Warn(msg string, _ ...any)  { r.msgs = append(r.msgs, "warn: "+msg) }
+
+func TestWithLoggerTakesAnyLoggerAndRejectsNil(t *testing.T) {
+	_, err := sdk.New("http://localhost:8080", sdk.WithLogger(nil))
+	require.ErrorContains(t, err, "logger is nil")
+	_, err = sdk.New("http://localhost:8080", sdk.WithLogger((*slog.Logger)(nil)))
+	require.ErrorContains(t, err, "logger is nil", "a typed nil would panic on first use")
+
+	var rec recordLogger
+	f := newFake(t)
+	c, _ := newClient(t, f, basic(), sdk.WithLogger(&rec))
+	_, err = c.Query(context.Background(), "SELECT 1")
+	require.NoError(t, err)
+	require.Contains(t, rec.msgs, "debug: kalamdb request")
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 )
 
 // Kind is a KalamDB column type (KalamDataType).
@@ -73,7 +75,7 @@ func parseDataType(raw json.RawMessage) (DataType, error) {
 		// JSON decoder (this runs for every column of every result).
 		if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
 			name = string(raw[1 : len(raw)-1])
-		} else if err := json.Unmarshal(raw, &name); err != nil {
+		} else if err := jsonscan.Unmarshal(raw, &name); err != nil {
 			return DataType{}, fmt.Errorf("data_type %s: %w", raw, err)
 		}
 		for k, n := range kindNames {
@@ -84,7 +86,7 @@ func parseDataType(raw json.RawMessage) (DataType, error) {
 		return DataType{Kind: KindUnknown, Name: name}, nil
 	}
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || len(obj) != 1 {
+	if err := jsonscan.Unmarshal(raw, &obj); err != nil || len(obj) != 1 {
 		return DataType{}, fmt.Errorf("data_type %s is neither a name nor a one-key object", snippet(raw))
 	}
 	for key, val := range obj {
@@ -94,13 +96,13 @@ func parseDataType(raw json.RawMessage) (DataType, error) {
 				Precision int `json:"precision"`
 				Scale     int `json:"scale"`
 			}
-			if err := json.Unmarshal(val, &p); err != nil {
+			if err := jsonscan.Unmarshal(val, &p); err != nil {
 				return DataType{}, fmt.Errorf("data_type Decimal %s: %w", snippet(val), err)
 			}
 			return DataType{Kind: KindDecimal, Precision: p.Precision, Scale: p.Scale, Name: fmt.Sprintf("Decimal(%d,%d)", p.Precision, p.Scale)}, nil
 		case "Embedding":
 			var dim int
-			if err := json.Unmarshal(val, &dim); err != nil {
+			if err := jsonscan.Unmarshal(val, &dim); err != nil {
 				return DataType{}, fmt.Errorf("data_type Embedding %s: %w", snippet(val), err)
 			}
 			return DataType{Kind: KindEmbedding, Dim: dim, Name: fmt.Sprintf("Embedding(%d)", dim)}, nil

@@ -238,5 +238,5 @@ func Decode[T any](p []byte, v *T, fast func([]byte, *T) error) error {
 	}
 	var zero T
 	*v = zero
-	return json.Unmarshal(p, v)
+	return Unmarshal(p, v)
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/sdk/internal/redact"
 )
 
@@ -38,27 +40,38 @@ func (r RawRow) Get(name string) (json.RawMessage, bool) {
 	return nil, false
 }
 
-// UnmarshalJSON reads a JSON object into cells, in order.
+// UnmarshalJSON reads a JSON object into cells, in order. Its callers
+// (the JSON decoders) hand it one valid value.
 func (r *RawRow) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*r = nil
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	i := jsonscan.SkipSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
 		return fmt.Errorf("realtime: a row is not a JSON object (starts %q)", truncate(b))
 	}
+	if !json.Valid(b) {
+		return jsonscan.Unmarshal(b, new(json.RawMessage)) // the syntax error
+	}
 	row := RawRow{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
+	i = jsonscan.SkipSpace(b, i+1)
+	for b[i] != '}' {
+		kend := jsonscan.StringEnd(b, i)
+		var name string
+		if _, err := jsonscan.String(b, i, &name); err != nil {
+			if err := jsonscan.Unmarshal(b[i:kend], &name); err != nil { // escapes
+				return err
+			}
 		}
+		i = jsonscan.SkipSpace(b, kend)
+		i = jsonscan.SkipSpace(b, i+1) // past ':'
 		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return err
+		i = jsonscan.Raw(b, i, &v)
+		row = append(row, RawCell{Name: name, Value: v})
+		if i = jsonscan.SkipSpace(b, i); b[i] == ',' {
+			i = jsonscan.SkipSpace(b, i+1)
 		}
-		row = append(row, RawCell{Name: t.(string), Value: v})
 	}
 	*r = row
 	return nil
@@ -232,42 +245,57 @@ type SubscribeOptions struct {
 	SnapshotEndSeq *int64 `json:"snapshot_end_seq,omitempty"`
 }
 
-type subscribeMsg struct {
-	Type         string `json:"type"`
-	Subscription struct {
-		ID      string            `json:"id"`
-		SQL     string            `json:"sql"`
-		Options *SubscribeOptions `json:"options"`
-	} `json:"subscription"`
-}
+// The client messages are written by hand, byte for byte as json.Marshal
+// would write them (encode_internal_test.go checks), so that browser
+// builds need no general JSON encoder.
 
 // EncodeSubscribe builds a subscribe message; nil options mean live-only
 // (the server sends no initial data at all).
 func EncodeSubscribe(id, sql string, opts *SubscribeOptions) []byte {
-	var m subscribeMsg
-	m.Type = "subscribe"
-	m.Subscription.ID, m.Subscription.SQL, m.Subscription.Options = id, sql, opts
-	b, _ := json.Marshal(&m) // plain strings and ints cannot fail
-	return b
+	b := append(make([]byte, 0, 64+len(sql)), `{"type":"subscribe","subscription":{"id":`...)
+	b = jsonlite.AppendString(b, id)
+	b = jsonlite.AppendString(append(b, `,"sql":`...), sql)
+	b = append(b, `,"options":`...)
+	if opts == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		if opts.BatchSize != nil {
+			b = appendOptInt(b, `"batch_size":`, int64(*opts.BatchSize))
+		}
+		if opts.LastRows != nil {
+			b = appendOptInt(b, `"last_rows":`, int64(*opts.LastRows))
+		}
+		if opts.From != nil {
+			b = appendOptInt(b, `"from":`, *opts.From)
+		}
+		if opts.SnapshotEndSeq != nil {
+			b = appendOptInt(b, `"snapshot_end_seq":`, *opts.SnapshotEndSeq)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}}"...)
+}
+
+// appendOptInt appends an option's key and n, after a comma unless it is
+// the object's first member.
+func appendOptInt(b []byte, key string, n int64) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	return strconv.AppendInt(append(b, key...), n, 10)
 }
 
 // EncodeNextBatch asks for the page after lastSeq.
 func EncodeNextBatch(id string, lastSeq int64) []byte {
-	b, _ := json.Marshal(struct {
-		Type      string `json:"type"`
-		ID        string `json:"subscription_id"`
-		LastSeqID int64  `json:"last_seq_id"`
-	}{"next_batch", id, lastSeq})
-	return b
+	b := jsonlite.AppendString([]byte(`{"type":"next_batch","subscription_id":`), id)
+	b = strconv.AppendInt(append(b, `,"last_seq_id":`...), lastSeq, 10)
+	return append(b, '}')
 }
 
 // EncodeUnsubscribe ends a subscription on the server.
 func EncodeUnsubscribe(id string) []byte {
-	b, _ := json.Marshal(struct {
-		Type string `json:"type"`
-		ID   string `json:"subscription_id"`
-	}{"unsubscribe", id})
-	return b
+	return append(jsonlite.AppendString([]byte(`{"type":"unsubscribe","subscription_id":`), id), '}')
 }
 
 // PingMessage is the application keepalive.
@@ -276,11 +304,7 @@ var PingMessage = []byte(`{"type":"ping"}`)
 // EncodeAuthenticate is the message-path authentication; the token never
 // appears anywhere else.
 func EncodeAuthenticate(token, serialization string) []byte {
-	b, _ := json.Marshal(struct {
-		Type     string   `json:"type"`
-		Method   string   `json:"method"`
-		Token    string   `json:"token"`
-		Protocol Protocol `json:"protocol"`
-	}{"authenticate", "jwt", token, Protocol{Serialization: serialization, Compression: "gzip"}})
-	return b
+	b := jsonlite.AppendString([]byte(`{"type":"authenticate","method":"jwt","token":`), token)
+	b = jsonlite.AppendString(append(b, `,"protocol":{"serialization":`...), serialization)
+	return append(b, `,"compression":"gzip"}}`...)
 }

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"encoding/json"
 	"unicode/utf8"
 	"unsafe"
 
@@ -47,11 +46,11 @@ func fastMessage(b []byte, m *ServerMessage) error {
 			var err error
 			switch key {
 			case "batch_control":
-				err = json.Unmarshal(b[v:end], &m.BatchControl)
+				err = jsonscan.Unmarshal(b[v:end], &m.BatchControl)
 			case "schema":
-				err = json.Unmarshal(b[v:end], &m.Schema)
+				err = jsonscan.Unmarshal(b[v:end], &m.Schema)
 			default:
-				err = json.Unmarshal(b[v:end], &m.Protocol)
+				err = jsonscan.Unmarshal(b[v:end], &m.Protocol)
 			}
 			if err != nil {
 				return 0, jsonscan.ErrSlowPath

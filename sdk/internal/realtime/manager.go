@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +72,7 @@ type Config struct {
 	// OnEvent observes connection events; it is called from one dedicated
 	// goroutine, in order, so a slow observer delays nothing else.
 	OnEvent func(ConnEvent)
-	Log     *slog.Logger
+	Log     Logger
 }
 
 func (c *Config) defaults() {
@@ -110,7 +109,7 @@ func (c *Config) defaults() {
 		c.Serialization = "json"
 	}
 	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
+		c.Log = discard{}
 	}
 }
 
@@ -125,6 +124,15 @@ type NodePicker interface {
 	// Count is how many nodes there are.
 	Count() int
 }
+
+// Logger receives the debug logs (sdk.Logger, typically a *slog.Logger).
+type Logger interface {
+	Debug(msg string, args ...any)
+}
+
+type discard struct{}
+
+func (discard) Debug(string, ...any) {}
 
 // State is the shared connection's state.
 type State int

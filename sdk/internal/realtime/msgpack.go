@@ -2,13 +2,14 @@ package realtime
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
 )
 
 // maxMsgpackDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -197,9 +198,8 @@ func (d *mpDecoder) str(n int) error {
 		d.out = append(append(append(d.out, '"'), b...), '"')
 		return nil
 	}
-	// json.Marshal of a string cannot fail; it escapes as JSON requires.
-	q, _ := json.Marshal(string(b))
-	d.out = append(d.out, q...)
+	// Escaped as json.Marshal does.
+	d.out = jsonlite.AppendString(d.out, string(b))
 	return nil
 }
 

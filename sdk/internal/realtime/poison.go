@@ -2,9 +2,9 @@ package realtime
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonscan"
 	"github.com/kalamstack/kalam-go/transport"
 )
 
@@ -55,7 +55,7 @@ func subscriptionIDOf(binary bool, p []byte) string {
 		return ""
 	}
 	var id string
-	if json.Unmarshal(rest[:end+2], &id) != nil {
+	if jsonscan.Unmarshal(rest[:end+2], &id) != nil {
 		return ""
 	}
 	return id
