@@ -39,7 +39,8 @@ const (
 // goroutines. Create it with New and release it with Close.
 type Client struct {
 	eps              *endpointSet
-	extraEndpoints   []string // from WithEndpoints, until New builds eps
+	extraEndpoints   []string     // from WithEndpoints, until New builds eps
+	cluster          clusterHooks // nil unless WithEndpoints
 	tr               transport.Transport
 	timeout          time.Duration
 	maxRetries       int
@@ -419,8 +420,8 @@ func (c *Client) send(ctx context.Context, rq *request) (*transport.Response, er
 		if ctx.Err() != nil {
 			return nil, ctxError(ctx)
 		}
-		if c.eps.many() && replayable {
-			switch c.nodeTrouble(node, serr, rq.idempotent) {
+		if c.cluster != nil && c.eps.many() && replayable {
+			switch c.cluster.nodeTrouble(c, node, serr, rq.idempotent) {
 			case resendNow:
 				if movesLeft > 0 {
 					movesLeft--

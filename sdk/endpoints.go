@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+
+	"github.com/kalamstack/kalam-go/sdk/internal/realtime"
 )
 
 // WithEndpoints names the nodes of a KalamDB cluster the client may use
@@ -27,8 +29,26 @@ func WithEndpoints(urls ...string) Option {
 			}
 			c.extraEndpoints = append(c.extraEndpoints, base)
 		}
+		c.cluster = clusterSupport{}
 		return nil
 	}
+}
+
+// clusterHooks is the part of the client only several endpoints need. It
+// is set by WithEndpoints, behind an interface, so that programs with one
+// URL (browser bundles especially) do not link it.
+type clusterHooks interface {
+	// nodeTrouble reads a node's error answer (see clusterSupport).
+	nodeTrouble(c *Client, node string, err error, idempotent bool) resend
+	// realtime lets the WebSocket follow the endpoints.
+	realtime(c *Client, cfg *realtime.Config, compressOff, msgpack bool)
+}
+
+type clusterSupport struct{}
+
+func (clusterSupport) realtime(c *Client, cfg *realtime.Config, compressOff, msgpack bool) {
+	cfg.Nodes = wsNodes{eps: c.eps, compressOff: compressOff, msgpack: msgpack}
+	cfg.Moves = realtime.NewMover(0)
 }
 
 // endpointSet is the client's nodes and the one in use. One URL is the
@@ -116,7 +136,7 @@ const (
 // the cluster's, not the statement's (kalamdb-api http/sql/forward.rs,
 // execute.rs), moves the client off node where another may do better, and
 // says whether the call may be sent again.
-func (c *Client) nodeTrouble(node string, err error, idempotent bool) resend {
+func (clusterSupport) nodeTrouble(c *Client, node string, err error, idempotent bool) resend {
 	var se *ServerError
 	if !errors.As(err, &se) {
 		return dontResend

@@ -56,8 +56,8 @@ func (c *Client) manager() (*realtime.Manager, error) {
 		cfg := rt.cfg
 		cfg.Transport = c.tr
 		cfg.URL = wsURL(c.eps.current(), rt.compressOff, cfg.Serialization == "msgpack")
-		if c.eps.many() {
-			cfg.Nodes = wsNodes{eps: c.eps, compressOff: rt.compressOff, msgpack: cfg.Serialization == "msgpack"}
+		if c.cluster != nil && c.eps.many() {
+			c.cluster.realtime(c, &cfg, rt.compressOff, cfg.Serialization == "msgpack")
 		}
 		cfg.HeaderAuth = transport.SupportsDialHeaders(c.tr)
 		cfg.Token = c.wsToken

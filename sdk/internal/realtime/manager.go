@@ -22,9 +22,9 @@ type Config struct {
 	// Nodes, when set, picks the server of each new connection instead of
 	// URL: several nodes of one cluster.
 	Nodes NodePicker
-	// MoveRewind is how far back a subscription resumes on another node
-	// (nodemove.go); default DefaultMoveRewind.
-	MoveRewind time.Duration
+	// Moves keeps subscriptions whole when the connection moves to
+	// another of the Nodes (NewMover); nil with one node.
+	Moves Mover
 	// Token returns the JWT for a new connection; reconnect says an earlier
 	// connection existed, rejected that the last token was refused.
 	Token func(ctx context.Context, reconnect, rejected bool) (string, error)
@@ -87,7 +87,6 @@ func (c *Config) defaults() {
 		c.StallThreshold = time.Second
 	}
 	set(&c.AuthTimeout, 10*time.Second)
-	set(&c.MoveRewind, DefaultMoveRewind)
 	set(&c.ReconnectMin, 500*time.Millisecond)
 	set(&c.ReconnectMax, 30*time.Second)
 	if c.ReconnectMax < c.ReconnectMin {
@@ -629,7 +628,7 @@ func (m *Manager) serve(lc *liveConn) error {
 	m.mu.Lock()
 	m.conn = lc
 	// A resume on another node cannot trust the checkpoint (nodemove.go).
-	moved := m.cfg.Nodes != nil && m.lastNode != "" && lc.node != m.lastNode
+	moved := m.cfg.Moves != nil && m.lastNode != "" && lc.node != m.lastNode
 	m.lastNode = lc.node
 	for _, s := range m.subs {
 		s.resubscribe(lc, false, moved)

@@ -7,10 +7,30 @@ import "time"
 // (kalamdb-commons ids/seq_id.rs), so one row has a different _seq on
 // every node of a cluster, a few milliseconds apart. When the WebSocket
 // moves to another node, a subscription therefore resumes from its
-// checkpoint rewound by MoveRewind, and drops the rows it already
+// checkpoint rewound (DefaultMoveRewind), and drops the rows it already
 // delivered, recognised by their content (every column but _seq and
 // _commit_seq). Rows changed on the old node but not yet delivered come
 // again from the new one; none is delivered twice.
+
+// Mover keeps subscriptions whole when the connection moves to another
+// node. Config.Moves holds one (NewMover) when there are several nodes; it
+// is an interface so that programs with one URL do not link this code.
+type Mover interface {
+	remember(s *Sub, msg *ServerMessage)
+	rewind(s *Sub)
+	drop(s *Sub, rows []RawRow, deleted bool) []RawRow
+}
+
+// NewMover returns the Mover that rewinds by rewind (DefaultMoveRewind
+// when <= 0).
+func NewMover(rewind time.Duration) Mover {
+	if rewind <= 0 {
+		rewind = DefaultMoveRewind
+	}
+	return nodeMover{back: rewind}
+}
+
+type nodeMover struct{ back time.Duration }
 
 // DefaultMoveRewind covers the clock skew and replication lag between
 // nodes (tens of milliseconds when healthy) with a wide margin.
@@ -18,6 +38,68 @@ const DefaultMoveRewind = 10 * time.Second
 
 // seqMillisShift places milliseconds in a _seq (seq_id.rs: ms << 22).
 const seqMillisShift = 22
+
+// rewind moves the checkpoint back for a resume on another node and
+// arms the filter of rows already delivered. Called with s.mu held.
+func (mv nodeMover) rewind(s *Sub) {
+	if !s.hasCheckpoint || s.opts.FullResync {
+		return
+	}
+	x := s.extra()
+	x.skip, x.probeSeen = nil, nil // _seq values of the old node
+	rewind := mv.back
+	if x.delivered != nil {
+		// Keep what an earlier move still skips: a third node may repeat
+		// rows of the first.
+		if x.moveSkip == nil {
+			x.moveSkip = map[uint64]bool{}
+		}
+		for _, p := range x.delivered.prints {
+			x.moveSkip[p] = true
+		}
+		x.delivered = nil
+	}
+	s.checkpoint = rewound(s.checkpoint, rewind)
+	x.moveUntil = s.checkpoint + 2*(rewind.Milliseconds()<<seqMillisShift)
+	s.trimExtra()
+}
+
+// drop removes rows a moved resume repeats. They stay in the
+// filter: a further move may repeat them again.
+func (nodeMover) drop(s *Sub, rows []RawRow, deleted bool) []RawRow {
+	if s.x == nil || s.x.moveSkip == nil {
+		return rows
+	}
+	keep := rows[:0:0]
+	for _, r := range rows {
+		if !s.x.moveSkip[fingerprint(r, deleted)] {
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+// remember keeps what a resume on another node may repeat of msg,
+// and forgets what no resume can repeat any more.
+func (mv nodeMover) remember(s *Sub, msg *ServerMessage) {
+	if s.opts.FullResync || (msg.Type != TypeInitialBatch && msg.Type != TypeChange) {
+		return
+	}
+	x := s.extra()
+	if x.delivered == nil {
+		x.delivered = &deliveredRows{}
+	}
+	deleted := msg.Type == TypeChange && msg.ChangeType == "delete"
+	for _, r := range msg.Rows {
+		if seq, ok := r.Seq(); ok {
+			x.delivered.add(seq, fingerprint(r, deleted))
+		}
+	}
+	x.delivered.trim(rewound(s.checkpoint, mv.back))
+	if x.moveSkip != nil && s.checkpoint > x.moveUntil {
+		x.moveSkip = nil
+	}
+}
 
 // rewound returns seq moved back by d of the node clock it encodes.
 func rewound(seq int64, d time.Duration) int64 {

@@ -64,7 +64,7 @@ func TestMovedSubscriptionResumesWithoutLossOrRepeat(t *testing.T) {
 	nodes := &twoNodes{}
 	var evMu sync.Mutex
 	var events []ConnEvent
-	m := New(Config{Transport: mock.New(route), Nodes: nodes, HeaderAuth: true,
+	m := New(Config{Transport: mock.New(route), Nodes: nodes, Moves: NewMover(0), HeaderAuth: true,
 		Token:        func(context.Context, bool, bool) (string, error) { return "tok", nil },
 		ReconnectMin: time.Millisecond, ReconnectMax: time.Millisecond,
 		OnEvent: func(ev ConnEvent) {

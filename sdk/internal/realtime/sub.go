@@ -216,50 +216,10 @@ func (s *Sub) resubscribe(lc *liveConn, onlyUnanswered, moved bool) {
 	if onlyUnanswered && s.phase != phaseAwaitAck {
 		return
 	}
-	if moved {
-		s.rewindLocked()
+	if moved && s.m.cfg.Moves != nil {
+		s.m.cfg.Moves.rewind(s)
 	}
 	s.sendSubscribeLocked(lc)
-}
-
-// rewindLocked moves the checkpoint back for a resume on another node and
-// arms the filter of rows already delivered (nodemove.go).
-func (s *Sub) rewindLocked() {
-	if !s.hasCheckpoint || s.opts.FullResync {
-		return
-	}
-	x := s.extra()
-	x.skip, x.probeSeen = nil, nil // _seq values of the old node
-	rewind := s.m.cfg.MoveRewind
-	if x.delivered != nil {
-		// Keep what an earlier move still skips: a third node may repeat
-		// rows of the first.
-		if x.moveSkip == nil {
-			x.moveSkip = map[uint64]bool{}
-		}
-		for _, p := range x.delivered.prints {
-			x.moveSkip[p] = true
-		}
-		x.delivered = nil
-	}
-	s.checkpoint = rewound(s.checkpoint, rewind)
-	x.moveUntil = s.checkpoint + 2*(rewind.Milliseconds()<<seqMillisShift)
-	s.trimExtra()
-}
-
-// dropDelivered removes rows a moved resume repeats. They stay in the
-// filter: a further move may repeat them again.
-func (s *Sub) dropDelivered(rows []RawRow, deleted bool) []RawRow {
-	if s.x == nil || s.x.moveSkip == nil {
-		return rows
-	}
-	keep := rows[:0:0]
-	for _, r := range rows {
-		if !s.x.moveSkip[fingerprint(r, deleted)] {
-			keep = append(keep, r)
-		}
-	}
-	return keep
 }
 
 func (s *Sub) sendSubscribeLocked(lc *liveConn) {
@@ -378,7 +338,10 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 			return // a repeated reply to a next_batch sent twice
 		}
 		had := len(msg.Rows)
-		msg.Rows = s.dropDelivered(s.dropSeen(msg.Rows), false)
+		msg.Rows = s.dropSeen(msg.Rows)
+		if mv := s.m.cfg.Moves; mv != nil {
+			msg.Rows = mv.drop(s, msg.Rows, false)
+		}
 		bc := msg.BatchControl
 		if had > 0 && len(msg.Rows) == 0 && !bc.Ready() {
 			s.askPageLocked(lc, bc) // a repeated page: nothing new to deliver
@@ -417,8 +380,8 @@ func (s *Sub) handle(lc *liveConn, msg *ServerMessage) {
 		if len(msg.Rows) == 0 && len(msg.OldValues) == 0 {
 			return
 		}
-		if len(msg.Rows) > 0 {
-			if msg.Rows = s.dropDelivered(msg.Rows, msg.ChangeType == "delete"); len(msg.Rows) == 0 {
+		if mv := s.m.cfg.Moves; mv != nil && len(msg.Rows) > 0 {
+			if msg.Rows = mv.drop(s, msg.Rows, msg.ChangeType == "delete"); len(msg.Rows) == 0 {
 				return // delivered from the old node already
 			}
 		}
@@ -559,34 +522,12 @@ func (s *Sub) pushLocked(lc *liveConn, d Delivery) bool {
 	if s.checkpoint != before {
 		s.m.progress.Add(1)
 	}
-	if s.m.cfg.Nodes != nil && d.Msg != nil {
-		s.rememberLocked(d.Msg)
+	if mv := s.m.cfg.Moves; mv != nil && d.Msg != nil {
+		mv.remember(s, d.Msg)
 	}
 	s.queue = append(s.queue, d)
 	s.wakeLocked()
 	return true
-}
-
-// rememberLocked keeps what a resume on another node may repeat of msg,
-// and forgets what no resume can repeat any more.
-func (s *Sub) rememberLocked(msg *ServerMessage) {
-	if s.opts.FullResync || (msg.Type != TypeInitialBatch && msg.Type != TypeChange) {
-		return
-	}
-	x := s.extra()
-	if x.delivered == nil {
-		x.delivered = &deliveredRows{}
-	}
-	deleted := msg.Type == TypeChange && msg.ChangeType == "delete"
-	for _, r := range msg.Rows {
-		if seq, ok := r.Seq(); ok {
-			x.delivered.add(seq, fingerprint(r, deleted))
-		}
-	}
-	x.delivered.trim(rewound(s.checkpoint, s.m.cfg.MoveRewind))
-	if x.moveSkip != nil && s.checkpoint > x.moveUntil {
-		x.moveSkip = nil
-	}
 }
 
 // beginProbe notes the checkpoint of a live subscription as a ping goes
