@@ -266,6 +266,13 @@ func (p *Proxy) Down() int {
 // Up accepts connections again.
 func (p *Proxy) Up() { p.Refuse(false) }
 
+// refusing reports whether the proxy resets new connections (Refuse, Down).
+func (p *Proxy) refusing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refuse
+}
+
 // Active returns the number of open proxied connections.
 func (p *Proxy) Active() int {
 	p.mu.Lock()
