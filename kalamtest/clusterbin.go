@@ -259,7 +259,9 @@ func agreedLeader(ctx context.Context, servers []*BinaryServer) (int, string) {
 	return leader, ""
 }
 
-// waitRejoined polls one node's cluster health until it knows a leader.
+// waitRejoined polls a restarted node until it knows the Meta leader
+// (cluster health "healthy") and a leader for every Raft group it is a
+// voter of: until then it answers reads of a shard with NOT_LEADER.
 func waitRejoined(ctx context.Context, s *BinaryServer, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -271,10 +273,13 @@ func waitRejoined(ctx context.Context, s *BinaryServer, timeout time.Duration) e
 		switch {
 		case err != nil:
 			last = err.Error()
-		case h.Status == "healthy":
-			return nil
-		default:
+		case h.Status != "healthy":
 			last = "status " + h.Status
+		default:
+			last = groupsWithoutLeader(ctx, s)
+			if last == "" {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -282,6 +287,49 @@ func waitRejoined(ctx context.Context, s *BinaryServer, timeout time.Duration) e
 		case <-tick.C:
 		}
 	}
+}
+
+// groupsWithoutLeader lists the node's Raft groups that have no leader or
+// in which it is not yet a voter, from its local system.cluster_groups;
+// "" when there are none.
+func groupsWithoutLeader(ctx context.Context, s *BinaryServer) string {
+	s.mu.Lock()
+	token := s.token
+	s.mu.Unlock()
+	body := `{"sql":"SELECT group_id, state, current_leader FROM system.cluster_groups"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/api/sql", strings.NewReader(body))
+	if err != nil {
+		return err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := healthClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Results []struct {
+			Rows [][]any `json:"rows"`
+		} `json:"results"`
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil || resp.StatusCode != http.StatusOK || len(r.Results) != 1 || len(r.Results[0].Rows) == 0 {
+		return fmt.Sprintf("system.cluster_groups answered %d: %.200s", resp.StatusCode, b)
+	}
+	var missing []string
+	for _, row := range r.Results[0].Rows {
+		if len(row) != 3 || row[2] == nil || (row[1] != "Leader" && row[1] != "Follower") {
+			missing = append(missing, fmt.Sprint(row))
+		}
+	}
+	if len(missing) > 0 {
+		return "groups without a leader or not joined: " + strings.Join(missing, " ")
+	}
+	return ""
 }
 
 func nodeLogs(servers []*BinaryServer, n int) string {

@@ -5,6 +5,7 @@ package kalamtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +32,9 @@ type BinaryServer struct {
 	env           []string
 	log           *syncBuffer
 
-	mu   sync.Mutex
-	proc *serverProc // the latest process; replaced by a restart
+	mu    sync.Mutex
+	proc  *serverProc // the latest process; replaced by a restart
+	token string      // root's access token from the latest ready check
 }
 
 // serverProc is one run of the server process.
@@ -243,7 +245,12 @@ func (s *BinaryServer) waitReady(ctx context.Context, timeout time.Duration) err
 	if s.RootPassword == "" {
 		method, path, body = http.MethodGet, "/v1/api/auth/status", ""
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No per-request timeout: root's password hash has bcrypt cost 12
+	// whatever bcrypt_cost says, which a debug build on a loaded machine
+	// takes seconds to check, and a request given up on goes on burning
+	// the server's CPU, so retries on a short timeout pile up and never
+	// finish. The context bounds the wait.
+	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -254,9 +261,17 @@ func (s *BinaryServer) waitReady(ctx context.Context, timeout time.Duration) err
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				var login struct {
+					AccessToken string `json:"access_token"`
+				}
+				if json.Unmarshal(b, &login) == nil {
+					s.mu.Lock()
+					s.token = login.AccessToken
+					s.mu.Unlock()
+				}
 				return nil
 			}
 			last = fmt.Sprintf("%s answered %d: %s", path, resp.StatusCode, b)
