@@ -24,15 +24,18 @@ import (
 // details and citations in the h16r report, CLUSTER.md):
 //
 //   - Every node takes every request. A node that does not lead the Meta
-//     Raft group forwards SQL with a write or DDL to the leader over gRPC,
-//     and a read of a table whose shard it does not lead to that shard's
-//     leader, so the client sees the leader's answer. Nothing redirects
-//     the client and no answer names the leader.
-//   - While there is no leader (with the server's default timings an
-//     election takes about 2 s after the leader dies) or the leader cannot be reached, a forwarded request
-//     fails with 503 and error code FORWARD_FAILED: safe to send again to
-//     another node or a little later. FILE uploads are not forwarded: a
-//     follower answers 503 NOT_LEADER, so send them to the leader.
+//     Raft group forwards SQL with a write or DDL to the Meta leader over
+//     gRPC, and a read of a table whose shard it does not lead to that
+//     shard's leader, so the client sees the leader's answer. Nothing
+//     redirects the client and no answer names the leader.
+//   - While there is no leader (about 2 s after the leader dies, with the
+//     server's default timings) or it cannot be reached, a forwarded
+//     request fails with 503 FORWARD_FAILED: send it again to another node
+//     or a little later. After a failover the shards may be led by another
+//     node than Meta; then a write sent to a follower fails with 400
+//     SQL_EXECUTION_ERROR "Statement N failed: Not leader for shard …"
+//     while the Meta leader takes it: also worth sending to another node.
+//     FILE uploads are never forwarded: a follower answers 503 NOT_LEADER.
 //   - A subscription lives on the node whose WebSocket it uses and sees the
 //     changes that node applies; when the node dies the socket drops and
 //     the client resubscribes elsewhere. _seq is stamped by each node as it
@@ -43,10 +46,11 @@ import (
 //     explicit transactions (BEGIN … COMMIT in one request), DDL and users
 //     are replicated to every node. Topics and consumer-group offsets stay
 //     on the node that created or acknowledged them.
-//   - Tokens from one node work on all (one JWT secret), users are
-//     replicated. /v1/api/healthcheck answers "healthy" on any node that is
-//     up, even one without a leader; /v1/api/cluster/health (loopback only)
-//     says whether the node knows a leader and which node it is.
+//   - Tokens from one node work on all (one JWT secret) and users are
+//     replicated, so log in once (root's login costs bcrypt 12) and reuse
+//     the token. /v1/api/healthcheck answers "healthy" on any node that is
+//     up, even one without a leader; /v1/api/cluster/health (loopback
+//     only) says whether the node knows a leader and which node it is.
 //   - A node restarted on its old data does not rejoin in 0.4.2 (its Raft
 //     groups panic); restarted empty it rejoins and copies the data.
 
@@ -100,7 +104,7 @@ func startBinaryCluster(t testing.TB, bin string, n int, opts ...ServerOption) *
 	if err != nil {
 		t.Fatalf("kalamtest: %v", err)
 	}
-	t.Cleanup(func() { stopBinaryNodes(t, servers) })
+	t.Cleanup(func() { stopBinaryNodes(servers) })
 	leader, err := waitClusterLeader(ctx, servers)
 	if err != nil {
 		t.Fatalf("kalamtest: %v%s", err, nodeLogs(servers, 2048))
@@ -161,16 +165,13 @@ func startBinaryNodes(ctx context.Context, bin, dir string, n int) ([]*BinarySer
 	return servers, nil
 }
 
-// stopBinaryNodes stops every node at once (a node waiting for its peers
-// would otherwise hold up the others' shutdown).
-func stopBinaryNodes(t testing.TB, servers []*BinaryServer) {
+// stopBinaryNodes kills every node at the end of a test: their data is
+// thrown away, and a clean stop waits for peers that may be gone already
+// (one took over 20 s).
+func stopBinaryNodes(servers []*BinaryServer) {
 	var wg sync.WaitGroup
-	for i, s := range servers {
-		wg.Go(func() {
-			if err := s.Stop(); err != nil {
-				t.Errorf("kalamtest: node %d: %v", i+1, err)
-			}
-		})
+	for _, s := range servers {
+		wg.Go(s.Kill)
 	}
 	wg.Wait()
 }
