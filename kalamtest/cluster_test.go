@@ -3,11 +3,13 @@
 package kalamtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -264,4 +266,55 @@ func TestClusterFreezeFollower(t *testing.T) {
 	mustSQL(t, leader, token, "CREATE NAMESPACE app")
 	require.NoError(t, frozen.Freeze(false))
 	mustSQL(t, frozen, token, "SELECT 1")
+}
+
+// A FILE is uploaded through the Meta leader (followers refuse uploads)
+// and downloads through every node: the nodes share one storage.
+func TestClusterFileUploadedToLeaderDownloadsEverywhere(t *testing.T) {
+	c := StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	leader, err := c.Leader(ctx)
+	require.NoError(t, err)
+	token := clusterLogin(t, c, leader)
+	mustSQL(t, leader, token, "CREATE NAMESPACE app")
+	mustSQL(t, leader, token, "CREATE TABLE app.docs (id TEXT PRIMARY KEY, att FILE) WITH (TYPE = 'SHARED')")
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	require.NoError(t, mw.WriteField("sql", `INSERT INTO app.docs (id, att) VALUES ('d1', FILE("f"))`))
+	fw, err := mw.CreateFormFile("file:f", "notes.txt")
+	require.NoError(t, err)
+	_, err = fw.Write([]byte("cluster file"))
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader.URL+"/v1/api/sql", &body)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := clusterHTTP.Do(req)
+	require.NoError(t, err)
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "upload: %s", reply)
+
+	r := mustSQL(t, leader, token, "SELECT att FROM app.docs")
+	require.Len(t, r.Results[0].Rows, 1)
+	var refText string
+	require.NoError(t, json.Unmarshal(r.Results[0].Rows[0][0], &refText))
+	var ref struct{ ID, Sub string }
+	require.NoError(t, json.Unmarshal([]byte(refText), &ref), "file ref %s", refText)
+	path := fmt.Sprintf("/v1/files/app/docs/%s/%s-notes.txt", ref.Sub, ref.ID)
+	for _, n := range c.Nodes {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := clusterHTTP.Do(req)
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "download via node %d: %s", n.ID, got)
+		assert.Equal(t, "cluster file", string(got), "download via node %d", n.ID)
+	}
 }

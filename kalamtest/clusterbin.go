@@ -85,7 +85,8 @@ const rejoinTimeout = 30 * time.Second
 
 // startBinaryCluster runs n real servers on loopback as one Raft cluster,
 // each with its own directory, HTTP and RPC ports and the same JWT secret
-// and root password, behind one fault proxy each. It returns once every
+// and root password, sharing one cold/FILE storage directory as KalamDB's
+// docker-compose cluster does, behind one fault proxy each. It returns once every
 // node lets root log in and reports the same Meta leader in
 // /v1/api/cluster/health.
 func startBinaryCluster(t testing.TB, bin string, n int, opts ...ServerOption) *Cluster {
@@ -148,7 +149,7 @@ func startBinaryNodes(ctx context.Context, bin, dir string, n int) ([]*BinarySer
 		}
 		wg.Go(func() {
 			servers[i], errs[i] = StartBinary(ctx, BinaryConfig{
-				Bin: bin, Dir: nodeDir, Port: httpPorts[i],
+				Bin: bin, Dir: nodeDir, Port: httpPorts[i], SharedStorage: filepath.Join(dir, "storage"),
 				ExtraTOML: toml.String(), StartTimeout: clusterStartTimeout,
 			})
 		})

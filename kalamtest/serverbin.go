@@ -30,6 +30,7 @@ type BinaryServer struct {
 
 	bin, confPath string
 	env           []string
+	sharedStorage string
 	log           *syncBuffer
 
 	mu    sync.Mutex
@@ -66,6 +67,12 @@ type BinaryConfig struct {
 	// Port is the HTTP port; a free loopback port when 0 (a cluster names
 	// its nodes' ports up front, since each lists the others).
 	Port int
+	// SharedStorage, when set, is where the server keeps cold storage and
+	// FILE uploads (its data/storage becomes a link to it): the nodes of a
+	// cluster share one, as KalamDB's docker-compose cluster mounts one
+	// volume at every node's /data/storage. A node stores an upload only in
+	// its own storage otherwise, and the others answer 404 for it.
+	SharedStorage string
 }
 
 // startBinaryForTest starts a fresh server for one test and stops it at the
@@ -165,7 +172,7 @@ func StartBinary(ctx context.Context, cfg BinaryConfig) (*BinaryServer, error) {
 	if err := os.WriteFile(confPath, []byte(toml), 0o600); err != nil {
 		return nil, fmt.Errorf("start kalamdb-server: %w", err)
 	}
-	s := &BinaryServer{Dir: dir, bin: cfg.Bin, confPath: confPath, log: &syncBuffer{}}
+	s := &BinaryServer{Dir: dir, bin: cfg.Bin, confPath: confPath, sharedStorage: cfg.SharedStorage, log: &syncBuffer{}}
 	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.RootUser, s.RootPassword, s.Target = "root", cfg.RootPassword, TargetBinary
 	s.env = append(os.Environ(), "NO_COLOR=1")
@@ -188,6 +195,9 @@ func StartBinary(ctx context.Context, cfg BinaryConfig) (*BinaryServer, error) {
 // spawn starts the server process on its config; the output is appended to
 // server.log (kept across restarts) and to the in-memory tail.
 func (s *BinaryServer) spawn() error {
+	if err := s.linkSharedStorage(); err != nil {
+		return err
+	}
 	logFile, err := os.OpenFile(filepath.Join(s.Dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -213,6 +223,25 @@ func (s *BinaryServer) spawn() error {
 	s.proc = p
 	s.mu.Unlock()
 	return nil
+}
+
+// linkSharedStorage makes data/storage a link to the shared storage (again
+// after the data directory was wiped).
+func (s *BinaryServer) linkSharedStorage() error {
+	if s.sharedStorage == "" {
+		return nil
+	}
+	link := filepath.Join(s.Dir, "data", "storage")
+	if _, err := os.Lstat(link); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.sharedStorage, 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		return err
+	}
+	return os.Symlink(s.sharedStorage, link)
 }
 
 func (s *BinaryServer) current() *serverProc {
