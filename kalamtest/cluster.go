@@ -116,9 +116,11 @@ func (n *Node) Stop() error {
 }
 
 // Start brings a stopped node back (a real one on its own data) and
-// returns once it accepts connections again and, for a real node, knows
-// the cluster's leader. A real KalamDB 0.4.2 node does not rejoin on its
-// old data, so there Start fails after a while; use StartEmpty.
+// returns once it accepts connections again and, for a real node, has
+// rejoined: it knows a leader in every Raft group and has caught up. A
+// real KalamDB 0.4.2 node usually cannot rejoin on its old data (a Raft
+// group panics); Start then fails, leaves the node stopped, and
+// StartEmpty can bring it back.
 func (n *Node) Start(ctx context.Context) error { return n.start(ctx, false) }
 
 // StartEmpty brings a stopped node back with an empty data directory (same

@@ -280,23 +280,34 @@ func TestClusterFileUploadedToLeaderDownloadsEverywhere(t *testing.T) {
 	mustSQL(t, leader, token, "CREATE NAMESPACE app")
 	mustSQL(t, leader, token, "CREATE TABLE app.docs (id TEXT PRIMARY KEY, att FILE) WITH (TYPE = 'SHARED')")
 
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	require.NoError(t, mw.WriteField("sql", `INSERT INTO app.docs (id, att) VALUES ('d1', FILE("f"))`))
-	fw, err := mw.CreateFormFile("file:f", "notes.txt")
-	require.NoError(t, err)
-	_, err = fw.Write([]byte("cluster file"))
-	require.NoError(t, err)
-	require.NoError(t, mw.Close())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader.URL+"/v1/api/sql", &body)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := clusterHTTP.Do(req)
-	require.NoError(t, err)
-	reply, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "upload: %s", reply)
+	// Leadership can move under a loaded machine between Leader and the
+	// upload; a follower then answers 503 NOT_LEADER and the upload goes to
+	// the new leader, as a client would send it.
+	for {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		require.NoError(t, mw.WriteField("sql", `INSERT INTO app.docs (id, att) VALUES ('d1', FILE("f"))`))
+		fw, err := mw.CreateFormFile("file:f", "notes.txt")
+		require.NoError(t, err)
+		_, err = fw.Write([]byte("cluster file"))
+		require.NoError(t, err)
+		require.NoError(t, mw.Close())
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader.URL+"/v1/api/sql", &body)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := clusterHTTP.Do(req)
+		require.NoError(t, err)
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(reply), `"NOT_LEADER"`) {
+			leader, err = c.Leader(ctx)
+			require.NoError(t, err, "upload refused: %s", reply)
+			continue
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "upload via node %d: %s", leader.ID, reply)
+		break
+	}
 
 	r := mustSQL(t, leader, token, "SELECT att FROM app.docs")
 	require.Len(t, r.Results[0].Rows, 1)

@@ -183,9 +183,20 @@ type clusterHealth struct {
 	NodeID   int    `json:"node_id"`
 	IsLeader bool   `json:"is_leader"`
 	Nodes    []struct {
-		NodeID   int  `json:"node_id"`
-		IsLeader bool `json:"is_leader"`
+		NodeID   int    `json:"node_id"`
+		IsLeader bool   `json:"is_leader"`
+		APIAddr  string `json:"api_addr"`
 	} `json:"nodes"`
+}
+
+// leaderURL is the Meta leader's API address this node reports, "" if none.
+func (h *clusterHealth) leaderURL() string {
+	for _, n := range h.Nodes {
+		if n.IsLeader {
+			return n.APIAddr
+		}
+	}
+	return ""
 }
 
 // leaderID is the Meta leader this node reports, 0 if none.
@@ -264,24 +275,43 @@ func agreedLeader(ctx context.Context, servers []*BinaryServer) (int, string) {
 	return leader, ""
 }
 
+// restartMarker is written to a server's output tail before a restart,
+// so a rejoin check reads only what the new process printed.
+const restartMarker = "--- kalamtest: restarted ---"
+
 // waitRejoined polls a restarted node until it knows the Meta leader
-// (cluster health "healthy") and a leader for every Raft group it is a
-// voter of: until then it answers reads of a shard with NOT_LEADER.
+// (cluster health "healthy") and, in every Raft group, a leader and has
+// applied as far as the Meta leader had when the wait began: until then
+// it answers reads of a shard with NOT_LEADER, and a group whose Raft core
+// panicked (KalamDB 0.4.2 on old data) never gets there. A panic in the
+// new process's output ends the wait at once.
 func waitRejoined(ctx context.Context, s *BinaryServer, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var target map[string]int64 // group id -> the leader's last_applied
 	var last string
 	for {
+		out := s.LogTail(64 << 10)
+		if i := strings.LastIndex(out, restartMarker); i >= 0 && strings.Contains(out[i:], "panicked at") {
+			return errors.New("it answers but a Raft group of it panicked, so it cannot catch up")
+		}
 		h, err := getClusterHealth(ctx, s.URL)
 		switch {
 		case err != nil:
 			last = err.Error()
-		case h.Status != "healthy":
+		case h.Status != "healthy" || h.leaderURL() == "":
 			last = "status " + h.Status
+		case target == nil:
+			target, err = clusterGroups(ctx, s, h.leaderURL())
+			if err != nil {
+				last, target = "the leader's groups: "+err.Error(), nil
+			} else {
+				last = "read the leader's groups"
+			}
 		default:
-			last = groupsWithoutLeader(ctx, s)
+			last = behindLeader(ctx, s, target)
 			if last == "" {
 				return nil
 			}
@@ -294,45 +324,87 @@ func waitRejoined(ctx context.Context, s *BinaryServer, timeout time.Duration) e
 	}
 }
 
-// groupsWithoutLeader lists the node's Raft groups that have no leader or
-// in which it is not yet a voter, from its local system.cluster_groups;
-// "" when there are none.
-func groupsWithoutLeader(ctx context.Context, s *BinaryServer) string {
+// groupRow is one row of system.cluster_groups as kalamtest reads it.
+type groupRow struct {
+	id, state   string
+	hasLeader   bool
+	lastApplied int64
+}
+
+// readClusterGroups reads system.cluster_groups on the server at baseURL
+// (each node answers from its own Raft state) with s's root token.
+func readClusterGroups(ctx context.Context, s *BinaryServer, baseURL string) ([]groupRow, error) {
 	s.mu.Lock()
 	token := s.token
 	s.mu.Unlock()
-	body := `{"sql":"SELECT group_id, state, current_leader FROM system.cluster_groups"}`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/api/sql", strings.NewReader(body))
+	body := `{"sql":"SELECT group_id, state, current_leader, last_applied FROM system.cluster_groups"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/api/sql", strings.NewReader(body))
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := healthClient.Do(req)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
 	var r struct {
 		Results []struct {
 			Rows [][]any `json:"rows"`
 		} `json:"results"`
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err == nil {
-		err = json.Unmarshal(b, &r)
+	if err := json.Unmarshal(b, &r); err != nil || resp.StatusCode != http.StatusOK || len(r.Results) != 1 || len(r.Results[0].Rows) == 0 {
+		return nil, fmt.Errorf("system.cluster_groups answered %d: %.200s", resp.StatusCode, b)
 	}
-	if err != nil || resp.StatusCode != http.StatusOK || len(r.Results) != 1 || len(r.Results[0].Rows) == 0 {
-		return fmt.Sprintf("system.cluster_groups answered %d: %.200s", resp.StatusCode, b)
-	}
-	var missing []string
+	rows := make([]groupRow, 0, len(r.Results[0].Rows))
 	for _, row := range r.Results[0].Rows {
-		if len(row) != 3 || row[2] == nil || (row[1] != "Leader" && row[1] != "Follower") {
-			missing = append(missing, fmt.Sprint(row))
+		if len(row) != 4 {
+			return nil, fmt.Errorf("system.cluster_groups row %v has %d columns, want 4", row, len(row))
+		}
+		g := groupRow{id: fmt.Sprint(row[0]), state: fmt.Sprint(row[1]), hasLeader: row[2] != nil}
+		if row[3] != nil {
+			if g.lastApplied, err = strconv.ParseInt(fmt.Sprint(row[3]), 10, 64); err != nil {
+				return nil, fmt.Errorf("system.cluster_groups last_applied %v: %w", row[3], err)
+			}
+		}
+		rows = append(rows, g)
+	}
+	return rows, nil
+}
+
+// clusterGroups returns each group's last_applied on the server at baseURL.
+func clusterGroups(ctx context.Context, s *BinaryServer, baseURL string) (map[string]int64, error) {
+	rows, err := readClusterGroups(ctx, s, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]int64, len(rows))
+	for _, g := range rows {
+		m[g.id] = g.lastApplied
+	}
+	return m, nil
+}
+
+// behindLeader says which of the node's groups have no leader, are not
+// joined, or have not applied as far as target; "" when none.
+func behindLeader(ctx context.Context, s *BinaryServer, target map[string]int64) string {
+	rows, err := readClusterGroups(ctx, s, s.URL)
+	if err != nil {
+		return err.Error()
+	}
+	var behind []string
+	for _, g := range rows {
+		if !g.hasLeader || (g.state != "Leader" && g.state != "Follower") || g.lastApplied < target[g.id] {
+			behind = append(behind, fmt.Sprintf("group %s %s applied %d of %d", g.id, g.state, g.lastApplied, target[g.id]))
 		}
 	}
-	if len(missing) > 0 {
-		return "groups without a leader or not joined: " + strings.Join(missing, " ")
+	if len(behind) > 0 {
+		return "not caught up: " + strings.Join(behind, ", ")
 	}
 	return ""
 }
@@ -375,13 +447,17 @@ func (b *binaryNode) restart(ctx context.Context, empty bool) error {
 	if b.srv.running() {
 		return nil
 	}
+	_, _ = b.srv.log.Write([]byte("\n" + restartMarker + "\n"))
 	if err := b.srv.Restart(ctx, empty, clusterStartTimeout); err != nil {
 		return err
 	}
 	if err := waitRejoined(ctx, b.srv, rejoinTimeout); err != nil {
+		// Left running it would stay half joined; stopped, StartEmpty can
+		// bring it back.
+		b.srv.kill()
 		hint := ""
 		if !empty {
-			hint = "; KalamDB 0.4.2 cannot rejoin on its old data (its Raft groups panic), StartEmpty can"
+			hint = "; KalamDB 0.4.2 often cannot rejoin on its old data (a Raft group panics on the leader's first append), StartEmpty can"
 		}
 		return fmt.Errorf("%w%s\n--- node output (last 2 KiB) ---\n%s", err, hint, b.srv.LogTail(2048))
 	}
