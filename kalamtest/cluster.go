@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kalamstack/kalam-go/kalamtest/emulator"
 )
@@ -44,9 +46,10 @@ type Node struct {
 type nodeProcess interface {
 	// kill ends the process abruptly (SIGKILL): its clients see resets.
 	kill() error
-	// restart starts it again on its data directory and ports, and returns
-	// once it answers.
-	restart(ctx context.Context) error
+	// restart starts it again on its ports and config, on its data
+	// directory or (empty) on a new empty one, and returns once it answers
+	// and has rejoined the cluster.
+	restart(ctx context.Context, empty bool) error
 	// freeze suspends (SIGSTOP) or resumes (SIGCONT) the process.
 	freeze(on bool) error
 	// logTail returns the last n lines of its output, for failures.
@@ -73,6 +76,33 @@ func (c *Cluster) NodeAt(url string) *Node {
 	return nil
 }
 
+// Leader returns the node that leads the cluster's Meta Raft group: where
+// followers forward writes and DDL, and the only node that takes FILE
+// uploads. It asks each real node's /v1/api/cluster/health (loopback, no
+// auth) and waits, until ctx ends, for a node that reports itself leader:
+// after the leader dies the others still name it until a new one is
+// elected (about 2 s). An emulator cluster is one engine, so its first
+// node that is not stopped leads.
+func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
+	for {
+		var why []string
+		for _, n := range c.Nodes {
+			ok, err := n.leads(ctx)
+			if ok {
+				return n, nil
+			}
+			if err != nil {
+				why = append(why, fmt.Sprintf("node %d: %v", n.ID, err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no cluster leader (%s): %w", strings.Join(why, "; "), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Stop takes the node down the way a crash does: its open connections are
 // reset and new ones refused by the operating system. A real node's process is killed.
 func (n *Node) Stop() error {
@@ -86,10 +116,22 @@ func (n *Node) Stop() error {
 }
 
 // Start brings a stopped node back (a real one on its own data) and
-// returns once it accepts connections again.
-func (n *Node) Start(ctx context.Context) error {
+// returns once it accepts connections again and, for a real node, has
+// rejoined: it knows a leader in every Raft group and has caught up. A
+// real KalamDB 0.4.2 node usually cannot rejoin on its old data (a Raft
+// group panics); Start then fails, leaves the node stopped, and
+// StartEmpty can bring it back.
+func (n *Node) Start(ctx context.Context) error { return n.start(ctx, false) }
+
+// StartEmpty brings a stopped node back with an empty data directory (same
+// id, ports and config), as an operator replaces a failed node: it rejoins
+// and the leader copies it the replicated data. An emulator node starts as
+// with Start.
+func (n *Node) StartEmpty(ctx context.Context) error { return n.start(ctx, true) }
+
+func (n *Node) start(ctx context.Context, empty bool) error {
 	if n.process != nil {
-		if err := n.process.restart(ctx); err != nil {
+		if err := n.process.restart(ctx, empty); err != nil {
 			return fmt.Errorf("start node %d: %w", n.ID, err)
 		}
 	}

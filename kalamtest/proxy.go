@@ -301,6 +301,14 @@ func (p *Proxy) Revive() error {
 	return nil
 }
 
+// refusing reports whether the proxy turns new connections away (Refuse,
+// Down, Kill).
+func (p *Proxy) refusing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refuse || p.ln == nil
+}
+
 // Active returns the number of open proxied connections.
 func (p *Proxy) Active() int {
 	p.mu.Lock()

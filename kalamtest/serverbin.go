@@ -5,6 +5,7 @@ package kalamtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,10 +28,21 @@ type BinaryServer struct {
 	// Dir holds server.toml, the data directory and server.log.
 	Dir string
 
+	bin, confPath string
+	env           []string
+	sharedStorage string
+	log           *syncBuffer
+
+	mu    sync.Mutex
+	proc  *serverProc // the latest process; replaced by a restart
+	token string      // root's access token from the latest ready check
+}
+
+// serverProc is one run of the server process.
+type serverProc struct {
 	cmd     *exec.Cmd
-	log     *syncBuffer
 	exited  chan struct{}
-	waitErr error
+	waitErr error // set before exited is closed
 }
 
 // BinaryConfig configures StartBinary.
@@ -52,6 +64,15 @@ type BinaryConfig struct {
 	Env []string
 	// StartTimeout bounds the wait for the first successful login (60 s).
 	StartTimeout time.Duration
+	// Port is the HTTP port; a free loopback port when 0 (a cluster names
+	// its nodes' ports up front, since each lists the others).
+	Port int
+	// SharedStorage, when set, is where the server keeps cold storage and
+	// FILE uploads (its data/storage becomes a link to it): the nodes of a
+	// cluster share one, as KalamDB's docker-compose cluster mounts one
+	// volume at every node's /data/storage. A node stores an upload only in
+	// its own storage otherwise, and the others answer 404 for it.
+	SharedStorage string
 }
 
 // startBinaryForTest starts a fresh server for one test and stops it at the
@@ -138,51 +159,109 @@ func StartBinary(ctx context.Context, cfg BinaryConfig) (*BinaryServer, error) {
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 60 * time.Second
 	}
-	port, err := freeLoopbackPort()
-	if err != nil {
-		return nil, fmt.Errorf("start kalamdb-server: %w", err)
+	port := cfg.Port
+	if port == 0 {
+		p, err := freeLoopbackPort()
+		if err != nil {
+			return nil, fmt.Errorf("start kalamdb-server: %w", err)
+		}
+		port = p
 	}
 	toml := fmt.Sprintf(testServerTOML, port, filepath.Join(dir, "data"), filepath.Join(dir, "logs"), TestJWTSecret) + cfg.ExtraTOML
 	confPath := filepath.Join(dir, "server.toml")
 	if err := os.WriteFile(confPath, []byte(toml), 0o600); err != nil {
 		return nil, fmt.Errorf("start kalamdb-server: %w", err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return nil, fmt.Errorf("start kalamdb-server: %w", err)
-	}
-	s := &BinaryServer{Dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
+	s := &BinaryServer{Dir: dir, bin: cfg.Bin, confPath: confPath, sharedStorage: cfg.SharedStorage, log: &syncBuffer{}}
 	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.RootUser, s.RootPassword, s.Target = "root", cfg.RootPassword, TargetBinary
-
-	cmd := exec.Command(cfg.Bin, confPath)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	s.env = append(os.Environ(), "NO_COLOR=1")
 	if cfg.NeedsSetup {
 		s.RootPassword = ""
 	} else {
-		cmd.Env = append(cmd.Env, "KALAMDB_ROOT_PASSWORD="+cfg.RootPassword)
+		s.env = append(s.env, "KALAMDB_ROOT_PASSWORD="+cfg.RootPassword)
 	}
-	cmd.Env = append(cmd.Env, cfg.Env...)
+	s.env = append(s.env, cfg.Env...)
+	if err := s.spawn(); err != nil {
+		return nil, fmt.Errorf("start kalamdb-server %s: %w", cfg.Bin, err)
+	}
+	if err := s.waitReady(ctx, cfg.StartTimeout); err != nil {
+		s.kill()
+		return nil, fmt.Errorf("start kalamdb-server: %w\n--- server output (last 4 KiB) ---\n%s", err, s.LogTail(4096))
+	}
+	return s, nil
+}
+
+// spawn starts the server process on its config; the output is appended to
+// server.log (kept across restarts) and to the in-memory tail.
+func (s *BinaryServer) spawn() error {
+	if err := s.linkSharedStorage(); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(s.Dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, s.confPath)
+	cmd.Dir = s.Dir
+	cmd.Env = s.env
 	out := io.MultiWriter(logFile, s.log)
 	cmd.Stdout, cmd.Stderr = out, out
 	// The server must not outlive a test binary that dies without cleanup.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start kalamdb-server %s: %w", cfg.Bin, err)
+		return err
 	}
-	s.cmd = cmd
+	p := &serverProc{cmd: cmd, exited: make(chan struct{})}
 	go func() {
-		s.waitErr = cmd.Wait()
+		p.waitErr = cmd.Wait()
 		logFile.Close()
-		close(s.exited)
+		close(p.exited)
 	}()
-	if err := s.waitReady(ctx, cfg.StartTimeout); err != nil {
-		s.kill()
-		return nil, fmt.Errorf("start kalamdb-server: %w\n--- server output (last 4 KiB) ---\n%s", err, s.LogTail(4096))
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return nil
+}
+
+// linkSharedStorage makes data/storage a link to the shared storage (again
+// after the data directory was wiped).
+func (s *BinaryServer) linkSharedStorage() error {
+	if s.sharedStorage == "" {
+		return nil
 	}
-	return s, nil
+	link := filepath.Join(s.Dir, "data", "storage")
+	if _, err := os.Lstat(link); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.sharedStorage, 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		return err
+	}
+	return os.Symlink(s.sharedStorage, link)
+}
+
+func (s *BinaryServer) current() *serverProc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// running reports whether the latest process is still alive.
+func (s *BinaryServer) running() bool {
+	p := s.current()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // waitReady polls a root login: the server's health endpoints answer only
@@ -195,19 +274,33 @@ func (s *BinaryServer) waitReady(ctx context.Context, timeout time.Duration) err
 	if s.RootPassword == "" {
 		method, path, body = http.MethodGet, "/v1/api/auth/status", ""
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No per-request timeout: root's password hash has bcrypt cost 12
+	// whatever bcrypt_cost says, which a debug build on a loaded machine
+	// takes seconds to check, and a request given up on goes on burning
+	// the server's CPU, so retries on a short timeout pile up and never
+	// finish. The context bounds the wait.
+	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	p := s.current()
 	var last string
 	for {
 		req, _ := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				var login struct {
+					AccessToken string `json:"access_token"`
+				}
+				if json.Unmarshal(b, &login) == nil {
+					s.mu.Lock()
+					s.token = login.AccessToken
+					s.mu.Unlock()
+				}
 				return nil
 			}
 			last = fmt.Sprintf("%s answered %d: %s", path, resp.StatusCode, b)
@@ -215,8 +308,8 @@ func (s *BinaryServer) waitReady(ctx context.Context, timeout time.Duration) err
 			last = err.Error()
 		}
 		select {
-		case <-s.exited:
-			return fmt.Errorf("the server exited before it was ready (%v)", s.waitErr)
+		case <-p.exited:
+			return fmt.Errorf("the server exited before it was ready (%v)", p.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("not ready within %s (last: %s)", timeout, last)
 		case <-tick.C:
@@ -225,14 +318,18 @@ func (s *BinaryServer) waitReady(ctx context.Context, timeout time.Duration) err
 }
 
 // Stop asks the server to shut down (SIGINT, as Ctrl-C), waits for it, and
-// kills it if it has not exited within 20 s.
+// kills it if it has not exited within 20 s. Stopping a stopped server does
+// nothing.
 func (s *BinaryServer) Stop() error {
-	if s.cmd == nil {
+	p := s.current()
+	if p == nil {
 		return nil
 	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	// A frozen (SIGSTOP) server handles SIGINT only once it runs again.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT)
 	select {
-	case <-s.exited:
+	case <-p.exited:
 	case <-time.After(20 * time.Second):
 		s.kill()
 		return fmt.Errorf("kalamdb-server did not stop within 20 s of SIGINT; killed\n%s", s.LogTail(2048))
@@ -244,8 +341,45 @@ func (s *BinaryServer) Stop() error {
 func (s *BinaryServer) Kill() { s.kill() }
 
 func (s *BinaryServer) kill() {
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.exited
+	p := s.current()
+	if p == nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// signal sends sig to the running server's process group.
+func (s *BinaryServer) signal(sig syscall.Signal) error {
+	p := s.current()
+	if p == nil || !s.running() {
+		return errors.New("kalamdb-server is not running")
+	}
+	return syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// Restart starts a stopped server again on its directory, config and
+// port, and returns once root can log in. When wipeData is set the data
+// directory is removed first, so the server starts empty.
+func (s *BinaryServer) Restart(ctx context.Context, wipeData bool, timeout time.Duration) error {
+	if s.running() {
+		return errors.New("restart kalamdb-server: it is still running; stop it first")
+	}
+	if wipeData {
+		for _, d := range []string{"data", "logs"} {
+			if err := os.RemoveAll(filepath.Join(s.Dir, d)); err != nil {
+				return fmt.Errorf("restart kalamdb-server: %w", err)
+			}
+		}
+	}
+	if err := s.spawn(); err != nil {
+		return fmt.Errorf("restart kalamdb-server: %w", err)
+	}
+	if err := s.waitReady(ctx, timeout); err != nil {
+		s.kill()
+		return fmt.Errorf("restart kalamdb-server: %w\n--- server output (last 4 KiB) ---\n%s", err, s.LogTail(4096))
+	}
+	return nil
 }
 
 // LogTail returns the last n bytes the server printed.
