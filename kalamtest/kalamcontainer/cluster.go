@@ -3,6 +3,7 @@
 package kalamcontainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,22 @@ const (
 	clusterID = "kalamcontainer"
 )
 
+// clusterTOML is the [cluster] section the relay adds to a node's config
+// file (unless it has one), for settings no environment variable reaches,
+// chosen for test machines: one user shard, so 3 Raft groups instead of 14
+// (faster to form, less CPU), and Raft timings that a loaded machine does
+// not turn into spurious elections or failed joins. A failover takes a
+// few seconds more than with KalamDB's defaults (250 ms heartbeats,
+// 0.5-1 s election timeout, 5 s replication timeout). The environment's
+// KALAMDB_CLUSTER_* settings apply over it.
+const clusterTOML = `[cluster]
+cluster_id = %q
+node_id = %d
+user_shards = 1
+heartbeat_interval_ms = 300
+election_timeout_ms = [1500, 3000]
+replication_timeout_ms = 30000`
+
 // Cluster is n KalamDB containers forming one Raft cluster over a private
 // Docker network. Each node's HTTP port is published on the host at a port
 // chosen once, so a node's URL stays the same across Stop, Start,
@@ -61,6 +78,9 @@ type Cluster struct {
 	RootUser, RootPassword string
 
 	cli *testcontainers.DockerClient
+
+	mu    sync.Mutex
+	token string // root's access token, valid on every node (one JWT secret)
 }
 
 // ClusterNode is one node of a Cluster: its container (URL is where the
@@ -205,11 +225,12 @@ func nodeRequest(id, n int, netName, hostPort string, command []string) testcont
 				fmt.Sprintf("127.0.0.1:%d=%s:%d", rpcBase+j, alias(j), relayRPC))
 		}
 		if err := testcontainers.WithEnv(map[string]string{
-			"KALAMDB_CLUSTER_ID":       clusterID,
-			"KALAMDB_NODE_ID":          strconv.Itoa(id),
-			"KALAMDB_CLUSTER_RPC_ADDR": fmt.Sprintf("127.0.0.1:%d", rpcBase+id),
-			"KALAMDB_CLUSTER_API_ADDR": fmt.Sprintf("http://127.0.0.1:%d", apiBase+id),
-			"KALAMDB_CLUSTER_PEERS":    strings.Join(peers, ";"),
+			"KALAMCONTAINER_CLUSTER_TOML": fmt.Sprintf(clusterTOML, clusterID, id),
+			"KALAMDB_CLUSTER_ID":          clusterID,
+			"KALAMDB_NODE_ID":             strconv.Itoa(id),
+			"KALAMDB_CLUSTER_RPC_ADDR":    fmt.Sprintf("127.0.0.1:%d", rpcBase+id),
+			"KALAMDB_CLUSTER_API_ADDR":    fmt.Sprintf("http://127.0.0.1:%d", apiBase+id),
+			"KALAMDB_CLUSTER_PEERS":       strings.Join(peers, ";"),
 		})(req); err != nil {
 			return err
 		}
@@ -269,7 +290,9 @@ func (c *Cluster) Terminate(ctx context.Context) error {
 	var errs []error
 	for _, n := range c.Nodes {
 		if n != nil {
-			if err := testcontainers.TerminateContainer(n.DockerContainer, testcontainers.StopContext(ctx)); err != nil {
+			// Killed: a test's data is not kept, and KalamDB's graceful
+			// shutdown (flushes) can take longer than a cleanup should.
+			if err := testcontainers.TerminateContainer(n.DockerContainer, testcontainers.StopContext(ctx), testcontainers.StopTimeout(0)); err != nil {
 				errs = append(errs, fmt.Errorf("node %d: %w", n.ID, err))
 			}
 		}
@@ -300,9 +323,9 @@ func (c *Cluster) URLs() []string {
 // of the cluster active (system.cluster), or ctx ends: after Start or Heal,
 // it is when the cluster is whole again. Paused nodes are not asked.
 func (c *Cluster) WaitFormed(ctx context.Context) error {
-	hc := &http.Client{Timeout: 5 * time.Second}
+	hc := &http.Client{Timeout: 20 * time.Second}
 	defer hc.CloseIdleConnections()
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var last error
 	for {
@@ -330,7 +353,7 @@ func (c *Cluster) formed(ctx context.Context, hc *http.Client) error {
 		if !state.Running {
 			return fmt.Errorf("node %d is %s", n.ID, state.Status)
 		}
-		rows, err := sqlRows(ctx, hc, n.URL, c.RootUser, c.RootPassword, "SELECT node_id, status FROM system.cluster")
+		rows, err := c.sqlRows(ctx, hc, n.URL, "SELECT node_id, status FROM system.cluster")
 		if err != nil {
 			return fmt.Errorf("node %d: %w", n.ID, err)
 		}
@@ -347,27 +370,38 @@ func (c *Cluster) formed(ctx context.Context, hc *http.Client) error {
 	return nil
 }
 
-// sqlRows logs in and runs one statement, returning its rows as text.
-func sqlRows(ctx context.Context, hc *http.Client, baseURL, user, password, sql string) ([][]string, error) {
-	var login struct {
-		AccessToken string `json:"access_token"`
-	}
-	body, _ := json.Marshal(map[string]string{"user": user, "password": password})
-	if err := postJSON(ctx, hc, baseURL+"/v1/api/auth/login", "", body, &login); err != nil {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	var res struct {
-		Status  string `json:"status"`
-		Results []struct {
-			Rows [][]any `json:"rows"`
-		} `json:"results"`
-		Error *struct {
-			Code, Message string
-		} `json:"error"`
-	}
-	body, _ = json.Marshal(map[string]string{"sql": sql})
-	if err := postJSON(ctx, hc, baseURL+"/v1/api/sql", login.AccessToken, body, &res); err != nil {
-		return nil, err
+// sqlRows runs one statement on the node at baseURL as root and returns
+// its rows as text. It logs in once for all nodes and again only when the
+// token is refused: a login hashes the password, which is slow on a
+// debug build, and polling must not keep the nodes busy with it.
+func (c *Cluster) sqlRows(ctx context.Context, hc *http.Client, baseURL, sql string) ([][]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var res sqlResponse
+	for attempt := 0; ; attempt++ {
+		if c.token == "" {
+			var login struct {
+				AccessToken string `json:"access_token"`
+			}
+			body, _ := json.Marshal(map[string]string{"user": c.RootUser, "password": c.RootPassword})
+			if _, err := postJSON(ctx, hc, baseURL+"/v1/api/auth/login", "", body, &login); err != nil {
+				return nil, fmt.Errorf("login: %w", err)
+			}
+			if login.AccessToken == "" {
+				return nil, errors.New("login: no access token in the answer")
+			}
+			c.token = login.AccessToken
+		}
+		body, _ := json.Marshal(map[string]string{"sql": sql})
+		status, err := postJSON(ctx, hc, baseURL+"/v1/api/sql", c.token, body, &res)
+		if status == http.StatusUnauthorized && attempt == 0 {
+			c.token = ""
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	if res.Status != "success" || len(res.Results) == 0 {
 		if res.Error != nil {
@@ -386,10 +420,22 @@ func sqlRows(ctx context.Context, hc *http.Client, baseURL, user, password, sql 
 	return rows, nil
 }
 
-func postJSON(ctx context.Context, hc *http.Client, u, token string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(body)))
+type sqlResponse struct {
+	Status  string `json:"status"`
+	Results []struct {
+		Rows [][]any `json:"rows"`
+	} `json:"results"`
+	Error *struct {
+		Code, Message string
+	} `json:"error"`
+}
+
+// postJSON posts body and decodes the JSON answer into out, returning the
+// status code.
+func postJSON(ctx context.Context, hc *http.Client, u, token string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -397,17 +443,17 @@ func postJSON(ctx context.Context, hc *http.Client, u, token string, body []byte
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return err
+		return resp.StatusCode, err
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%d %s: %.200s", resp.StatusCode, http.StatusText(resp.StatusCode), b)
+		return resp.StatusCode, fmt.Errorf("%d %s: %.200s", resp.StatusCode, http.StatusText(resp.StatusCode), b)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // Kill ends the node's server abruptly (SIGKILL), as a crash does; its
@@ -442,7 +488,7 @@ func (n *ClusterNode) Start(ctx context.Context) error {
 // so Start brings back a node that answers but cannot serve SQL. Node 1 is
 // the bootstrap node, which initializes a cluster when it starts.
 func (n *ClusterNode) StartEmpty(ctx context.Context) error {
-	if err := testcontainers.TerminateContainer(n.DockerContainer, testcontainers.StopContext(ctx)); err != nil {
+	if err := testcontainers.TerminateContainer(n.DockerContainer, testcontainers.StopContext(ctx), testcontainers.StopTimeout(0)); err != nil {
 		return fmt.Errorf("replace node %d: remove its container: %w", n.ID, err)
 	}
 	ctr, err := Run(ctx, n.image, n.opts...)

@@ -15,6 +15,10 @@ package kalamcontainer
 // must come from the address configured for it (127.0.0.1), so each node
 // also relays its inbound ports to its loopback: the server sees 127.0.0.1.
 //
+// Before that, it adds KALAMCONTAINER_CLUSTER_TOML to the server's config
+// file (the command's *.toml argument) unless the file has a [cluster]
+// section already: Raft settings no environment variable reaches.
+//
 // Perl because it is in every Debian and Ubuntu image (perl-base is
 // essential), which the KalamDB images are built on; nothing is installed.
 // Keepalive and TCP_USER_TIMEOUT (18) end a relayed connection whose peer
@@ -23,6 +27,17 @@ package kalamcontainer
 const relayScript = `use strict; use IO::Socket::INET; use IO::Select; use POSIX ();
 use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_KEEPALIVE);
 my @fw; while (@ARGV && $ARGV[0] ne '--') { push @fw, shift @ARGV } shift @ARGV;
+if (my $sec = $ENV{KALAMCONTAINER_CLUSTER_TOML}) {
+  my ($cfg) = grep { /\.toml$/ } @ARGV;
+  if ($cfg and open(my $in, '<', $cfg)) {
+    my $t = do { local $/; <$in> }; close $in;
+    if ($t !~ /^\s*\[cluster\]/m) {
+      my $out;
+      (open($out, '>>', $cfg) and print $out "\n$sec\n" and close $out)
+        or warn "kalamcontainer relay: cannot add [cluster] to $cfg: $!\n";
+    }
+  }
+}
 for my $f (@fw) {
   my ($listen, $target) = split /=/, $f, 2;
   my $l = IO::Socket::INET->new(LocalAddr => $listen, Listen => 128, ReuseAddr => 1)
