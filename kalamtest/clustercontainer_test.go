@@ -113,6 +113,21 @@ func TestContainerCluster(t *testing.T) {
 	require.NoError(t, c.Nodes[1].Stop())
 	_, err = count(clients[1])
 	require.Error(t, err)
-	require.NoError(t, insert(clients[0], 4))
+	// After a failover KalamDB 0.4.2-rc.3 may refuse a write on one node
+	// ("Not leader for shard") until its groups' leaders settle: retry
+	// (bounded) through either live node.
+	var errs []error
+	ok := assert.Eventually(t, func() bool {
+		errs = errs[:0]
+		for _, cl := range []*sdk.Client{clients[0], clients[2]} {
+			err := insert(cl, 4)
+			if err == nil {
+				return true
+			}
+			errs = append(errs, err)
+		}
+		return false
+	}, time.Minute, 500*time.Millisecond)
+	require.True(t, ok, "no live node took the write: %v", errors.Join(errs...))
 	eventuallyCount(clients[2], 3)
 }
