@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,12 +194,14 @@ func clusterCommand(ctx context.Context, cli *testcontainers.DockerClient, img s
 	if res.Config == nil {
 		return nil, fmt.Errorf("image %s has no configuration (no command to run)", img)
 	}
-	if res.Config.Labels[EmulatorLabel] != "" {
-		return nil, fmt.Errorf("%w: %s is the kalamdb-emulator (label %s): each container is its own engine; use a KalamDB image", ErrNoCluster, img, EmulatorLabel)
-	}
 	command := append(append([]string{}, res.Config.Entrypoint...), res.Config.Cmd...)
 	if len(command) == 0 {
 		return nil, fmt.Errorf("image %s has neither entrypoint nor command", img)
+	}
+	// The label, or for an emulator image built before the label its
+	// entrypoint.
+	if res.Config.Labels[EmulatorLabel] != "" || path.Base(command[0]) == "kalamdb-emulator" {
+		return nil, fmt.Errorf("%w: %s is the kalamdb-emulator (its label %s or entrypoint says so): each container is its own engine; use a KalamDB image", ErrNoCluster, img, EmulatorLabel)
 	}
 	return command, nil
 }

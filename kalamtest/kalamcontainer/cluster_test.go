@@ -44,7 +44,7 @@ func runCluster(t *testing.T, img string, n int) *kalamcontainer.Cluster {
 	c, err := kalamcontainer.RunCluster(context.Background(), img, n,
 		testcontainers.WithLogger(tclog.TestLogger(t)), kalamcontainer.WithStartTimeout(3*time.Minute))
 	if errors.Is(err, kalamcontainer.ErrNoCluster) {
-		t.Skipf("kalamcontainer: %v", err)
+		t.Skip(err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, c.Terminate(context.Background())) })
@@ -259,5 +259,30 @@ func TestRunClusterBadInput(t *testing.T) {
 		_, err := kalamcontainer.RunCluster(context.Background(), c.img, c.n)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), c.message)
+	}
+}
+
+// BenchmarkRunCluster is what a 3-node cluster costs a test: RunCluster
+// until every node sees every node active (removal is outside the timed
+// part), for the image KALAMTEST_IMAGE names.
+func BenchmarkRunCluster(b *testing.B) {
+	img := os.Getenv("KALAMTEST_IMAGE")
+	if img == "" {
+		b.Skip("kalamcontainer: set KALAMTEST_IMAGE to a KalamDB image")
+	}
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		c, err := kalamcontainer.RunCluster(ctx, img, 3, kalamcontainer.WithStartTimeout(3*time.Minute))
+		if errors.Is(err, kalamcontainer.ErrNoCluster) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := c.Terminate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
 	}
 }
