@@ -93,6 +93,13 @@ func eventuallyIDs(t *testing.T, cl *sdk.Client, sql string, want []string) {
 	}
 }
 
+// nextEvent is sub's next event, waiting a bounded time.
+func nextEvent(sub *sdk.Subscription) (sdk.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return sub.Next(ctx)
+}
+
 // writeAny runs sql through the first client that takes it, retrying
 // (bounded) while none does: after a failover KalamDB 0.4.2-rc.3 may
 // refuse a write on one node ("Not leader for shard") that another takes.
@@ -157,6 +164,17 @@ func TestRunCluster(t *testing.T) {
 
 	t.Run("PartitionedNodeCatchesUpOnHeal", func(t *testing.T) {
 		ctx := context.Background()
+		// A subscription on node 3, open across the partition.
+		sub, err := c3.Subscribe(ctx, "SELECT id FROM "+table)
+		require.NoError(t, err)
+		defer sub.Close()
+		for ready := false; !ready; {
+			ev, err := nextEvent(sub)
+			require.NoError(t, err)
+			ir, ok := ev.(*sdk.InitialRows)
+			ready = ok && ir.Ready
+		}
+
 		start := time.Now()
 		require.NoError(t, n3.Partition(ctx))
 		t.Logf("partition: %v", time.Since(start).Round(time.Millisecond))
@@ -170,13 +188,25 @@ func TestRunCluster(t *testing.T) {
 		mustExec(t, c1, insert(3, "while node 3 was cut off"))
 		eventuallyIDs(t, c2, all, []string{"1", "2", "3"})
 		// The host still reaches node 3 (its port is not on the private
-		// network) and it logs in alone, but cannot write.
+		// network): it logs in and answers what needs no table alone, but
+		// what needs the leader fails.
 		assert.Equal(t, http.StatusOK, login(t, n3.URL, c.RootUser, c.RootPassword).StatusCode)
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := c3.Query(wctx, insert(4, "from the cut-off node"))
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err = c3.Query(qctx, "SELECT 1 AS one")
 		cancel()
-		require.Error(t, err, "a write through a node cut off from its peers")
-		t.Logf("a write through the partitioned node: %v", err)
+		assert.NoError(t, err, "a query that needs no table, on the partitioned node")
+		for _, sql := range []string{insert(4, "from the cut-off node"), all} {
+			start := time.Now()
+			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := c3.Query(qctx, sql)
+			cancel()
+			var se *sdk.ServerError
+			if assert.ErrorAs(t, err, &se, "%s through the partitioned node", sql) {
+				assert.Equal(t, "FORWARD_FAILED", se.Code)
+				assert.Equal(t, http.StatusServiceUnavailable, se.HTTPStatus)
+			}
+			t.Logf("%.40s through the partitioned node, after %v: %v", sql, time.Since(start).Round(time.Millisecond), err)
+		}
 
 		start = time.Now()
 		require.NoError(t, n3.Heal(ctx))
@@ -186,6 +216,16 @@ func TestRunCluster(t *testing.T) {
 		require.NoError(t, c.WaitFormed(fctx))
 		eventuallyIDs(t, c3, all, []string{"1", "2", "3"})
 		t.Logf("heal to caught up: %v", time.Since(start).Round(time.Millisecond))
+		// The subscription stayed open and gets the write it missed.
+		ev, err := nextEvent(sub)
+		require.NoError(t, err)
+		ins, ok := ev.(*sdk.Insert)
+		require.True(t, ok, "want the missed insert, got %T %+v", ev, ev)
+		require.Len(t, ins.Rows, 1)
+		id, err := ins.Rows[0].Int64("id")
+		require.NoError(t, err)
+		assert.EqualValues(t, 3, id)
+		t.Logf("heal to the missed change on node 3's subscription: %v", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("StoppedNodeRestarts", func(t *testing.T) {
