@@ -523,9 +523,11 @@ func (n *ClusterNode) Unpause(ctx context.Context) error {
 // network, so it neither reaches them nor is reached by them (relayed
 // connections end within seconds). Clients on the host still reach it:
 // its port is published through Docker's default bridge, not the private
-// network. It answers what it can alone (a login); what needs the leader
-// or a quorum (writes, and reads a follower forwards to the leader) fails
-// on it until Heal.
+// network, so its open connections stay open too. It answers what it can
+// alone (a login, SELECT 1); what needs the leader fails: with KalamDB
+// 0.4.2-rc.3, writes and table reads get HTTP 503 FORWARD_FAILED (the
+// first after about 5 s, then at once). Its open subscriptions get no
+// changes until Heal, then the ones they missed.
 func (n *ClusterNode) Partition(ctx context.Context) error {
 	if _, err := n.cluster.cli.NetworkDisconnect(ctx, n.cluster.Network.ID, client.NetworkDisconnectOptions{Container: n.GetContainerID()}); err != nil {
 		return fmt.Errorf("partition node %d: %w", n.ID, err)
