@@ -459,6 +459,33 @@ func postJSON(ctx context.Context, hc *http.Client, u, token string, body []byte
 	return resp.StatusCode, nil
 }
 
+// Leader returns the node that leads the cluster's Meta Raft group (where
+// followers forward writes and DDL, and the only node that takes FILE
+// uploads), as system.cluster's is_leader tells on the first node that
+// answers and knows one. KalamDB's /v1/api/cluster/health says the same
+// but answers only localhost inside the container.
+func (c *Cluster) Leader(ctx context.Context) (*ClusterNode, error) {
+	hc := &http.Client{Timeout: 20 * time.Second}
+	defer hc.CloseIdleConnections()
+	var errs []error
+	for _, n := range c.Nodes {
+		rows, err := c.sqlRows(ctx, hc, n.URL, "SELECT node_id FROM system.cluster WHERE is_leader")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %d: %w", n.ID, err))
+			continue
+		}
+		for _, r := range rows {
+			for _, m := range c.Nodes {
+				if len(r) == 1 && r[0] == strconv.Itoa(m.ID) {
+					return m, nil
+				}
+			}
+		}
+		errs = append(errs, fmt.Errorf("node %d knows no leader (%v)", n.ID, rows))
+	}
+	return nil, fmt.Errorf("kalamcontainer: no cluster leader: %w", errors.Join(errs...))
+}
+
 // Kill ends the node's server abruptly (SIGKILL), as a crash does; its
 // data stays in the container for Start.
 func (n *ClusterNode) Kill(ctx context.Context) error {

@@ -144,6 +144,10 @@ func TestRunCluster(t *testing.T) {
 		assert.Equal(t, http.StatusOK, login(t, n.URL, c.RootUser, c.RootPassword).StatusCode, "node %d", n.ID)
 	}
 	assert.Equal(t, []string{n1.URL, n2.URL, n3.URL}, c.URLs())
+	// A fresh cluster's bootstrap node leads.
+	leader, err := c.Leader(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, leader.ID)
 	c1, c2, c3 := clientFor(t, c, n1), clientFor(t, c, n2), clientFor(t, c, n3)
 	const table = "kc_cluster.items"
 	const all = "SELECT id FROM " + table + " ORDER BY id"
