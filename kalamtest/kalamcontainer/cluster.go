@@ -497,7 +497,11 @@ func (n *ClusterNode) Kill(ctx context.Context) error {
 
 // Start starts a stopped or killed node on its own data, at the same URL,
 // and returns once root can log in on it. Whether it has caught up with
-// the cluster is Cluster.WaitFormed's question.
+// the cluster is Cluster.WaitFormed's question, which cannot tell
+// everything: KalamDB 0.4.2-rc.3 often cannot take a node back on its old
+// data when the cluster wrote meanwhile (a Raft group of it panics, "panicked
+// at" in its logs) while system.cluster still lists it active; StartEmpty
+// replaces it instead.
 func (n *ClusterNode) Start(ctx context.Context) error {
 	if err := n.DockerContainer.Start(ctx); err != nil {
 		return fmt.Errorf("start node %d: %w", n.ID, err)
@@ -513,10 +517,9 @@ func (n *ClusterNode) Start(ctx context.Context) error {
 // StartEmpty replaces the node's container by a new one on empty data:
 // same node id, alias, URL and configuration, as an operator replaces a
 // failed node. The cluster adds it back and copies it the replicated data
-// (Cluster.WaitFormed to wait for that). KalamDB 0.4.2-rc.3 needs it: a
-// node restarted on its old data does not rejoin (its Raft groups panic),
-// so Start brings back a node that answers but cannot serve SQL. Node 1 is
-// the bootstrap node, which initializes a cluster when it starts.
+// (Cluster.WaitFormed to wait for that); see Start for why KalamDB
+// 0.4.2-rc.3 needs it. Node 1 is the bootstrap node, which initializes a
+// cluster when it starts.
 func (n *ClusterNode) StartEmpty(ctx context.Context) error {
 	if err := testcontainers.TerminateContainer(n.DockerContainer, testcontainers.StopContext(ctx), testcontainers.StopTimeout(0)); err != nil {
 		return fmt.Errorf("replace node %d: remove its container: %w", n.ID, err)
