@@ -28,5 +28,16 @@
 // is set: its image would have to be pulled, and callers remove their
 // containers themselves (CleanupContainer). Set it to false to keep Ryuk.
 //
+// RunCluster starts n containers as one KalamDB cluster on a private Docker
+// network, for failover tests: each node has a fixed URL on the host, and
+// can be killed, stopped and started, paused, replaced on empty data, or
+// partitioned from its peers (while clients still reach it) and healed.
+// KalamDB refuses a cluster on non-loopback addresses without RPC TLS, which
+// v0.4.2-rc.3 cannot set up, so the nodes are configured as a loopback
+// cluster and a small relay in each container (perl, present in KalamDB's
+// Debian and Ubuntu based images) carries the peers' ports over the
+// network. The emulator image cannot form a cluster (each container is its
+// own engine): RunCluster refuses it with ErrNoCluster.
+//
 // The package builds only where testcontainers-go does: not under js or wasip1.
 package kalamcontainer

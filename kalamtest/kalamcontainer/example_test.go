@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/testcontainers/testcontainers-go"
 
@@ -38,4 +39,34 @@ func ExampleRun() {
 		log.Fatal(err)
 	}
 	fmt.Println(res)
+}
+
+// Three KalamDB containers as one cluster; node 3 cut off from its peers
+// and back. In a test, register c.Terminate with t.Cleanup right after
+// RunCluster.
+func ExampleRunCluster() {
+	ctx := context.Background()
+	c, err := kalamcontainer.RunCluster(ctx, "kalamdb-real:local", 3,
+		kalamcontainer.WithStartTimeout(3*time.Minute))
+	if err != nil {
+		log.Fatal(err) // ErrNoCluster for the emulator image
+	}
+	defer c.Terminate(ctx)
+
+	client, err := sdk.New(c.Nodes[0].URL, sdk.WithBasicAuth(c.RootUser, c.RootPassword))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	if err := c.Nodes[2].Partition(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// ... node 3 answers clients but cannot write; nodes 1 and 2 go on ...
+	if err := c.Nodes[2].Heal(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.WaitFormed(ctx); err != nil {
+		log.Fatal(err)
+	}
 }

@@ -290,7 +290,10 @@ func waitReady(ctx context.Context, cli *testcontainers.DockerClient, c *testcon
 	if err != nil {
 		return "", err
 	}
-	hc := &http.Client{Timeout: 2 * time.Second}
+	// A generous per-attempt timeout: a login hashes the password (bcrypt),
+	// which a debug build on a loaded machine takes seconds for, and an
+	// attempt given up on keeps the server busy while the next one queues.
+	hc := &http.Client{Timeout: 20 * time.Second}
 	defer hc.CloseIdleConnections()
 	body := fmt.Sprintf(`{"user":%q,"password":%q}`, RootUser, password)
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -410,7 +413,9 @@ func fail(c *testcontainers.DockerContainer, img string, err error) error {
 	} else {
 		se.Logs = fmt.Sprintf("(logs unavailable: %v)\n", lerr)
 	}
-	if terr := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx)); terr != nil {
+	// Killed, not stopped: a failed start has nothing to shut down cleanly,
+	// and KalamDB's graceful shutdown can outlast the time given here.
+	if terr := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(0)); terr != nil {
 		se.Err = errors.Join(err, fmt.Errorf("remove container: %w", terr))
 	}
 	return se
