@@ -422,6 +422,14 @@ func (n *Node) leads(ctx context.Context) (bool, error) {
 	if n.proxy.refusing() {
 		return false, errors.New("stopped")
 	}
+	if c, ok := n.process.(*containerNode); ok {
+		// The health endpoint answers only the container's own loopback.
+		leader, err := c.cluster.Leader(ctx)
+		if err != nil {
+			return false, err
+		}
+		return leader.ID == n.ID, nil
+	}
 	b, ok := n.process.(*binaryNode)
 	if !ok {
 		return true, nil // emulator: every node is the one engine

@@ -71,7 +71,7 @@ func (c *containerNode) kill() error {
 	return c.node.Kill(ctx)
 }
 
-func (c *containerNode) restart(ctx context.Context) error { return c.start(ctx, false) }
+func (c *containerNode) restart(ctx context.Context, empty bool) error { return c.start(ctx, empty) }
 
 // start starts the container on its data, or replaces it on empty data,
 // and returns once the cluster counts the node again.
