@@ -299,7 +299,15 @@ func TestClusterRollingRestart(t *testing.T) {
 	for _, n := range e.cl.Nodes {
 		require.NoError(t, n.Stop(), "stop node %d", n.ID)
 		s.read(sub, w.atLeast(10))
-		require.NoError(t, n.Start(waitCtx(t)), "start node %d: %s", n.ID, n.LogTail(20))
+		start := n.Start
+		if e.cl.Emulator == nil {
+			// A real KalamDB 0.4.2 node does not rejoin on its old data
+			// (kalamtest.Node.StartEmpty): it comes back as a replacement.
+			start = n.StartEmpty
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		require.NoError(t, start(ctx), "start node %d: %s", n.ID, n.LogTail(20))
+		cancel()
 		s.read(sub, w.atLeast(10))
 	}
 	w.halt()
@@ -328,6 +336,9 @@ func TestClusterNodeInUseHangs(t *testing.T) {
 
 // A consumer goes on from its group's committed offset on another node.
 func TestClusterConsumerContinuesOnAnotherNode(t *testing.T) {
+	if target, _ := kalamtest.TargetName(); target != kalamtest.TargetEmulator {
+		t.Skip("KalamDB 0.4.2 keeps a topic and its consumer offsets on the node that created them (another node answers 404 for the topic), so no consumer can go on through another node; see the sdk package doc, Clusters")
+	}
 	e := newClusterEnv(t)
 	ctx := waitCtx(t)
 	topic := "clusters.topic_" + kalamtest.RandomSuffix()
