@@ -20,8 +20,9 @@ import (
 )
 
 // How a KalamDB cluster routes client requests (KalamDB 0.4.2, read from
-// the server and checked against a 3-node cluster of the real binary;
-// details and citations in the h16r report, CLUSTER.md):
+// the server's source and checked against a 3-node cluster of the real
+// binary; the sdk package documentation, Clusters, says what the client
+// does about each point):
 //
 //   - Every node takes every request. A node that does not lead the Meta
 //     Raft group forwards SQL with a write or DDL to the Meta leader over

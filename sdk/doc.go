@@ -111,12 +111,18 @@
 //     a node without a leader, so the client does not probe them: it
 //     judges a node by its answers.
 //
-// Limits of KalamDB 0.4.2 itself, which no client can hide: autocommit
-// INSERT, UPDATE and DELETE are applied by the shard leader only, not
-// through Raft (a follower's subscribers do not see them, and they are
-// lost if that leader dies; a transaction, BEGIN ... COMMIT in one call,
-// is replicated); topics and consumer offsets live on the node that
-// created them; and a restarted node does not rejoin on its old data.
+// Limits of KalamDB 0.4.2-rc.3 itself, seen on a real three-node cluster,
+// which no client can hide: autocommit INSERT, UPDATE and DELETE are
+// applied by the shard leader only, not through Raft (a follower's
+// subscribers do not see them, and they are lost if that leader dies; a
+// transaction, BEGIN ... COMMIT in one call, is replicated); topics and
+// consumer offsets live on the node that created them, so a consumer
+// cannot go on through another node; a restarted node does not rejoin on
+// its old data; and stopping a follower while transactions commit can
+// leave the leader's Raft group failing every commit ("Proposal rejected:
+// Fatal(Panicked)"). Losing the node in use, the leader included, is what
+// the client survives there: its writes and subscriptions go on through
+// the other nodes once they have elected a leader.
 //
 // ConnectionEvent.Node names the node of each connection event. With one
 // URL nothing of this applies and the client behaves as without
