@@ -18,10 +18,15 @@ import (
 // subscription missed or got twice over the run (both must be 0). Run
 // with -benchtime=10x on the emulator. A real KalamDB 0.4.2 node does not
 // rejoin after a restart, so with KALAMTEST_SERVER_BIN run one kill per
-// fresh cluster: -benchtime=1x -count=10 (the node in use is the leader,
-// so its recovery includes an election).
+// fresh cluster: -benchtime=1x -count=10. node=leader starts the client on
+// the leader, so its recovery includes an election; node=follower on a
+// follower.
 func BenchmarkClusterFailover(b *testing.B) {
-	e := newClusterEnv(b)
+	b.Run("node=leader", func(b *testing.B) { benchFailover(b, newClusterEnv(b)) })
+	b.Run("node=follower", func(b *testing.B) { benchFailover(b, newClusterEnvOnFollower(b)) })
+}
+
+func benchFailover(b *testing.B, e *clusterEnv) {
 	sub, err := e.client.Subscribe(waitCtx(b), "SELECT * FROM "+e.table)
 	require.NoError(b, err)
 	b.Cleanup(func() { sub.Close() })

@@ -61,11 +61,40 @@ type clusterEnv struct {
 
 func newClusterEnv(t testing.TB, opts ...sdk.Option) *clusterEnv {
 	t.Helper()
+	return newClusterEnvOrdered(t, func(cl *kalamtest.Cluster) []string { return cl.URLs() }, opts...)
+}
+
+// newClusterEnvOnFollower is newClusterEnv with a client that starts on a
+// follower and has the leader last, so losing the node in use costs no
+// election.
+func newClusterEnvOnFollower(t testing.TB, opts ...sdk.Option) *clusterEnv {
+	t.Helper()
+	return newClusterEnvOrdered(t, func(cl *kalamtest.Cluster) []string { return leaderLast(t, cl) }, opts...)
+}
+
+// leaderLast returns the cluster's URLs with its leader last.
+func leaderLast(t testing.TB, cl *kalamtest.Cluster) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	leader, err := cl.Leader(ctx)
+	require.NoError(t, err)
+	var order []string
+	for _, n := range cl.Nodes {
+		if n != leader {
+			order = append(order, n.URL)
+		}
+	}
+	return append(order, leader.URL)
+}
+
+func newClusterEnvOrdered(t testing.TB, order func(*kalamtest.Cluster) []string, opts ...sdk.Option) *clusterEnv {
+	t.Helper()
 	cl := kalamtest.StartCluster(t, 3)
 	e := &clusterEnv{t: t, cl: cl, changed: make(chan struct{})}
 	all := append([]sdk.Option{
 		sdk.WithBasicAuth(cl.RootUser, cl.RootPassword),
-		sdk.WithEndpoints(cl.URLs()...),
+		sdk.WithEndpoints(order(cl)...),
 		sdk.WithKeepalive(200*time.Millisecond, 800*time.Millisecond),
 		sdk.WithReconnect(20*time.Millisecond, 200*time.Millisecond, 0),
 		sdk.WithAuthTimeout(2 * time.Second),
@@ -425,25 +454,13 @@ func TestClusterConsumerContinuesOnAnotherNode(t *testing.T) {
 // is sent to the next node, though INSERT is not idempotent: it never
 // reached the dead node.
 func TestClusterUnsentWriteGoesToNextNode(t *testing.T) {
-	e := newClusterEnv(t)
 	// A client whose first node is not the leader: losing the leader would
-	// also stop the writes until the next election (about 2 s).
-	leader, err := e.cl.Leader(e.wait())
-	require.NoError(t, err)
-	var order []string
-	for _, n := range e.cl.Nodes {
-		if n != leader {
-			order = append(order, n.URL)
-		}
-	}
-	first := e.cl.NodeAt(order[0])
-	c, err := sdk.New("", sdk.WithEndpoints(append(order, leader.URL)...), sdk.WithBasicAuth(e.cl.RootUser, e.cl.RootPassword))
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Query(waitCtx(t), "SELECT 1") // logged in, on the first node
-	require.NoError(t, err)
+	// also stop the writes until the next election.
+	e := newClusterEnvOnFollower(t)
+	c := e.client
+	first := e.nodeInUse()
 	require.NoError(t, first.Stop())
-	_, err = c.Query(waitCtx(t), "INSERT INTO "+e.table+" (id, body) VALUES ('x', 'v')")
+	_, err := c.Query(waitCtx(t), "INSERT INTO "+e.table+" (id, body) VALUES ('x', 'v')")
 	require.NoError(t, err, "the write goes to the next node")
 	assert.NotEqual(t, first.URL, c.BaseURL())
 
