@@ -32,12 +32,13 @@ func benchFailover(b *testing.B, e *clusterEnv) {
 	b.Cleanup(func() { sub.Close() })
 	s := newSeen(b)
 	var confirmed []string
+	var lastErr error
 	write := func(id string) bool {
-		err := e.insert(id)
-		if err == nil {
+		lastErr = e.insert(id)
+		if lastErr == nil {
 			confirmed = append(confirmed, id)
 		}
-		return err == nil
+		return lastErr == nil
 	}
 	n := 0
 	next := func() string { n++; return "b" + strconv.Itoa(n) }
@@ -51,10 +52,15 @@ func benchFailover(b *testing.B, e *clusterEnv) {
 		victim := e.nodeInUse()
 		start := time.Now()
 		require.NoError(b, victim.Stop())
+		deadline := e.wait()
 		for !write(next()) {
 			// A cluster electing a leader refuses writes at once: pace
 			// the retries (at most 5 ms added to the measurement).
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-deadline.Done():
+				b.Fatalf("no write succeeded within the wait after node %d died: %v", victim.ID, lastErr)
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 		wrote := time.Since(start)
 		require.NoError(b, e.connectedOff(e.wait(), victim.URL))

@@ -113,7 +113,7 @@ func newClusterEnvOrdered(t testing.TB, order func(*kalamtest.Cluster) []string,
 	t.Cleanup(func() { c.Close() })
 	e.client = c
 	e.table = "clusters.t" + kalamtest.RandomSuffix()
-	ctx := waitCtx(t)
+	ctx := e.wait()
 	_, err = c.Query(ctx, "CREATE NAMESPACE IF NOT EXISTS clusters")
 	require.NoError(t, err)
 	_, err = c.Query(ctx, "CREATE TABLE "+e.table+" (id TEXT PRIMARY KEY, body TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='public')")
