@@ -85,6 +85,8 @@ func FuzzJSONLiteAgreesOnSDKTypes(f *testing.F) {
 	for _, s := range []string{
 		`{"user":{"id":"u","role":"dba","email":"e","created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05.123456+02:00"},"admin_ui_access":true,"expires_at":"2025-01-01T00:00:00Z","access_token":"a","refresh_token":"r","refresh_expires_at":"2025-02-01T00:00:00Z"}`,
 		`{"user":{"id":"u","created_at":"yesterday"},"expires_at":12}`,
+		`{"user":{"created_at":"2024-01-02T3:04:05,5-07:30","updated_at":null},"expires_at":"2025-01-01T00:00:00+24:00"}`,
+		`{"expires_at":"2024-02-30T00:00:00Z"}`, `{"expires_at":"2024-01-02T03:04:05Zx"}`, `{"refresh_expires_at":["2024"]}`,
 		`{"status":"success","results":[{"schema":[{"name":"a","data_type":{"Decimal":{"precision":1,"scale":0}},"index":0,"flags":["pk"]}],"rows":[["1"]],"row_count":1,"as_user":"u"}],"took":1.5,"error":null}`,
 		`{"status":"error","results":[],"took":1.23,"error":{"code":"INVALID_SQL","message":"m","details":"d"}}`,
 		`{"error":"bad","code":"X","message":"m"}`, `{"error":{"code":1}}`, `{"Status":"success","results":null,"took":"1"}`,
@@ -116,6 +118,15 @@ func FuzzJSONLiteAgreesOnSDKTypes(f *testing.F) {
 			require.Equal(t, want, got, "%T from %q", want, body)
 		}
 	})
+}
+
+// UUID's UnmarshalText is for Scan; no type the SDK decodes through
+// jsonlite holds one, and jsonlite refuses it rather than decode it
+// unlike encoding/json (it calls no UnmarshalText, see jsonlite.Unmarshaler).
+func TestJSONLiteRefusesUUID(t *testing.T) {
+	var u UUID
+	require.NoError(t, json.Unmarshal([]byte(`"6ba7b810-9dad-11d1-80b4-00c04fd430c8"`), &u))
+	require.ErrorContains(t, jsonlite.Unmarshal([]byte(`"6ba7b810-9dad-11d1-80b4-00c04fd430c8"`), &u), "unsupported Go type")
 }
 
 // The bodies still encoded through jsonscan.Marshal (jsonlite's in browser

@@ -1,11 +1,12 @@
 // Package jsonlite is the subset of encoding/json the SDK's own types need
 // (structs with plain json tags, maps, slices, strings, numbers, bools,
-// pointers, interfaces, json.Number, json.Unmarshaler/Marshaler and
-// encoding.TextUnmarshaler/TextMarshaler), with encoding/json's results
-// and error values. Browser builds use it instead of encoding/json, whose
-// general decoder and encoder cost ~0.6 MB of wasm (~0.15 MB gzipped);
-// native builds keep encoding/json. The differential tests run both on
-// the SDK's types and fuzzed input.
+// pointers, interfaces, json.Number, json.RawMessage, time.Time, the SDK's
+// decoders through Unmarshaler, and json.Marshaler/encoding.TextMarshaler
+// when encoding), with encoding/json's results and error values. Browser
+// builds use it instead of encoding/json, whose general decoder and
+// encoder cost ~0.6 MB of wasm (~0.15 MB gzipped); native builds keep
+// encoding/json. The differential tests run both on the SDK's types and
+// fuzzed input.
 package jsonlite
 
 import (
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -220,9 +222,12 @@ func selfPointer(e, p reflect.Value) bool {
 }
 
 // indirect is encoding/json's: it walks down v allocating pointers until
-// a non-pointer or an Unmarshaler; decodingNull stops at the first
-// settable pointer so it can be set to nil.
-func indirect(v reflect.Value, decodingNull bool) (json.Unmarshaler, encoding.TextUnmarshaler, reflect.Value) {
+// a non-pointer or an unmarshaler; decodingNull stops at the first
+// settable pointer so it can be set to nil. Where encoding/json would call
+// a json.Unmarshaler or encoding.TextUnmarshaler, jsonlite decodes
+// json.RawMessage and time.Time itself and calls an Unmarshaler's
+// UnmarshalJSONLite; any other such type is errUnsupported.
+func indirect(v reflect.Value, decodingNull bool) (Unmarshaler, reflect.Value, error) {
 	v0 := v
 	haveAddr := false
 	if v.Kind() != reflect.Pointer && v.Type().Name() != "" && v.CanAddr() {
@@ -253,13 +258,21 @@ func indirect(v reflect.Value, decodingNull bool) (json.Unmarshaler, encoding.Te
 		}
 		if v.Type().NumMethod() > 0 && v.CanInterface() {
 			// Type assertions, not Type.Implements: the same answer
-			// without linking reflect's method-set comparison.
-			i := v.Interface()
-			if u, ok := i.(json.Unmarshaler); ok {
-				return u, nil, reflect.Value{}
-			}
-			if u, ok := i.(encoding.TextUnmarshaler); ok && !decodingNull {
-				return nil, u, reflect.Value{}
+			// without linking reflect's method-set comparison. Asserting
+			// json.Unmarshaler without calling it keeps no methods.
+			switch u := v.Interface().(type) {
+			case Unmarshaler:
+				return u, reflect.Value{}, nil
+			case *json.RawMessage:
+				return (*rawMessage)(u), reflect.Value{}, nil
+			case *time.Time:
+				return (*timeValue)(u), reflect.Value{}, nil
+			case json.Unmarshaler:
+				return nil, reflect.Value{}, errUnsupported
+			case encoding.TextUnmarshaler:
+				if !decodingNull {
+					return nil, reflect.Value{}, errUnsupported
+				}
 			}
 		}
 		if haveAddr {
@@ -269,29 +282,27 @@ func indirect(v reflect.Value, decodingNull bool) (json.Unmarshaler, encoding.Te
 			v = v.Elem()
 		}
 	}
-	return nil, nil, v
+	return nil, v, nil
 }
 
-// composite handles an array or object (val) that goes to a
-// json.Unmarshaler, or to an encoding.TextUnmarshaler (a type error);
-// otherwise it returns the value to fill.
-func (d *decoder) composite(v reflect.Value, val string) (reflect.Value, bool, error) {
+// composite hands an array or object to an Unmarshaler; otherwise it
+// returns the value to fill.
+func (d *decoder) composite(v reflect.Value) (reflect.Value, bool, error) {
 	start := d.off
-	u, ut, pv := indirect(v, false)
-	if u == nil && ut == nil {
+	u, pv, err := indirect(v, false)
+	if err != nil {
+		return pv, true, err
+	}
+	if u == nil {
 		return pv, false, nil
 	}
 	d.off = valueEnd(d.data, start)
-	if u != nil {
-		return pv, true, u.UnmarshalJSON(d.data[start:d.off])
-	}
-	d.typeError(val, v.Type(), int64(start+1))
-	return pv, true, nil
+	return pv, true, u.UnmarshalJSONLite(d.data[start:d.off])
 }
 
 func (d *decoder) array(v reflect.Value) error {
 	start := d.off
-	v, done, err := d.composite(v, "array")
+	v, done, err := d.composite(v)
 	if done {
 		return err
 	}
@@ -350,7 +361,7 @@ func (d *decoder) array(v reflect.Value) error {
 
 func (d *decoder) object(v reflect.Value) error {
 	start := d.off
-	v, done, err := d.composite(v, "object")
+	v, done, err := d.composite(v)
 	if done {
 		return err
 	}
@@ -428,23 +439,12 @@ func (d *decoder) object(v reflect.Value) error {
 func (d *decoder) literal(item []byte, v reflect.Value) error {
 	end := int64(d.off) // encoding/json's offset for literal errors
 	isNull := item[0] == 'n'
-	u, ut, pv := indirect(v, isNull)
-	if u != nil {
-		return u.UnmarshalJSON(item)
+	u, pv, err := indirect(v, isNull)
+	if err != nil {
+		return err
 	}
-	if ut != nil {
-		if item[0] != '"' {
-			val := "number"
-			switch item[0] {
-			case 'n':
-				val = "null"
-			case 't', 'f':
-				val = "bool"
-			}
-			d.typeError(val, v.Type(), end)
-			return nil
-		}
-		return ut.UnmarshalText(unquote(item))
+	if u != nil {
+		return u.UnmarshalJSONLite(item)
 	}
 	v = pv
 	t, k := v.Type(), v.Kind()

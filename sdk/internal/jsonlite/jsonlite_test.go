@@ -2,6 +2,7 @@ package jsonlite_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -249,4 +250,130 @@ func TestAppendRawIsJSONMarshalOfRawMessage(t *testing.T) {
 			require.Equal(t, "x"+string(want), string(got), "%q", raw)
 		}
 	}
+}
+
+// timeCorpus: RFC 3339 times as time.Time.UnmarshalJSON takes them
+// (Parse's looser forms included) and as it refuses them.
+var timeCorpus = []string{
+	"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789Z", "2024-01-02T03:04:05.1234567891234Z",
+	"2024-01-02T03:04:05,5Z", "2024-01-02T3:04:05Z", "2024-01-02T03:04:05+02:00", "2024-01-02T03:04:05-07:30",
+	"2024-01-02T03:04:05+00:00", "2024-01-02T03:04:05-00:00", "2024-01-02T03:04:05+24:00", "2024-01-02T03:04:05+25:00",
+	"2024-01-02T03:04:05+23:60", "2024-01-02T03:04:05+23:61", "2024-01-02T03:04:05+99:99", "2024-01-02T03:04:05*02:00",
+	"2024-01-02T03:04:05+0a:00", "2024-01-02T03:04:05+02:0a", "2024-01-02T03:04:05+02-00", "2024-01-02T03:04:05+02:00x",
+	"2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "0000-01-01T00:00:00Z",
+	"9999-12-31T23:59:59.999999999+14:00", "2024-04-31T00:00:00Z", "2024-00-01T00:00:00Z", "2024-13-01T00:00:00Z",
+	"2024-01-00T00:00:00Z", "2024-01-32T00:00:00Z", "2024-01-02T24:00:00Z", "2024-01-02T23:60:00Z", "2024-01-02T23:59:60Z",
+	"2024-01-02T03:04:05", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.", "2024-01-02t03:04:05z", "2024-01-02 03:04:05Z",
+	"2024-1-02T03:04:05Z", "24-01-02T03:04:05Z", "+2024-01-02T03:04:05Z", "2024-01-02T03:04Z", "2024-01-02T03:4:05Z",
+	"2024-01-02T03:04:5Z", "2024-01-02T:04:05Z", "2024-01-02TZ", "2024", "2024-", "2024-01", "2024-01-02", "2024-01-02T",
+	"2024-01-02T03", "2024-01-02T03:", "2024-01-02T03:04:", "yesterday", "", "Z", "2024-01-02T03:04:05Zé\"\\\x01\xff",
+	"2024-01-02T03:04:05Z\xef\xbf\xbd", "2024-01-02T03:04:05Z\u2028", `2024-01-02T03:04:05\u005a`, "2024-01-02T03:04:05+01:00:00",
+}
+
+// The time.Time parser gives time.Time.UnmarshalJSON's times (location
+// included) and errors, as JSON strings and as other JSON values.
+func TestTimeAgreesWithUnmarshalJSON(t *testing.T) {
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("CET", 3600)} {
+		saved := time.Local
+		time.Local = loc
+		for _, s := range timeCorpus {
+			agreeTime(t, []byte(strings.ReplaceAll(strings.ReplaceAll(`"`+s+`"`, `\`, `\\`), "\x01", `\u0001`)))
+		}
+		for _, in := range []string{`null`, `12`, `true`, `{"a":1}`, `["2024-01-02T03:04:05Z"]`, `"\u0032024-01-02T03:04:05Z"`} {
+			agreeTime(t, []byte(in))
+		}
+		time.Local = saved
+	}
+}
+
+func agreeTime(t *testing.T, in []byte) {
+	t.Helper()
+	prev := time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)
+	want, got := prev, prev
+	werr := json.Unmarshal(in, &want)
+	gerr := jsonlite.Unmarshal(in, &got)
+	sameErr(t, werr, gerr, "%s", in)
+	if werr != nil {
+		var wp, gp *time.ParseError
+		if errors.As(werr, &wp) {
+			require.ErrorAs(t, gerr, &gp, "%s", in)
+			require.Equal(t, *wp, *gp, "%s", in)
+		}
+		return
+	}
+	require.Equal(t, want, got, "%s", in)
+	// The same *time.Location too, where encoding/json gives the same
+	// one each time (UTC, Local, FixedZone's whole hours).
+	again := prev
+	require.NoError(t, json.Unmarshal(in, &again))
+	if again == want {
+		require.True(t, want == got, "%s: same location pointer", in)
+	}
+}
+
+func FuzzTimeAgrees(f *testing.F) {
+	for _, s := range timeCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in, err := json.Marshal(s)
+		require.NoError(t, err)
+		agreeTime(t, in)
+		agreeTime(t, []byte(`"`+s+`"`)) // raw, escapes and all, when valid JSON
+	})
+}
+
+// json.RawMessage keeps the raw value, null included, at any depth.
+func TestRawMessageAgrees(t *testing.T) {
+	type holder struct {
+		R  json.RawMessage            `json:"r"`
+		P  *json.RawMessage           `json:"p"`
+		M  map[string]json.RawMessage `json:"m"`
+		S  []json.RawMessage          `json:"s"`
+		RP *json.RawMessage           `json:"rp"`
+	}
+	for _, in := range []string{
+		`{"r":null,"p":null,"m":{"a":null,"b":[1, 2 ],"c":"x\u00e9"},"s":[null,{ "k" : true },-1.5e3]}`,
+		`{"r": { "a" : [ 1 ] } ,"p":"s","rp":12}`, `{"r":"\ud800","s":[]}`, `{"r":1,"s":null}`, `{"r":1,"r":2}`,
+	} {
+		want, got := holder{R: json.RawMessage("old"), S: []json.RawMessage{json.RawMessage("x")}}, holder{R: json.RawMessage("old"), S: []json.RawMessage{json.RawMessage("x")}}
+		require.NoError(t, json.Unmarshal([]byte(in), &want), in)
+		require.NoError(t, jsonlite.Unmarshal([]byte(in), &got), in)
+		require.Equal(t, want, got, in)
+	}
+}
+
+type withUnmarshalJSON struct{ n int }
+
+func (w *withUnmarshalJSON) UnmarshalJSON([]byte) error { w.n = 1; return nil }
+
+type withUnmarshalText struct{ n int }
+
+func (w *withUnmarshalText) UnmarshalText([]byte) error { w.n = 1; return nil }
+
+type withLite struct{ got string }
+
+func (w *withLite) UnmarshalJSONLite(b []byte) error { w.got = string(b); return nil }
+
+// A json.Unmarshaler or encoding.TextUnmarshaler jsonlite cannot call is
+// refused wherever encoding/json would call it; a jsonlite.Unmarshaler
+// gets the raw value.
+func TestUnmarshalersOutsideTheSubsetAreRefused(t *testing.T) {
+	for _, in := range []string{`1`, `"x"`, `{"a":1}`, `[1]`} {
+		require.ErrorContains(t, jsonlite.Unmarshal([]byte(in), new(withUnmarshalJSON)), "unsupported Go type", in)
+		require.ErrorContains(t, jsonlite.Unmarshal([]byte(in), new(withUnmarshalText)), "unsupported Go type", in)
+		var l struct {
+			L withLite  `json:"l"`
+			P *withLite `json:"p"`
+		}
+		require.NoError(t, jsonlite.Unmarshal([]byte(`{"l": `+in+`,"p":`+in+`}`), &l), in)
+		require.Equal(t, in, l.L.got)
+		require.Equal(t, in, l.P.got)
+	}
+	// null into a pointer sets it to nil, as encoding/json does, with no
+	// method called.
+	var p struct{ P *withUnmarshalJSON }
+	p.P = new(withUnmarshalJSON)
+	require.NoError(t, jsonlite.Unmarshal([]byte(`{"P":null}`), &p))
+	require.Nil(t, p.P)
 }

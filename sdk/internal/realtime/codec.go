@@ -40,6 +40,10 @@ func (r RawRow) Get(name string) (json.RawMessage, bool) {
 	return nil, false
 }
 
+// UnmarshalJSONLite is UnmarshalJSON for jsonlite (browser builds), which
+// calls no method named UnmarshalJSON (see jsonlite.Unmarshaler).
+func (r *RawRow) UnmarshalJSONLite(b []byte) error { return r.UnmarshalJSON(b) }
+
 // UnmarshalJSON reads a JSON object into cells, in order. Its callers
 // (the JSON decoders) hand it one valid value.
 func (r *RawRow) UnmarshalJSON(b []byte) error {
@@ -91,6 +95,10 @@ func (r RawRow) Seq() (int64, bool) {
 // SeqID is a KalamDB sequence id: a JSON integer in batch control, a decimal
 // string inside rows. Both are accepted; never decoded through float64.
 type SeqID int64
+
+// UnmarshalJSONLite is UnmarshalJSON for jsonlite (browser builds), which
+// calls no method named UnmarshalJSON (see jsonlite.Unmarshaler).
+func (s *SeqID) UnmarshalJSONLite(b []byte) error { return s.UnmarshalJSON(b) }
 
 func (s *SeqID) UnmarshalJSON(b []byte) error {
 	n, err := parseSeq(b)
