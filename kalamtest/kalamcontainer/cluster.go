@@ -119,14 +119,9 @@ func RunCluster(ctx context.Context, img string, n int, opts ...testcontainers.C
 	if img == "" {
 		return nil, errors.New("kalamcontainer: RunCluster: no image named")
 	}
-	st := settings{startTimeout: DefaultStartTimeout}
-	for _, o := range opts {
-		if o, ok := o.(Option); ok {
-			o(&st)
-		}
-	}
-	if st.startTimeout <= 0 {
-		return nil, fmt.Errorf("kalamcontainer: start timeout %v is not positive", st.startTimeout)
+	st, err := readSettings(opts)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.startTimeout)
 	defer cancel()

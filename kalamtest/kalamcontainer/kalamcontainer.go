@@ -158,6 +158,20 @@ func WithConfigFile(path string) testcontainers.CustomizeRequestOption {
 	}
 }
 
+// readSettings collects the module's own options from opts.
+func readSettings(opts []testcontainers.ContainerCustomizer) (settings, error) {
+	st := settings{startTimeout: DefaultStartTimeout}
+	for _, o := range opts {
+		if o, ok := o.(Option); ok {
+			o(&st)
+		}
+	}
+	if st.startTimeout <= 0 {
+		return st, fmt.Errorf("kalamcontainer: start timeout %v is not positive", st.startTimeout)
+	}
+	return st, nil
+}
+
 // testEnv is the configuration every container starts with: listen on all
 // interfaces (the port is published to the host), test secrets, any CORS
 // origin, and an auth rate limit a suite's logins from one IP stay under.
@@ -180,14 +194,9 @@ func testEnv() map[string]string {
 // testcontainers.CleanupContainer(t, ctr) or ctr.Terminate.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	ryukOffUnlessChosen()
-	st := settings{startTimeout: DefaultStartTimeout}
-	for _, o := range opts {
-		if o, ok := o.(Option); ok {
-			o(&st)
-		}
-	}
-	if st.startTimeout <= 0 {
-		return nil, fmt.Errorf("kalamcontainer: start timeout %v is not positive", st.startTimeout)
+	st, err := readSettings(opts)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.startTimeout)
 	defer cancel()
