@@ -94,7 +94,10 @@
 //   - A request the node never received (connection refused, or the
 //     request could not be written) is sent to the next node whatever it
 //     is; a write whose node died after receiving it fails and is not
-//     resent. Read-only calls follow the retry rules above.
+//     resent. Read-only calls follow the retry rules above. A browser does
+//     not say whether a failed fetch reached the server, so there a write
+//     that fails at the connection is not resent either (the next call
+//     goes to the next node).
 //   - Tokens are valid on every node (each node verifies them with the
 //     same jwt_secret, which the nodes must share), and users are
 //     replicated, so the client keeps its login when it moves.
