@@ -4,6 +4,7 @@ package kalamtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -54,6 +55,8 @@ type nodeProcess interface {
 	freeze(on bool) error
 	// logTail returns the last n lines of its output, for failures.
 	logTail(n int) string
+	// leads reports whether the node leads the cluster's Meta Raft group.
+	leads(ctx context.Context) (bool, error)
 }
 
 // URLs returns every node's URL, in node order: what sdk.WithEndpoints takes.
@@ -101,6 +104,17 @@ func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// leads reports whether the node is up and leads the Meta group.
+func (n *Node) leads(ctx context.Context) (bool, error) {
+	if n.proxy.refusing() {
+		return false, errors.New("stopped")
+	}
+	if n.process == nil {
+		return true, nil // emulator: every node is the one engine
+	}
+	return n.process.leads(ctx)
 }
 
 // Stop takes the node down the way a crash does: its open connections are

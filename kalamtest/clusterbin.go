@@ -418,33 +418,17 @@ func nodeLogs(servers []*BinaryServer, n int) string {
 	return b.String()
 }
 
-// leads reports whether the node is up and leads the Meta group.
-func (n *Node) leads(ctx context.Context) (bool, error) {
-	if n.proxy.refusing() {
-		return false, errors.New("stopped")
-	}
-	if c, ok := n.process.(*containerNode); ok {
-		// The health endpoint answers only the container's own loopback.
-		leader, err := c.cluster.Leader(ctx)
-		if err != nil {
-			return false, err
-		}
-		return leader.ID == n.ID, nil
-	}
-	b, ok := n.process.(*binaryNode)
-	if !ok {
-		return true, nil // emulator: every node is the one engine
-	}
+// binaryNode is a real node's process for Node.
+type binaryNode struct {
+	srv *BinaryServer
+}
+
+func (b *binaryNode) leads(ctx context.Context) (bool, error) {
 	h, err := getClusterHealth(ctx, b.srv.URL)
 	if err != nil {
 		return false, err
 	}
 	return h.IsLeader, nil
-}
-
-// binaryNode is a real node's process for Node.
-type binaryNode struct {
-	srv *BinaryServer
 }
 
 func (b *binaryNode) kill() error {

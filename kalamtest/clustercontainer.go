@@ -65,6 +65,16 @@ type containerNode struct {
 	cluster *kalamcontainer.Cluster
 }
 
+// leads asks the cluster by SQL: the health endpoint answers only the
+// container's own loopback.
+func (c *containerNode) leads(ctx context.Context) (bool, error) {
+	leader, err := c.cluster.Leader(ctx)
+	if err != nil {
+		return false, err
+	}
+	return leader.ID == c.node.ID, nil
+}
+
 func (c *containerNode) kill() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
