@@ -130,11 +130,9 @@ func (d *deliveredRows) trim(seq int64) {
 	for n < len(d.seqs) && d.seqs[n] <= seq {
 		n++
 	}
-	if n == 0 {
-		return
-	}
-	d.seqs = append(d.seqs[:0], d.seqs[n:]...)
-	d.prints = append(d.prints[:0], d.prints[n:]...)
+	// Reslicing, not copying, keeps a push O(1): append moves the live
+	// rows to a new array when the old one's tail is used up.
+	d.seqs, d.prints = d.seqs[n:], d.prints[n:]
 }
 
 // fingerprint hashes a row's content without the per-node columns, with
