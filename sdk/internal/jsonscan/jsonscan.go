@@ -20,52 +20,22 @@ var ErrSlowPath = errors.New("sdk: take the reflective JSON decoder")
 // member returns the index just past the value. Keys must be plain,
 // distinct and case-distinct among the known ones.
 func Object(b []byte, i int, known []string, member func(key string, v int) (int, error)) (int, error) {
-	i = SkipSpace(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return 0, ErrSlowPath
-	}
 	var seen uint32
-	i = SkipSpace(b, i+1)
-	if b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		end := StringEnd(b, i)
-		key := b[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return 0, ErrSlowPath
-		}
-		i = SkipSpace(b, end)
-		i = SkipSpace(b, i+1) // past ':'
-		k := -1
-		for n, name := range known {
+	return Members(b, i, func(key []byte, v int) (int, error) {
+		for k, name := range known {
 			if string(key) == name {
-				k = n
-				break
+				if seen&(1<<k) != 0 {
+					return 0, ErrSlowPath
+				}
+				seen |= 1 << k
+				return member(name, v)
 			}
 			if bytes.EqualFold(key, []byte(name)) {
 				return 0, ErrSlowPath // json matches keys case-insensitively
 			}
 		}
-		var err error
-		if k >= 0 {
-			if seen&(1<<k) != 0 {
-				return 0, ErrSlowPath
-			}
-			seen |= 1 << k
-			i, err = member(known[k], i)
-		} else {
-			i = ValueEnd(b, i)
-		}
-		if err != nil {
-			return 0, err
-		}
-		i = SkipSpace(b, i)
-		if b[i] == '}' {
-			return i + 1, nil
-		}
-		i = SkipSpace(b, i+1) // past ','
-	}
+		return ValueEnd(b, v), nil
+	})
 }
 
 // Array calls elem for each element of the JSON array at b[i] and
