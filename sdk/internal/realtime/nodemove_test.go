@@ -64,12 +64,20 @@ func TestMovedSubscriptionResumesWithoutLossOrRepeat(t *testing.T) {
 	nodes := &twoNodes{}
 	var evMu sync.Mutex
 	var events []ConnEvent
+	connectedTwice := make(chan struct{})
 	m := New(Config{Transport: mock.New(route), Nodes: nodes, Moves: NewMover(0), HeaderAuth: true,
 		Token:        func(context.Context, bool, bool) (string, error) { return "tok", nil },
 		ReconnectMin: time.Millisecond, ReconnectMax: time.Millisecond,
 		OnEvent: func(ev ConnEvent) {
 			evMu.Lock()
 			events = append(events, ev)
+			if ev.Kind == EventConnected && ev.Node == "b" && len(events) > 0 {
+				select {
+				case <-connectedTwice:
+				default:
+					close(connectedTwice)
+				}
+			}
 			evMu.Unlock()
 		}})
 	defer m.Close()
@@ -106,6 +114,13 @@ func TestMovedSubscriptionResumesWithoutLossOrRepeat(t *testing.T) {
 
 	assert.Equal(t, map[string]int{"r1": 1, "r2": 1, "r3": 1, "r4": 1, "r5": 1, "r6": 1}, got, "each row exactly once")
 	assert.Equal(t, []string{"a"}, nodes.failed)
+	// Events reach OnEvent from their own goroutine, possibly after the
+	// rows they preceded.
+	select {
+	case <-connectedTwice:
+	case <-ctx.Done():
+		t.Fatal("no connected event for node b")
+	}
 	evMu.Lock()
 	defer evMu.Unlock()
 	var connected []string
