@@ -41,7 +41,7 @@ func unmarshal(data []byte, v any, useNumber bool) error {
 		return &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)}
 	}
 	d := decoder{data: data, useNumber: useNumber}
-	d.off = skipSpace(data, 0)
+	d.off = SkipSpace(data, 0)
 	if err := d.value(rv); err != nil {
 		return d.addContext(err)
 	}
@@ -137,74 +137,25 @@ func (d *decoder) addContext(err error) error {
 	return err
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// valueEnd returns the index just past the (valid) JSON value at i.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '[', '{':
-		depth := 0
-		for j := i; ; j++ {
-			switch b[j] {
-			case '"':
-				j = stringEnd(b, j) - 1
-			case '[', '{':
-				depth++
-			case ']', '}':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', ']', '}', ' ', '\t', '\n', '\r':
-			return j
-		}
-		j++
-	}
-	return j
-}
-
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; ; j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-}
-
 // value decodes the value at d.off into v (invalid v: skip it) and leaves
 // d.off just past it.
 func (d *decoder) value(v reflect.Value) error {
 	switch d.data[d.off] {
 	case '{':
 		if !v.IsValid() {
-			d.off = valueEnd(d.data, d.off)
+			d.off = ValueEnd(d.data, d.off)
 			return nil
 		}
 		return d.object(v)
 	case '[':
 		if !v.IsValid() {
-			d.off = valueEnd(d.data, d.off)
+			d.off = ValueEnd(d.data, d.off)
 			return nil
 		}
 		return d.array(v)
 	}
 	start := d.off
-	d.off = valueEnd(d.data, start)
+	d.off = ValueEnd(d.data, start)
 	if !v.IsValid() {
 		return nil
 	}
@@ -296,7 +247,7 @@ func (d *decoder) composite(v reflect.Value) (reflect.Value, bool, error) {
 	if u == nil {
 		return pv, false, nil
 	}
-	d.off = valueEnd(d.data, start)
+	d.off = ValueEnd(d.data, start)
 	return pv, true, u.UnmarshalJSONLite(d.data[start:d.off])
 }
 
@@ -315,12 +266,12 @@ func (d *decoder) array(v reflect.Value) error {
 		fallthrough
 	default:
 		d.typeError("array", v.Type(), int64(start+1))
-		d.off = valueEnd(d.data, start)
+		d.off = ValueEnd(d.data, start)
 		return nil
 	case reflect.Array, reflect.Slice:
 	}
 	i := 0
-	d.off = skipSpace(d.data, d.off+1)
+	d.off = SkipSpace(d.data, d.off+1)
 	for d.data[d.off] != ']' {
 		if v.Kind() == reflect.Slice {
 			if i >= v.Cap() {
@@ -338,9 +289,9 @@ func (d *decoder) array(v reflect.Value) error {
 			return err
 		}
 		i++
-		d.off = skipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off)
 		if d.data[d.off] == ',' {
-			d.off = skipSpace(d.data, d.off+1)
+			d.off = SkipSpace(d.data, d.off+1)
 		}
 	}
 	d.off++
@@ -386,16 +337,16 @@ func (d *decoder) object(v reflect.Value) error {
 		}
 	default:
 		d.typeError("object", t, int64(start+1))
-		d.off = valueEnd(d.data, start)
+		d.off = ValueEnd(d.data, start)
 		return nil
 	}
 
 	var mapElem reflect.Value
 	origStruct, origDepth := d.ctxStruct, len(d.ctxFields)
-	d.off = skipSpace(d.data, d.off+1)
+	d.off = SkipSpace(d.data, d.off+1)
 	for d.data[d.off] != '}' {
 		keyStart := d.off
-		d.off = stringEnd(d.data, keyStart)
+		d.off = StringEnd(d.data, keyStart)
 		item := d.data[keyStart:d.off]
 		key := unquote(item)
 
@@ -413,8 +364,8 @@ func (d *decoder) object(v reflect.Value) error {
 			d.ctxFields = append(d.ctxFields, f.name)
 		}
 
-		d.off = skipSpace(d.data, d.off)
-		d.off = skipSpace(d.data, d.off+1) // past ':'
+		d.off = SkipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off+1) // past ':'
 		if err := d.value(subv); err != nil {
 			return err
 		}
@@ -425,10 +376,10 @@ func (d *decoder) object(v reflect.Value) error {
 			v.SetMapIndex(kv, subv)
 		}
 
-		d.off = skipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off)
 		d.ctxStruct, d.ctxFields = origStruct, d.ctxFields[:origDepth]
 		if d.data[d.off] == ',' {
-			d.off = skipSpace(d.data, d.off+1)
+			d.off = SkipSpace(d.data, d.off+1)
 		}
 	}
 	d.off++
@@ -556,7 +507,7 @@ func (d *decoder) valueAny() any {
 		return d.arrayAny()
 	}
 	start := d.off
-	d.off = valueEnd(d.data, start)
+	d.off = ValueEnd(d.data, start)
 	item := d.data[start:d.off]
 	switch item[0] {
 	case 'n':
@@ -577,12 +528,12 @@ func (d *decoder) valueAny() any {
 
 func (d *decoder) arrayAny() []any {
 	v := make([]any, 0)
-	d.off = skipSpace(d.data, d.off+1)
+	d.off = SkipSpace(d.data, d.off+1)
 	for d.data[d.off] != ']' {
 		v = append(v, d.valueAny())
-		d.off = skipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off)
 		if d.data[d.off] == ',' {
-			d.off = skipSpace(d.data, d.off+1)
+			d.off = SkipSpace(d.data, d.off+1)
 		}
 	}
 	d.off++
@@ -591,17 +542,17 @@ func (d *decoder) arrayAny() []any {
 
 func (d *decoder) objectAny() map[string]any {
 	m := make(map[string]any)
-	d.off = skipSpace(d.data, d.off+1)
+	d.off = SkipSpace(d.data, d.off+1)
 	for d.data[d.off] != '}' {
 		keyStart := d.off
-		d.off = stringEnd(d.data, keyStart)
+		d.off = StringEnd(d.data, keyStart)
 		key := string(unquote(d.data[keyStart:d.off]))
-		d.off = skipSpace(d.data, d.off)
-		d.off = skipSpace(d.data, d.off+1) // past ':'
+		d.off = SkipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off+1) // past ':'
 		m[key] = d.valueAny()
-		d.off = skipSpace(d.data, d.off)
+		d.off = SkipSpace(d.data, d.off)
 		if d.data[d.off] == ',' {
-			d.off = skipSpace(d.data, d.off+1)
+			d.off = SkipSpace(d.data, d.off+1)
 		}
 	}
 	d.off++

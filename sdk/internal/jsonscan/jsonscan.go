@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/kalamstack/kalam-go/sdk/internal/jsonlite"
 	"unicode/utf8"
 )
 
@@ -99,69 +100,18 @@ func Number(b []byte, i int) (string, int, error) {
 	return string(b[i:end]), end, nil
 }
 
-func SkipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
+// SkipSpace, ValueEnd and StringEnd are jsonlite's: the byte-level
+// scanning this package and the browser decoder share.
+
+// SkipSpace returns the index of the first non-space byte at or after i.
+func SkipSpace(b []byte, i int) int { return jsonlite.SkipSpace(b, i) }
 
 // ValueEnd returns the index just past the JSON value starting at i, or -1.
-func ValueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return StringEnd(b, i)
-	case '[', '{':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e := StringEnd(b, j)
-				if e < 0 {
-					return -1
-				}
-				j = e - 1
-			case '[', '{':
-				depth++
-			case ']', '}':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', ']', '}', ' ', '\t', '\n', '\r':
-			return j
-		}
-		j++
-	}
-	return j
-}
+func ValueEnd(b []byte, i int) int { return jsonlite.ValueEnd(b, i) }
 
-func StringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
+// StringEnd returns the index just past the JSON string starting at i, or
+// -1.
+func StringEnd(b []byte, i int) int { return jsonlite.StringEnd(b, i) }
 
 // Members walks every member of the JSON object at b[i], calling member
 // with the raw key (no escapes: those are ErrSlowPath) and the index of
