@@ -199,15 +199,23 @@ func StartCluster(t testing.TB, n int, opts ...ServerOption) *Cluster {
 	if err != nil {
 		t.Fatalf("kalamtest: %v", err)
 	}
-	switch target {
-	case TargetURL:
-		t.Skipf("kalamtest: needs a cluster it can stop nodes of; %s names one external server", EnvURL)
-	case TargetBinary:
-		return startBinaryCluster(t, os.Getenv(EnvServerBin), n, opts...)
-	case TargetContainer:
-		return startContainerCluster(t, os.Getenv(EnvImage), n, opts...)
+	if target == TargetEmulator {
+		return startEmulatorCluster(t, n, opts...)
 	}
-	return startEmulatorCluster(t, n, opts...)
+	// Emulator options do not apply to real servers; NeedsSetup would.
+	var sc serverConfig
+	for _, o := range opts {
+		o(&sc)
+	}
+	switch {
+	case target == TargetURL:
+		t.Skipf("kalamtest: needs a cluster it can stop nodes of; %s names one external server", EnvURL)
+	case sc.needsSetup:
+		t.Skipf("kalamtest: a %s cluster starts with root's password set; NeedsSetup applies to one server", target)
+	case target == TargetBinary:
+		return startBinaryCluster(t, os.Getenv(EnvServerBin), n)
+	}
+	return startContainerCluster(t, os.Getenv(EnvImage), n)
 }
 
 // startEmulatorCluster puts n fault proxies in front of one emulator: each

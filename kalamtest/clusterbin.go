@@ -90,15 +90,8 @@ const rejoinTimeout = 30 * time.Second
 // docker-compose cluster does, behind one fault proxy each. It returns once every
 // node lets root log in and reports the same Meta leader in
 // /v1/api/cluster/health.
-func startBinaryCluster(t testing.TB, bin string, n int, opts ...ServerOption) *Cluster {
+func startBinaryCluster(t testing.TB, bin string, n int) *Cluster {
 	t.Helper()
-	var sc serverConfig
-	for _, o := range opts {
-		o(&sc)
-	}
-	if sc.needsSetup {
-		t.Skip("kalamtest: a cluster of real servers starts with root's password set; NeedsSetup applies to one server")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
 	started := time.Now()

@@ -27,15 +27,8 @@ const containerClusterTimeout = 3 * time.Minute
 // the test when no Docker engine answers or when image cannot form a
 // cluster (the emulator image: each container is its own engine, which
 // kalamcontainer.EmulatorLabel tells); any other failure fails the test.
-func startContainerCluster(t testing.TB, image string, n int, opts ...ServerOption) *Cluster {
+func startContainerCluster(t testing.TB, image string, n int) *Cluster {
 	t.Helper()
-	var cfg serverConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.needsSetup {
-		t.Skipf("kalamtest: %s=%s: a container cluster starts with root's password set (NeedsSetup is for one server)", EnvImage, image)
-	}
 	kc, err := kalamcontainer.RunCluster(context.Background(), image, n,
 		testcontainers.WithLogger(tclog.TestLogger(t)), kalamcontainer.WithStartTimeout(containerClusterTimeout))
 	switch {
