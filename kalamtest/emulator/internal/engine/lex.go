@@ -224,13 +224,19 @@ func (e *unterminatedError) Error() string {
 
 // tokenizerText is sqlparser's message for an open string literal.
 func (e *unterminatedError) tokenizerText(sql string) string {
+	return "TokenizerError(\"Unterminated string literal at " + SQLPosition(sql, e.start) + "\")"
+}
+
+// SQLPosition is sqlparser's 1-based "Line: L, Column: C" of byte offset
+// off in sql (columns count characters).
+func SQLPosition(sql string, off int) string {
 	line, col := 1, 1
-	for _, r := range sql[:min(e.start, len(sql))] {
+	for _, r := range sql[:min(off, len(sql))] {
 		if r == '\n' {
 			line, col = line+1, 1
 		} else {
 			col++
 		}
 	}
-	return fmt.Sprintf("TokenizerError(\"Unterminated string literal at Line: %d, Column: %d\")", line, col)
+	return fmt.Sprintf("Line: %d, Column: %d", line, col)
 }

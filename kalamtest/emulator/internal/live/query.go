@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kalamstack/kalam-go/kalamtest/emulator/internal/engine"
 )
 
 // Subscription SQL (§14): validation as
@@ -144,19 +146,6 @@ var rejectedWords = map[string]string{
 	"EXCEPT":    "Subscription query supports only simple SELECT statements.",
 }
 
-// sqlPos is sqlparser's 1-based "Line: L, Column: C" of a token.
-func sqlPos(sql string, t token) string {
-	line, col := 1, 1
-	for _, r := range sql[:min(t.pos, len(sql))] {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("Line: %d, Column: %d", line, col)
-}
-
 // statementWords start a statement sqlparser knows; any other first word
 // is its "Expected: an SQL statement" parse error.
 var statementWords = map[string]bool{
@@ -206,7 +195,7 @@ func analyzeSubscription(sql string) (*subQuery, *queryError) {
 	}
 	if !toks[0].is("SELECT") {
 		if toks[0].kind == 'w' && !statementWords[strings.ToUpper(toks[0].text)] {
-			return nil, parseError("Expected: an SQL statement, found: %s at %s", toks[0].text, sqlPos(sql, toks[0]))
+			return nil, parseError("Expected: an SQL statement, found: %s at %s", toks[0].text, engine.SQLPosition(sql, toks[0].pos))
 		}
 		return nil, invalidSQL("Only SELECT queries are supported for subscriptions")
 	}
