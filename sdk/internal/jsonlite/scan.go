@@ -70,4 +70,3 @@ func StringEnd(b []byte, i int) int {
 	}
 	return -1
 }
-
